@@ -1,0 +1,340 @@
+"""The experiment description: one validated, hashable, JSON-round-trippable config.
+
+An :class:`ExperimentConfig` says everything a run needs: the data, the two networks and
+how they are normalized, and how they are trained. Building one validates it, so a bad
+value is refused with a message naming the field and what is allowed, before any data is
+loaded or any step is taken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Union
+
+from . import data as data_mod
+from . import models, norms
+
+DATA_KINDS = ("image", "toy")
+ARCHS = ("keras", "radford", "mlp")
+ROUTINES = ("combined", "split", "separate")
+G_BN_MODES = ("train", "eval", "joint")
+LOSSES = ("bce", "minimax", "lsgan")
+OPTIMIZERS = ("adam", "rmsprop")
+LABEL_RANGE = (0.0, 1.2)
+
+Label = Union[float, tuple[float, float]]
+
+
+class ConfigError(ValueError):
+    """A config field holds a value that is not allowed."""
+
+
+def _fail(name: str, allowed: str, value: Any) -> None:
+    raise ConfigError(f"{name} must be {allowed}; got {value!r}")
+
+
+def _one_of(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        _fail(name, "one of " + ", ".join(map(repr, allowed)), value)
+
+
+def _int_at_least(name: str, value: Any, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        _fail(name, f"an integer >= {low}", value)
+
+
+def _in_range(name: str, value: Any, low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
+    if not ok:
+        left, right = "(" if open_low else "[", ")" if open_high else "]"
+        _fail(name, f"a number in {left}{low}, {high}{right}", value)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data to train on and how much of it.
+
+    ``kind="image"`` uses ``dataset`` (see :data:`bngan.data.IMAGE_DATASETS`) at
+    ``image_size``; ``kind="toy"`` uses the 2D distribution ``toy`` with ``toy_samples`` points.
+    """
+
+    kind: str = "image"
+    dataset: str = "digits"
+    image_size: int = 32
+    channels: int | None = None
+    n_train: int | None = None
+    n_test: int = 256
+    toy: str = "gaussian"
+    toy_samples: int = 2048
+
+    def validate(self) -> None:
+        _one_of("data.kind", self.kind, DATA_KINDS)
+        if self.kind == "image":
+            _one_of("data.dataset", self.dataset, data_mod.IMAGE_DATASETS)
+            _one_of("data.image_size", self.image_size, models.IMAGE_SIZES)
+            _one_of("data.channels", self.channels, (None,) + models.CHANNELS)
+            if self.n_train is not None:
+                _int_at_least("data.n_train", self.n_train, 1)
+            _int_at_least("data.n_test", self.n_test, 1)
+        else:
+            _one_of("data.toy", self.toy, data_mod.TOY_DISTRIBUTIONS)
+            _int_at_least("data.toy_samples", self.toy_samples, 2)
+
+    @property
+    def image_channels(self) -> int:
+        """Channels the images will have (the dataset's own unless ``channels`` is set)."""
+        if self.channels is not None:
+            return self.channels
+        return 3 if self.dataset == "cifar10" else 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The generator/discriminator pair (see :func:`bngan.models.build_dcgan`).
+
+    BN momenta use PyTorch's convention (weight of the new batch); the seed paper's Keras
+    values map through :func:`bngan.norms.keras_to_torch_momentum` (Keras 0.9 == 0.1 here).
+    For ``arch="mlp"``, ``g_norms`` / ``d_norms`` give one normalization per hidden layer
+    and override ``norm``/``norm_in``; ``width`` is the hidden width and ``depth`` the
+    number of hidden layers.
+    """
+
+    arch: str = "keras"
+    norm: str = "batch"
+    norm_in: str = "both"
+    placement: str = "dcgan"
+    latent_dim: int = 100
+    g_kernel: int = 3
+    d_kernel: int = 4
+    g_filters: tuple[int, ...] = (128, 64)
+    d_filters: tuple[int, ...] = (32, 64, 128, 128)
+    width: int = 64
+    depth: int = 2
+    leak: float = 0.2
+    g_bn_momentum: float = 0.1
+    d_bn_momentum: float = 0.1
+    dropout: float = 0.25
+    init: str = "dcgan"
+    g_norms: tuple[str, ...] | None = None
+    d_norms: tuple[str, ...] | None = None
+
+    def validate(self) -> None:
+        _one_of("model.arch", self.arch, ARCHS)
+        _one_of("model.norm", self.norm, norms.NORM_KINDS)
+        _one_of("model.norm_in", self.norm_in, models.NORM_IN)
+        _one_of("model.placement", self.placement, models.PLACEMENTS)
+        _one_of("model.init", self.init, ("dcgan", "default"))
+        for name in ("latent_dim", "g_kernel", "d_kernel", "width", "depth"):
+            _int_at_least(f"model.{name}", getattr(self, name), 1)
+        for name in ("g_filters", "d_filters"):
+            value = getattr(self, name)
+            if not value or not all(isinstance(v, int) and v >= 1 for v in value):
+                _fail(f"model.{name}", "a non-empty list of positive integers", value)
+        if len(self.g_filters) != 2:
+            _fail("model.g_filters", "2 widths (one per upsampling of the Keras-style generator)", self.g_filters)
+        _in_range("model.g_bn_momentum", self.g_bn_momentum, 0.0, 1.0, open_low=True)
+        _in_range("model.d_bn_momentum", self.d_bn_momentum, 0.0, 1.0, open_low=True)
+        _in_range("model.dropout", self.dropout, 0.0, 1.0, open_high=True)
+        _in_range("model.leak", self.leak, 0.0, 1.0)
+        for name in ("g_norms", "d_norms"):
+            kinds = getattr(self, name)
+            if kinds is None:
+                continue
+            if len(kinds) != self.depth:
+                _fail(f"model.{name}", f"None or {self.depth} kinds (one per hidden layer, model.depth)", kinds)
+            for kind in kinds:
+                _one_of(f"model.{name}", kind, norms.NORM_KINDS)
+
+    def network_norms(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Per-hidden-layer normalization of (G, D) for the MLP pair."""
+        g = self.norm if self.norm_in in ("g", "both") else "none"
+        d = self.norm if self.norm_in in ("d", "both") else "none"
+        return (self.g_norms or (g,) * self.depth, self.d_norms or (d,) * self.depth)
+
+    def uses_batch_norm(self) -> bool:
+        g, d = self.network_norms()
+        return "batch" in g + d
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the pair is trained.
+
+    Routines for D's update: ``combined`` (one joint real+fake batch, one step), ``split``
+    (real and fake in two forward passes, one loss, one step) and ``separate`` (two optimizer
+    steps, real-only then fake-only). ``g_bn_mode`` sets how D normalizes during G's step:
+    ``train`` (batch statistics of the fake batch), ``eval`` (running statistics) or
+    ``joint`` (fakes concatenated with a fresh real batch; loss on the fakes only).
+
+    Labels (D updates only): ``real_label``/``fake_label`` are a constant or a ``(low,
+    high)`` range drawn uniformly per sample; ``flip_prob`` swaps a sample's target;
+    ``instance_noise`` is the std of Gaussian noise added to D's inputs, decaying linearly
+    to 0 over ``instance_noise_decay`` steps (0: constant). ``g_shift_weight`` adds
+    ``-g_shift_weight * mean(fake[:, 0])`` to G's loss (the blind-spot shift test).
+    ``steps`` counts iterations; each has ``d_steps`` D updates and ``g_steps`` G updates.
+    """
+
+    steps: int = 1000
+    batch_size: int = 64
+    routine: str = "separate"
+    g_bn_mode: str = "train"
+    loss: str = "bce"
+    real_label: Label = 1.0
+    fake_label: Label = 0.0
+    flip_prob: float = 0.0
+    instance_noise: float = 0.0
+    instance_noise_decay: int = 0
+    d_steps: int = 1
+    g_steps: int = 1
+    optimizer: str = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    rms_alpha: float = 0.9
+    rms_eps: float = 1e-6
+    g_shift_weight: float = 0.0
+    log_every: int = 10
+    sample_every: int = 100
+    n_samples: int = 64
+    eval_every: int = 0
+    recon_steps: int = 50
+    recon_final_steps: int = 200
+    checkpoint_every: int = 500
+
+    def validate(self) -> None:
+        _int_at_least("train.steps", self.steps, 1)
+        _int_at_least("train.batch_size", self.batch_size, 1)
+        _one_of("train.routine", self.routine, ROUTINES)
+        _one_of("train.g_bn_mode", self.g_bn_mode, G_BN_MODES)
+        _one_of("train.loss", self.loss, LOSSES)
+        _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("real_label", "fake_label"):
+            value = getattr(self, name)
+            parts = value if isinstance(value, tuple) else (value,)
+            if isinstance(value, tuple) and (len(value) != 2 or value[0] > value[1]):
+                _fail(f"train.{name}", "a number or a (low, high) pair with low <= high", value)
+            for part in parts:
+                _in_range(f"train.{name}", part, *LABEL_RANGE)
+        _in_range("train.flip_prob", self.flip_prob, 0.0, 0.5)
+        _in_range("train.instance_noise", self.instance_noise, 0.0, 10.0)
+        for name in ("instance_noise_decay", "eval_every", "checkpoint_every"):
+            _int_at_least(f"train.{name}", getattr(self, name), 0)
+        for name in ("d_steps", "g_steps", "log_every", "sample_every", "n_samples", "recon_steps",
+                     "recon_final_steps"):
+            _int_at_least(f"train.{name}", getattr(self, name), 1)
+        for name in ("lr_g", "lr_d", "rms_eps"):
+            _in_range(f"train.{name}", getattr(self, name), 0.0, 1.0, open_low=True)
+        for name in ("beta1", "beta2", "rms_alpha"):
+            _in_range(f"train.{name}", getattr(self, name), 0.0, 1.0, open_high=True)
+        if not isinstance(self.g_shift_weight, (int, float)):
+            _fail("train.g_shift_weight", "a number", self.g_shift_weight)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A full experiment: ``data`` + ``model`` + ``train``, validated as a whole on creation.
+
+    ``name`` and ``description`` label it; they are not part of :meth:`hash`, so the same
+    set-up under two names shares its cached runs.
+    """
+
+    name: str = "experiment"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+        self._validate_together()
+
+    def _validate_together(self) -> None:
+        d, m, t = self.data, self.model, self.train
+        if d.kind == "toy" and m.arch != "mlp":
+            _fail("model.arch", "'mlp' for toy 2D data", m.arch)
+        if d.kind == "image" and m.arch == "mlp":
+            _fail("model.arch", "'keras' or 'radford' for image data", m.arch)
+        if d.kind == "image" and m.arch == "keras":
+            if m.g_kernel > d.image_size // 2:
+                _fail("model.g_kernel", f"at most {d.image_size // 2} for {d.image_size}px images", m.g_kernel)
+            if m.d_kernel > d.image_size:
+                _fail("model.d_kernel", f"at most {d.image_size} for {d.image_size}px images", m.d_kernel)
+        if d.kind == "image" and m.arch == "radford" and (m.g_kernel, m.d_kernel) != (4, 4):
+            _fail("model.g_kernel and model.d_kernel", "4 for the Radford-style DCGAN (stride-2, kernel-4 layers)",
+                  (m.g_kernel, m.d_kernel))
+        if m.arch != "mlp" and (m.g_norms is not None or m.d_norms is not None):
+            _fail("model.g_norms / model.d_norms", "None unless model.arch is 'mlp'", (m.g_norms, m.d_norms))
+        if m.uses_batch_norm() if m.arch == "mlp" else (m.norm == "batch" and m.norm_in != "none"):
+            if t.batch_size < 2:
+                _fail("train.batch_size", "at least 2 with batch normalization in train mode", t.batch_size)
+        available = d.toy_samples if d.kind == "toy" else d.n_train
+        if available is not None and t.batch_size > available:
+            limit = "data.toy_samples" if d.kind == "toy" else "data.n_train"
+            _fail("train.batch_size", f"at most {limit} = {available}", t.batch_size)
+
+    # ----------------------------------------------------------------- variation
+
+    def vary(self, **changes: Any) -> "ExperimentConfig":
+        """A copy with some fields changed; keys are field names (``batch_size``) or dotted
+        paths (``train.batch_size``). A name found in no section is an error."""
+        sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+        top: dict[str, Any] = {}
+        owners = {f.name: s for s in sections for f in fields(getattr(self, s))}
+        for key, value in changes.items():
+            section, _, name = key.rpartition(".")
+            if not section and name in ("name", "description"):
+                top[name] = value
+                continue
+            section = section or owners.get(name, "")
+            if section not in sections or name not in {f.name for f in fields(getattr(self, section))}:
+                known = ", ".join(sorted(owners) + ["name", "description"])
+                raise ConfigError(f"unknown config field {key!r}; known fields: {known}")
+            sections[section][name] = _normalise(value)
+        parts = {s: dataclasses.replace(getattr(self, s), **c) for s, c in sections.items()}
+        return dataclasses.replace(self, **parts, **top)
+
+    # ----------------------------------------------------------------- serialisation
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "ExperimentConfig":
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown config fields {sorted(unknown)}")
+        sections = {}
+        for name, section_cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+            values = dict(raw.get(name, {}))
+            known = {f.name for f in fields(section_cls)}
+            if set(values) - known:
+                raise ConfigError(f"unknown fields in {name}: {sorted(set(values) - known)}")
+            sections[name] = section_cls(**{k: _normalise(v) for k, v in values.items()})
+        return cls(name=raw.get("name", "experiment"), description=raw.get("description", ""), **sections)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ExperimentConfig":
+        return cls.from_dict(json.loads(text))
+
+    def hash(self) -> str:
+        """Stable 16-hex-digit digest of everything that affects a run (not name/description)."""
+        payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")}
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _normalise(value: Any) -> Any:
+    """JSON turns tuples into lists; configs keep tuples so they stay hashable and comparable."""
+    if isinstance(value, list):
+        return tuple(_normalise(v) for v in value)
+    return value

@@ -1,0 +1,406 @@
+"""Generator and discriminator builders: the seed paper's Keras-style DCGAN, the
+Radford-style DCGAN (as in the PyTorch example), and toy MLPs for 2D data.
+
+Every discriminator returns one logit per sample (no sigmoid): the losses apply the
+sigmoid themselves, which is numerically safer and lets least-squares losses reuse D.
+
+Where the normalization goes is one of four choices per model pair (``norm_in``: none, g,
+d, both) and two placements (``placement``): ``dcgan`` skips the generator's output layer and
+the discriminator's input layer, as DCGAN recommends; ``all`` normalizes every layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from . import norms
+from .norms import check_norm
+
+IMAGE_SIZES = (16, 28, 32, 64)
+CHANNELS = (1, 3)
+PLACEMENTS = ("dcgan", "all")
+NORM_IN = ("none", "g", "d", "both")
+ARCHITECTURES = ("keras", "radford")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _choice(value, allowed: Sequence, param: str):
+    if value not in allowed:
+        raise ValueError(f"{param} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+    return value
+
+
+def _positive_int(value, param: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{param} must be a positive integer; got {value!r}")
+    return value
+
+
+def _hidden_activation(norm: str, channels: int, *, leak: float) -> nn.Module:
+    """ReLU (leak 0) or LeakyReLU, or TPReLU for weight-normalized nets (Xiang & Li)."""
+    if norm == "weight":
+        return norms.TPReLU(channels)
+    return nn.ReLU() if leak == 0 else nn.LeakyReLU(leak)
+
+
+def _hidden_bias(norm: str) -> bool:
+    """Strict weight-normalized hidden layers carry no bias (Xiang & Li: TPReLU's learned
+    shift takes its place); every other hidden layer keeps Keras' default bias."""
+    return norm != "weight"
+
+
+class Reshape(nn.Module):
+    """View a flat feature vector as (C, H, W) maps."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+def _strided_out(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _same_conv(in_ch: int, out_ch: int, kernel: int, *, norm: str, affine: bool = False, bias: bool = True) -> nn.Module:
+    """Stride-1 conv that keeps the map size, padding like Keras' ``"same"`` (an even kernel
+    gets the extra row and column at the bottom right, done by an explicit pad layer)."""
+    if kernel % 2:
+        return norms.conv2d(in_ch, out_ch, kernel, padding=kernel // 2, norm=norm, affine=affine, bias=bias)
+    before = (kernel - 1) // 2
+    after = kernel - 1 - before
+    return nn.Sequential(nn.ZeroPad2d((before, after, before, after)),
+                         norms.conv2d(in_ch, out_ch, kernel, norm=norm, affine=affine, bias=bias))
+
+
+# --------------------------------------------------------------------------- Keras-style DCGAN
+
+def keras_generator(
+    *,
+    latent_dim: int = 100,
+    image_size: int = 32,
+    channels: int = 3,
+    filters: Sequence[int] = (128, 64),
+    kernel_size: int = 3,
+    norm: str = "batch",
+    placement: str = "dcgan",
+    bn_momentum: float = 0.1,
+) -> nn.Sequential:
+    """The seed paper's generator (Table I, after Keras-GAN's DCGAN).
+
+    Dense(latent -> filters[0] * (s/4)^2, ReLU) -> reshape -> [upsample x2 -> conv ->
+    ReLU -> norm] per hidden filter count -> conv(channels) -> tanh. Table I lists it as
+    ``C128(b)-C64(b)-C3``. Upsampling doubles the map twice, so ``len(filters)`` is 2 and
+    ``s`` is one of :data:`IMAGE_SIZES`. ``placement="all"`` also normalizes the projection
+    and the output conv. ``bn_momentum`` uses PyTorch's convention (weight of the new batch).
+    """
+    norm = check_norm(norm)
+    _check_image(image_size, channels)
+    _positive_int(latent_dim, "latent_dim")
+    _positive_int(kernel_size, "kernel_size")
+    _choice(placement, PLACEMENTS, "placement")
+    filters = tuple(_positive_int(f, "filters") for f in filters)
+    if len(filters) != 2:
+        raise ValueError(f"filters must list 2 hidden conv widths (one per upsampling); got {filters!r}")
+    base = image_size // 4
+    if kernel_size > 2 * base:
+        raise ValueError(f"kernel_size={kernel_size} is larger than the first {2 * base}x{2 * base} feature map; "
+                         f"use a kernel_size of at most {2 * base} for {image_size}px images")
+    everywhere = placement == "all"
+    layers: list[nn.Module] = [
+        norms.linear(latent_dim, filters[0] * base * base, norm=norm if everywhere else "none",
+                     bias=_hidden_bias(norm if everywhere else "none")),
+        nn.ReLU(),
+        Reshape(filters[0], base, base),
+    ]
+    if everywhere:
+        layers.append(norms.norm_layer(norm, filters[0], spatial=True, bn_momentum=bn_momentum))
+    in_ch = filters[0]
+    for width in filters:
+        layers += [
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            _same_conv(in_ch, width, kernel_size, norm=norm, bias=_hidden_bias(norm)),
+            _hidden_activation(norm, width, leak=0.0),
+            norms.norm_layer(norm, width, spatial=True, bn_momentum=bn_momentum),
+        ]
+        in_ch = width
+    out_norm = norm if everywhere else "none"
+    layers.append(_same_conv(in_ch, channels, kernel_size, norm=out_norm, affine=True))
+    if everywhere:
+        layers.append(norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum))
+    layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def keras_discriminator(
+    *,
+    image_size: int = 32,
+    channels: int = 3,
+    filters: Sequence[int] = (32, 64, 128, 128),
+    kernel_size: int = 4,
+    strides: Sequence[int] | None = None,
+    norm: str = "batch",
+    placement: str = "dcgan",
+    bn_momentum: float = 0.1,
+    dropout: float = 0.25,
+    leak: float = 0.2,
+) -> nn.Sequential:
+    """The seed paper's discriminator (Table I, after Keras-GAN's DCGAN).
+
+    [conv (stride 2, last stride 1) -> norm -> LeakyReLU(0.2) -> Dropout(0.25)] per filter
+    count -> flatten -> dense -> one logit. Table I: ``C32-C64(b)-C128(b)-C128(b)``: with the
+    ``dcgan`` placement the first conv is not normalized.
+    """
+    norm = check_norm(norm)
+    _check_image(image_size, channels)
+    _positive_int(kernel_size, "kernel_size")
+    _choice(placement, PLACEMENTS, "placement")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
+    filters = tuple(_positive_int(f, "filters") for f in filters)
+    if not filters:
+        raise ValueError("filters must list at least one conv width")
+    strides = tuple(strides) if strides is not None else (2,) * (len(filters) - 1) + (1,)
+    if len(strides) != len(filters) or any(s not in (1, 2) for s in strides):
+        raise ValueError(f"strides must give 1 or 2 for each of the {len(filters)} convs; got {strides!r}")
+    if kernel_size > image_size:
+        raise ValueError(f"kernel_size={kernel_size} is larger than the {image_size}px image; "
+                         f"use a kernel_size of at most {image_size}")
+    layers: list[nn.Module] = []
+    in_ch, size = channels, image_size
+    for i, (width, stride) in enumerate(zip(filters, strides)):
+        layer_norm = norm if (i > 0 or placement == "all") else "none"
+        if stride == 1:
+            conv = _same_conv(in_ch, width, kernel_size, norm=layer_norm, bias=_hidden_bias(layer_norm))
+        else:
+            pad = (kernel_size - 1) // 2
+            conv = norms.conv2d(in_ch, width, kernel_size, stride=stride, padding=pad, norm=layer_norm,
+                                bias=_hidden_bias(layer_norm))
+            size = _strided_out(size, kernel_size, stride, pad)
+        layers += [conv, norms.norm_layer(layer_norm, width, spatial=True, bn_momentum=bn_momentum)]
+        layers.append(_hidden_activation(norm, width, leak=leak) if layer_norm == "weight" else nn.LeakyReLU(leak))
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        in_ch = width
+    head_norm = norm if (placement == "all" and norm in ("weight", "spectral")) else "none"
+    layers += [nn.Flatten(), norms.linear(in_ch * size * size, 1, norm=head_norm, affine=True)]
+    return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------- Radford-style DCGAN
+
+def _radford_base(image_size: int) -> tuple[int, int]:
+    """Smallest map side (4, or 7 for 28px) and the number of doublings to reach the image."""
+    base = 7 if image_size == 28 else 4
+    return base, int(math.log2(image_size // base))
+
+
+def radford_generator(
+    *,
+    latent_dim: int = 100,
+    image_size: int = 64,
+    channels: int = 3,
+    width: int = 64,
+    norm: str = "batch",
+    placement: str = "dcgan",
+    bn_momentum: float = 0.1,
+) -> nn.Sequential:
+    """DCGAN generator from Radford et al. as in the PyTorch example: transposed convs.
+
+    ConvT(latent -> width*2^(n-1), base) -> norm -> ReLU, then stride-2 ConvT(4, 2, 1)
+    halving the width each time, ending in ConvT(width -> channels) -> tanh. Bias is off
+    before a normalization (it would be cancelled) and on otherwise.
+    """
+    norm = check_norm(norm)
+    _check_image(image_size, channels)
+    _positive_int(latent_dim, "latent_dim")
+    _positive_int(width, "width")
+    _choice(placement, PLACEMENTS, "placement")
+    base, doublings = _radford_base(image_size)
+    widths = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
+    layers: list[nn.Module] = [Reshape(latent_dim, 1, 1)]
+    in_ch = latent_dim
+    for i, out_ch in enumerate(widths):
+        kernel, stride, pad = (base, 1, 0) if i == 0 else (4, 2, 1)
+        layers += [
+            norms.conv_transpose2d(in_ch, out_ch, kernel, stride, pad, norm=norm,
+                                    bias=norm in ("none", "spectral")),
+            norms.norm_layer(norm, out_ch, spatial=True, bn_momentum=bn_momentum),
+            _hidden_activation(norm, out_ch, leak=0.0),
+        ]
+        in_ch = out_ch
+    out_norm = norm if placement == "all" else "none"
+    layers.append(norms.conv_transpose2d(in_ch, channels, 4, 2, 1, norm=out_norm, affine=True))
+    if placement == "all":
+        layers.append(norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum))
+    layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def radford_discriminator(
+    *,
+    image_size: int = 64,
+    channels: int = 3,
+    width: int = 64,
+    norm: str = "batch",
+    placement: str = "dcgan",
+    bn_momentum: float = 0.1,
+    leak: float = 0.2,
+) -> nn.Sequential:
+    """DCGAN discriminator from Radford et al.: stride-2 Conv(4, 2, 1) doubling the width,
+    LeakyReLU(0.2), then a conv over the whole base map to one logit."""
+    norm = check_norm(norm)
+    _check_image(image_size, channels)
+    _positive_int(width, "width")
+    _choice(placement, PLACEMENTS, "placement")
+    base, doublings = _radford_base(image_size)
+    layers: list[nn.Module] = []
+    in_ch = channels
+    for i in range(doublings):
+        out_ch = width * 2**i
+        layer_norm = norm if (i > 0 or placement == "all") else "none"
+        layers += [
+            norms.conv2d(in_ch, out_ch, 4, 2, 1, norm=layer_norm, bias=layer_norm in ("none", "spectral")),
+            norms.norm_layer(layer_norm, out_ch, spatial=True, bn_momentum=bn_momentum),
+            _hidden_activation(norm, out_ch, leak=leak) if layer_norm == "weight" else nn.LeakyReLU(leak),
+        ]
+        in_ch = out_ch
+    head_norm = norm if (placement == "all" and norm in ("weight", "spectral")) else "none"
+    layers += [norms.conv2d(in_ch, 1, base, 1, 0, norm=head_norm, affine=True), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------- toy MLPs
+
+def _per_layer_norms(norm: str | Sequence[str], depth: int) -> list[str]:
+    if isinstance(norm, str):
+        return [check_norm(norm)] * depth
+    kinds = [check_norm(k) for k in norm]
+    if len(kinds) != depth:
+        raise ValueError(f"norm must be one kind or a list of {depth} kinds (one per hidden layer); got {list(norm)!r}")
+    return kinds
+
+
+def _mlp(in_dim: int, out_dim: int, *, width: int, depth: int, leak: float,
+         norm: str | Sequence[str], bn_momentum: float) -> nn.Sequential:
+    _positive_int(width, "width")
+    _positive_int(depth, "depth")
+    _positive_int(in_dim, "in_dim")
+    kinds = _per_layer_norms(norm, depth)
+    layers: list[nn.Module] = []
+    for kind in kinds:
+        layers += [
+            norms.linear(in_dim, width, norm=kind, bias=_hidden_bias(kind)),
+            norms.norm_layer(kind, width, spatial=False, bn_momentum=bn_momentum),
+            _hidden_activation(kind, width, leak=leak),
+        ]
+        in_dim = width
+    out_norm = "weight" if kinds and kinds[-1] == "weight" else "none"
+    layers.append(norms.linear(in_dim, out_dim, norm=out_norm, affine=True))
+    return nn.Sequential(*layers)
+
+
+def mlp_generator(
+    *, latent_dim: int = 2, data_dim: int = 2, width: int = 64, depth: int = 2, leak: float = 0.01,
+    norm: str | Sequence[str] = "none", bn_momentum: float = 0.1,
+) -> nn.Sequential:
+    """Toy generator for 2D data: ``depth`` x [Linear -> norm -> LeakyReLU] -> Linear.
+
+    ``norm`` is one kind for every hidden layer or a list with one kind per hidden layer.
+    The defaults match the blind-spot study (two hidden layers of 64, LeakyReLU(0.01)).
+    """
+    return _mlp(latent_dim, data_dim, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum)
+
+
+def mlp_discriminator(
+    *, data_dim: int = 2, width: int = 64, depth: int = 2, leak: float = 0.01,
+    norm: str | Sequence[str] = "none", bn_momentum: float = 0.1,
+) -> nn.Sequential:
+    """Toy discriminator for 2D data, one logit per sample; ``norm`` as in :func:`mlp_generator`.
+
+    ``norm=["batch", "none"]`` puts BN right after the first layer only.
+    """
+    return _mlp(data_dim, 1, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum)
+
+
+# --------------------------------------------------------------------------- pairs and init
+
+def build_dcgan(
+    *,
+    arch: str = "keras",
+    norm: str = "batch",
+    norm_in: str = "both",
+    placement: str = "dcgan",
+    image_size: int = 32,
+    channels: int = 3,
+    latent_dim: int = 100,
+    g_kernel: int = 3,
+    d_kernel: int = 4,
+    g_filters: Sequence[int] = (128, 64),
+    d_filters: Sequence[int] = (32, 64, 128, 128),
+    width: int = 64,
+    g_bn_momentum: float = 0.1,
+    d_bn_momentum: float = 0.1,
+    dropout: float = 0.25,
+    init: str = "dcgan",
+) -> tuple[nn.Sequential, nn.Sequential]:
+    """A (generator, discriminator) pair.
+
+    ``arch``: ``keras`` (seed paper, uses g/d_kernel, g/d_filters, dropout) or ``radford``
+    (uses ``width``). ``norm_in`` picks which networks get ``norm`` (the other gets none).
+    BN momenta follow PyTorch's convention; map the paper's Keras values with
+    :func:`bngan.norms.keras_to_torch_momentum`. ``init="dcgan"`` draws weights from N(0, 0.02).
+    """
+    _choice(arch, ARCHITECTURES, "arch")
+    _choice(norm_in, NORM_IN, "norm_in")
+    _choice(init, ("dcgan", "default"), "init")
+    check_norm(norm)
+    g_norm = norm if norm_in in ("g", "both") else "none"
+    d_norm = norm if norm_in in ("d", "both") else "none"
+    if arch == "keras":
+        g = keras_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, filters=g_filters,
+                            kernel_size=g_kernel, norm=g_norm, placement=placement, bn_momentum=g_bn_momentum)
+        d = keras_discriminator(image_size=image_size, channels=channels, filters=d_filters, kernel_size=d_kernel,
+                                norm=d_norm, placement=placement, bn_momentum=d_bn_momentum, dropout=dropout)
+    else:
+        g = radford_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, width=width,
+                              norm=g_norm, placement=placement, bn_momentum=g_bn_momentum)
+        d = radford_discriminator(image_size=image_size, channels=channels, width=width, norm=d_norm,
+                                  placement=placement, bn_momentum=d_bn_momentum)
+    if init == "dcgan":
+        dcgan_init_(g)
+        dcgan_init_(d)
+    return g, d
+
+
+@torch.no_grad()
+def dcgan_init_(model: nn.Module, std: float = 0.02) -> nn.Module:
+    """DCGAN initialisation in place: conv and linear weights ~ N(0, std), biases 0;
+    normalization scales ~ N(1, std) and shifts 0. Returns the model."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) or norms.is_weight_normalized(module):
+            weight = getattr(module, "parametrizations", None)
+            target = module.parametrizations.weight.original if weight is not None else module.weight
+            target.normal_(0.0, std)
+            if getattr(module, "bias", None) is not None:
+                module.bias.zero_()
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)):
+            if getattr(module, "weight", None) is not None:
+                module.weight.normal_(1.0, std)
+                module.bias.zero_()
+    return model
+
+
+def _check_image(image_size: int, channels: int) -> None:
+    _choice(image_size, IMAGE_SIZES, "image_size")
+    _choice(channels, CHANNELS, "channels")
