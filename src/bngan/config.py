@@ -216,10 +216,12 @@ class TrainConfig:
         for name in ("real_label", "fake_label"):
             value = getattr(self, name)
             parts = value if isinstance(value, tuple) else (value,)
-            if isinstance(value, tuple) and (len(value) != 2 or value[0] > value[1]):
+            if isinstance(value, tuple) and len(value) != 2:
                 _fail(f"train.{name}", "a number or a (low, high) pair with low <= high", value)
             for part in parts:
                 _in_range(f"train.{name}", part, *LABEL_RANGE)
+            if isinstance(value, tuple) and value[0] > value[1]:
+                _fail(f"train.{name}", "a number or a (low, high) pair with low <= high", value)
         _in_range("train.flip_prob", self.flip_prob, 0.0, 0.5)
         _in_range("train.instance_noise", self.instance_noise, 0.0, 10.0)
         for name in ("instance_noise_decay", "eval_every", "checkpoint_every"):

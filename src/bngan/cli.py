@@ -1,0 +1,89 @@
+"""Command line: ``bngan list``, ``bngan run NAME``, ``bngan show RUN_DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .experiments import EXPERIMENTS, SERIES, _natural, get_experiment
+
+    print("experiments:")
+    for name in sorted(EXPERIMENTS, key=_natural):
+        print(f"  {name:<14} {get_experiment(name, 'smoke').description}")
+    print("series (run each member with `bngan run`):")
+    for name, members in sorted(SERIES.items()):
+        print(f"  {name:<22} {', '.join(members.values())}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .experiments import run_experiment
+    from .profiles import get_profile
+
+    profile = get_profile(args.profile)
+    runs = run_experiment(args.name, profile=profile, seeds=args.seeds, root=args.root, device=args.device)
+    print(f"{args.name} at profile {profile.name}:")
+    for run in runs:
+        print(f"  {run.path}\n    {run.summary()}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .plots import run_summary
+    from .runs import Run
+
+    run = Run.load(args.run_dir)
+    print(run.summary())
+    print(f"  config: {run.config.name} ({run.config.hash()}) {run.config.description}")
+    record = run.record
+    print(f"  device: {record.get('device')}, {record.get('elapsed_s')} s, {record.get('steps_per_s')} steps/s")
+    print(f"  versions: {record.get('versions')}")
+    if len(run.evals.get('step', [])):
+        pairs = ", ".join(f"{int(s)}: {v:.4f}" for s, v in zip(run.evals["step"], run.evals["recon_mse"]))
+        print(f"  reconstruction error during training: {pairs}")
+    out = Path(args.save) if args.save else Path(args.run_dir) / "summary.png"
+    run_summary(run).savefig(out, dpi=110)
+    print(f"  figure: {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bngan", description="Batch normalization in GANs: run and inspect experiments.")
+    parser.add_argument("--version", action="version", version=f"bngan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the named experiments and series").set_defaults(func=_list)
+    run = sub.add_parser("run", help="train a named experiment (or load its cached runs)")
+    run.add_argument("name", help="experiment name, e.g. table2:10 (see `bngan list`)")
+    run.add_argument("--profile", choices=("smoke", "quick", "full"), default=None,
+                     help="settings profile (default: $BNGAN_PROFILE, else full on CUDA, else quick)")
+    run.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
+    run.add_argument("--root", default=None, help="runs folder (default: $BNGAN_RUNS, else ./runs)")
+    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    run.set_defaults(func=_run)
+    show = sub.add_parser("show", help="summarise a run directory and draw its figure")
+    show.add_argument("run_dir")
+    show.add_argument("--save", default=None, help="figure path (default: RUN_DIR/summary.png)")
+    show.set_defaults(func=_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"bngan: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

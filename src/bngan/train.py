@@ -1,0 +1,567 @@
+"""Training: the D and G updates of every routine the book compares, the loop with its
+monitoring, and a run that is cached, checkpointed, resumable and stops on divergence.
+
+The hot loop makes no host-device sync per step: logged values stay on the device and are
+read back at most about once a second (for the progress bar) and at checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import __version__, data, metrics, models, norms
+from .config import ExperimentConfig, Label
+from .runs import FINISHED, Run, RunDir, atomic_torch_save, atomic_write_json, run_dir
+
+# --------------------------------------------------------------------------- networks and optimizers
+
+
+def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
+    """The (generator, discriminator) pair that ``config.model`` describes, on the CPU."""
+    m, d = config.model, config.data
+    if m.arch == "mlp":
+        g_norms, d_norms = m.network_norms()
+        g = models.mlp_generator(latent_dim=m.latent_dim, width=m.width, depth=m.depth, leak=m.leak,
+                                 norm=list(g_norms), bn_momentum=m.g_bn_momentum)
+        disc = models.mlp_discriminator(width=m.width, depth=m.depth, leak=m.leak, norm=list(d_norms),
+                                        bn_momentum=m.d_bn_momentum)
+        if m.init == "dcgan":
+            models.dcgan_init_(g)
+            models.dcgan_init_(disc)
+        return g, disc
+    return models.build_dcgan(
+        arch=m.arch, norm=m.norm, norm_in=m.norm_in, placement=m.placement, image_size=d.image_size,
+        channels=d.image_channels, latent_dim=m.latent_dim, g_kernel=m.g_kernel, d_kernel=m.d_kernel,
+        g_filters=m.g_filters, d_filters=m.d_filters, width=m.width, g_bn_momentum=m.g_bn_momentum,
+        d_bn_momentum=m.d_bn_momentum, dropout=m.dropout, init=m.init,
+    )
+
+
+def make_optimizers(config: ExperimentConfig, g: nn.Module, d: nn.Module) -> tuple[torch.optim.Optimizer, ...]:
+    """Adam (DCGAN: lr 2e-4, beta1 0.5) or RMSProp (Xiang & Li: alpha 0.9, eps 1e-6), with
+    separate learning rates for G and D (TTUR when they differ)."""
+    t = config.train
+    if t.optimizer == "adam":
+        make = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2))  # noqa: E731
+    else:
+        make = lambda params, lr: torch.optim.RMSprop(params, lr=lr, alpha=t.rms_alpha, eps=t.rms_eps)  # noqa: E731
+    return make(g.parameters(), t.lr_g), make(d.parameters(), t.lr_d)
+
+
+def layer_weights(model: nn.Module) -> list[torch.Tensor]:
+    """Weight tensors of the conv/linear layers, input side first (for gradient monitoring)."""
+    found = []
+    for module in model.modules():
+        if norms.is_weight_normalized(module) or isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            parametrized = getattr(module, "parametrizations", None)
+            found.append(parametrized.weight.original if parametrized is not None else module.weight)
+    return found
+
+
+# --------------------------------------------------------------------------- labels and losses
+
+
+def _draw(label: Label, n: int, device: torch.device) -> torch.Tensor:
+    if isinstance(label, tuple):
+        return torch.empty(n, 1, device=device).uniform_(label[0], label[1])
+    return torch.full((n, 1), float(label), device=device)
+
+
+def make_targets(real: bool, n: int, *, real_label: Label, fake_label: Label, flip_prob: float,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """D's targets for ``n`` real (or fake) samples: the label (constant, or uniform in a
+    range: label smoothing), each swapped for the other class's label with ``flip_prob``."""
+    device = torch.device(device)
+    own, other = (real_label, fake_label) if real else (fake_label, real_label)
+    targets = _draw(own, n, device)
+    if flip_prob > 0:
+        flip = torch.rand(n, 1, device=device) < flip_prob
+        targets = torch.where(flip, _draw(other, n, device), targets)
+    return targets
+
+
+def d_loss_fn(kind: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """D's loss: binary cross-entropy on logits (``bce``, ``minimax``) or least squares."""
+    if kind == "lsgan":
+        return 0.5 * (logits - targets).pow(2).mean()
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def g_loss_fn(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """G's loss on D's logits for fakes: non-saturating ``bce`` (-log D(G(z))), saturating
+    ``minimax`` (log(1 - D(G(z))), the negated D loss on fakes) or ``lsgan``."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    if kind == "minimax":
+        return -F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+    return 0.5 * (logits - 1).pow(2).mean()
+
+
+def d_score(kind: str, logits: torch.Tensor) -> torch.Tensor:
+    """Mean D output on a batch: probability for the BCE losses, raw score for least squares."""
+    return logits.mean() if kind == "lsgan" else torch.sigmoid(logits).mean()
+
+
+# --------------------------------------------------------------------------- BN statistics probe
+
+
+class BNProbe:
+    """Measures, for each BatchNorm layer of D, how far the current batch statistics of real
+    and of fake samples are from the layer's running statistics.
+
+    Gap = mean over channels of ``|batch mean - running mean| / sqrt(running var + eps)``.
+    Only active inside :meth:`capture`, so the normal forward passes cost nothing extra.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        self.columns = [f"bn{i}_gap_{part}" for i in range(len(self.layers)) for part in ("real", "fake")]
+        self._tag: str | None = None
+        self._split: int | None = None
+        self.values: dict[str, torch.Tensor] = {}
+        for i, layer in enumerate(self.layers):
+            layer.register_forward_pre_hook(self._hook(i))
+
+    def _hook(self, index: int):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            if self._tag is None or not module.training or module.running_mean is None:
+                return
+            x = inputs[0].detach()
+            parts = {"real": x[: self._split], "fake": x[self._split:]} if self._tag == "joint" else {self._tag: x}
+            dims = [0] + list(range(2, x.dim()))
+            scale = (module.running_var + module.eps).sqrt()
+            for part, values in parts.items():
+                gap = ((values.mean(dims) - module.running_mean).abs() / scale).mean()
+                self.values[f"bn{index}_gap_{part}"] = gap
+
+        return hook
+
+    @contextlib.contextmanager
+    def capture(self, tag: str | None, split: int | None = None) -> Iterator[None]:
+        """Record the statistics of D's forward passes inside the block: ``tag`` is
+        ``real``, ``fake``, or ``joint`` (first ``split`` samples real, the rest fake)."""
+        self._tag, self._split = tag, split
+        try:
+            yield
+        finally:
+            self._tag = self._split = None
+
+    def row(self, device: torch.device) -> list[torch.Tensor]:
+        nan = torch.tensor(float("nan"), device=device)
+        return [self.values.get(name, nan) for name in self.columns]
+
+
+# --------------------------------------------------------------------------- one iteration
+
+
+@dataclass
+class StepOutput:
+    """What one iteration measured (device tensors; nothing is synced)."""
+
+    loss_d: torch.Tensor
+    loss_g: torch.Tensor
+    d_real: torch.Tensor
+    d_fake: torch.Tensor
+    grads: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def _grad_norm(weight: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(weight.grad) if weight.grad is not None else torch.zeros((), device=weight.device)
+
+
+class GANStep:
+    """The D and G updates for one config: one call is one iteration of the loop."""
+
+    def __init__(self, config: ExperimentConfig, g: nn.Module, d: nn.Module, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer, sample_real: Callable[[], torch.Tensor], device: torch.device) -> None:
+        self.cfg, self.t = config, config.train
+        self.g, self.d, self.opt_g, self.opt_d = g, d, opt_g, opt_d
+        self.sample_real = sample_real
+        self.device = device
+        self.probe = BNProbe(d)
+        g_layers, d_layers = layer_weights(g), layer_weights(d)
+        self.watch = {"grad_g_bottom": g_layers[0], "grad_g_top": g_layers[-1],
+                      "grad_d_bottom": d_layers[0], "grad_d_top": d_layers[-1]}
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.model.latent_dim, device=self.device)
+
+    def _instance_noise(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        t = self.t
+        if t.instance_noise <= 0:
+            return x
+        decay = 1.0 if t.instance_noise_decay == 0 else max(0.0, 1.0 - step / t.instance_noise_decay)
+        return x + (t.instance_noise * decay) * torch.randn_like(x) if decay > 0 else x
+
+    def _targets(self, real: bool, n: int) -> torch.Tensor:
+        t = self.t
+        return make_targets(real, n, real_label=t.real_label, fake_label=t.fake_label, flip_prob=t.flip_prob,
+                            device=self.device)
+
+    def d_update(self, step: int, monitor: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One D update by the configured routine; returns (loss, mean D(real), mean D(fake))."""
+        t, d, opt = self.t, self.d, self.opt_d
+        n = t.batch_size
+        real = self._instance_noise(self.sample_real(), step)
+        with torch.no_grad():
+            fake = self._instance_noise(self.g(self.noise(n)), step)
+        y_real, y_fake = self._targets(True, n), self._targets(False, n)
+        probe = self.probe.capture if monitor else (lambda *a, **k: contextlib.nullcontext())
+        if t.routine == "combined":
+            opt.zero_grad(set_to_none=True)
+            with probe("joint", n):
+                logits = d(torch.cat([real, fake]))
+            loss = d_loss_fn(t.loss, logits, torch.cat([y_real, y_fake]))
+            loss.backward()
+            opt.step()
+            logits_real, logits_fake = logits[:n], logits[n:]
+        elif t.routine == "split":
+            opt.zero_grad(set_to_none=True)
+            with probe("real"):
+                logits_real = d(real)
+            with probe("fake"):
+                logits_fake = d(fake)
+            loss = 0.5 * (d_loss_fn(t.loss, logits_real, y_real) + d_loss_fn(t.loss, logits_fake, y_fake))
+            loss.backward()
+            opt.step()
+        else:  # separate: two optimizer steps, real-only then fake-only
+            opt.zero_grad(set_to_none=True)
+            with probe("real"):
+                logits_real = d(real)
+            loss_real = d_loss_fn(t.loss, logits_real, y_real)
+            loss_real.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            with probe("fake"):
+                logits_fake = d(fake)
+            loss_fake = d_loss_fn(t.loss, logits_fake, y_fake)
+            loss_fake.backward()
+            opt.step()
+            loss = 0.5 * (loss_real + loss_fake)
+        return loss.detach(), d_score(t.loss, logits_real.detach()), d_score(t.loss, logits_fake.detach())
+
+    def g_update(self) -> torch.Tensor:
+        """One G update; D normalizes as ``train.g_bn_mode`` says and is not updated."""
+        t, d = self.t, self.d
+        n = t.batch_size
+        self.opt_g.zero_grad(set_to_none=True)
+        d.requires_grad_(False)
+        try:
+            fake = self.g(self.noise(n))
+            if t.g_bn_mode == "eval":
+                d.eval()
+                logits = d(fake)
+            elif t.g_bn_mode == "joint":
+                logits = d(torch.cat([self.sample_real(), fake]))[n:]
+            else:
+                logits = d(fake)
+            loss = g_loss_fn(t.loss, logits)
+            if t.g_shift_weight:
+                loss = loss - t.g_shift_weight * fake.flatten(1)[:, 0].mean()
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            d.train()
+            d.requires_grad_(True)
+        return loss.detach()
+
+    def __call__(self, step: int, monitor: bool = False) -> StepOutput:
+        grads: dict[str, torch.Tensor] = {}
+        for i in range(self.t.d_steps):
+            last = i == self.t.d_steps - 1
+            loss_d, d_real, d_fake = self.d_update(step, monitor and last)
+        if monitor:
+            grads.update({k: _grad_norm(w) for k, w in self.watch.items() if k.startswith("grad_d")})
+        for _ in range(self.t.g_steps):
+            loss_g = self.g_update()
+        if monitor:
+            grads.update({k: _grad_norm(w) for k, w in self.watch.items() if k.startswith("grad_g")})
+        return StepOutput(loss_d, loss_g, d_real, d_fake, grads)
+
+
+# --------------------------------------------------------------------------- data for a run
+
+_DATA_CACHE: dict[tuple, Any] = {}
+
+
+def load_run_data(config: ExperimentConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, test) tensors on ``device``; the same for every seed of an experiment, and
+    kept in memory so a sweep loads each dataset once."""
+    d = config.data
+    key = (d.kind, d.dataset, d.image_size, d.channels, d.n_train, d.n_test, d.toy, d.toy_samples, str(device))
+    if key not in _DATA_CACHE:
+        if d.kind == "toy":
+            _DATA_CACHE[key] = (data.toy_2d(d.toy, d.toy_samples, seed=0, device=device),
+                                data.toy_2d(d.toy, d.toy_samples, seed=1, device=device))
+        else:
+            images = data.load_images(d.dataset, image_size=d.image_size, channels=d.channels, n_train=d.n_train,
+                                      device=device, seed=0)
+            _DATA_CACHE[key] = (images.train, images.test[: d.n_test])
+        while len(_DATA_CACHE) > 3:
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+    return _DATA_CACHE[key]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+class Trainer:
+    """Trains one (config, seed) into its run directory, resuming from a checkpoint if one
+    is there. Use :func:`train_run` unless you need the pieces."""
+
+    BASE_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake",
+                    "grad_d_bottom", "grad_d_top", "grad_g_bottom", "grad_g_top")
+
+    def __init__(self, config: ExperimentConfig, seed: int, rd: RunDir, *, device: torch.device,
+                 progress: bool = True) -> None:
+        self.config, self.seed, self.rd, self.device, self.progress = config, seed, rd, device, progress
+        t = config.train
+        # Data first: a cache miss must not change the RNG stream the run sees.
+        self.train_data, self.test_data = load_run_data(config, device)
+        torch.manual_seed(seed)
+        self.g, self.d = (net.to(device) for net in build_networks(config))
+        self.opt_g, self.opt_d = make_optimizers(config, self.g, self.d)
+        self.sampler = data.BatchSampler(self.train_data, t.batch_size, seed=seed)
+        self.step_fn = GANStep(config, self.g, self.d, self.opt_g, self.opt_d, self.sampler, device)
+        self.columns = list(self.BASE_COLUMNS) + self.step_fn.probe.columns
+        fixed = torch.Generator().manual_seed(10_000 + seed)
+        n_fixed = config.data.toy_samples if config.data.kind == "toy" else t.n_samples
+        self.fixed_noise = torch.randn(n_fixed, config.model.latent_dim, generator=fixed).to(device)
+        self.rows: list[torch.Tensor] = []
+        self.sample_steps: list[int] = []
+        self.snapshots: list[torch.Tensor] = []
+        self.evals: dict[str, list[float]] = {"step": [], "recon_mse": []}
+        self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
+        self.step = 0
+        self.elapsed = 0.0
+
+    # ----------------------------------------------------------------- state
+
+    def _history_payload(self) -> dict[str, Any]:
+        values = torch.stack(self.rows).float().cpu() if self.rows else torch.empty(0, len(self.columns))
+        return {"columns": self.columns, "values": values, "evals": dict(self.evals)}
+
+    def _samples_payload(self) -> dict[str, Any]:
+        samples = torch.stack(self.snapshots) if self.snapshots else torch.empty(0)
+        return {"steps": list(self.sample_steps), "samples": samples}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "elapsed": self.elapsed, "g": self.g.state_dict(), "d": self.d.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
+            "rng": _rng_state(self.device), "history": self._history_payload(), "samples": self._samples_payload(),
+            "bad_step": int(self.bad_step),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sampler.load_state_dict(state["sampler"])
+        _set_rng_state(state["rng"], self.device)
+        values = state["history"]["values"]
+        self.rows = [row.to(self.device) for row in values]
+        self.evals = {k: list(v) for k, v in state["history"]["evals"].items()}
+        self.sample_steps = list(state["samples"]["steps"])
+        self.snapshots = list(state["samples"]["samples"]) if self.sample_steps else []
+        self.bad_step.fill_(state["bad_step"])
+
+    def checkpoint(self) -> None:
+        atomic_torch_save(self.state(), self.rd.checkpoint_file)
+
+    # ----------------------------------------------------------------- measurements
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        was_training = self.g.training
+        self.g.eval()
+        try:
+            out = self.g(self.fixed_noise)
+        finally:
+            self.g.train(was_training)
+        if self.config.data.kind == "image":
+            out = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        self.sample_steps.append(self.step)
+        self.snapshots.append(out.cpu())
+
+    def evaluate(self, steps: int) -> metrics.Reconstruction:
+        return metrics.reconstruction_error(self.g, self.test_data, latent_dim=self.config.model.latent_dim,
+                                            steps=steps)
+
+    @torch.no_grad()
+    def final_metrics(self) -> dict[str, Any]:
+        t, found = self.config.train, {}
+        g_mode = self.g.training
+        self.g.eval()
+        try:
+            n = min(512, len(self.test_data))
+            fakes = self.g(self.noise_for_metrics(n))
+        finally:
+            self.g.train(g_mode)
+        found["swd"] = metrics.sliced_wasserstein(fakes, self.test_data[:n])
+        found["diversity"] = metrics.sample_diversity(fakes)
+        if self.config.data.kind == "toy":
+            found["mean_shift"] = metrics.mean_shift(fakes, self.train_data).tolist()
+            found["mmd"] = metrics.mmd_rbf(fakes, self.test_data[:n])
+        else:
+            recon = self.evaluate(t.recon_final_steps)
+            found["recon_mse"] = recon.mse
+            found["recon_mse_std"] = float(recon.per_image.std())
+        history = self._history_payload()
+        tail = max(1, len(self.rows) // 10)
+        for name in ("loss_d", "loss_g", "d_real", "d_fake"):
+            column = history["values"][-tail:, self.columns.index(name)]
+            found[f"final_{name}"] = float(column.mean()) if len(column) else float("nan")
+        return found
+
+    def noise_for_metrics(self, n: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(20_000 + self.seed)
+        return torch.randn(n, self.config.model.latent_dim, generator=gen).to(self.device)
+
+    # ----------------------------------------------------------------- loop
+
+    def _log(self, out: StepOutput) -> None:
+        zero = torch.zeros((), device=self.device)
+        row = [torch.tensor(float(self.step), device=self.device), out.loss_d, out.loss_g, out.d_real, out.d_fake]
+        row += [out.grads.get(name, zero) for name in self.BASE_COLUMNS[5:]]
+        row += self.step_fn.probe.row(self.device)
+        self.rows.append(torch.stack([v.float() for v in row]))
+
+    def _write_record(self, status: str, extra: dict[str, Any] | None = None) -> None:
+        cfg = self.config
+        record = {
+            "name": cfg.name, "hash": cfg.hash(), "seed": self.seed, "status": status, "steps_done": self.step,
+            "steps": cfg.train.steps, "diverged_at": None, "elapsed_s": round(self.elapsed, 3),
+            "steps_per_s": round(self.step / self.elapsed, 3) if self.elapsed > 0 else None,
+            "device": _device_name(self.device), "versions": _versions(),
+        }
+        record.update(extra or {})
+        atomic_torch_save(self._history_payload(), self.rd.history_file)
+        atomic_torch_save(self._samples_payload(), self.rd.samples_file)
+        atomic_write_json(self.rd.record_file, record)
+
+    def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
+        cfg, t = self.config, self.config.train
+        self.rd.path.mkdir(parents=True, exist_ok=True)
+        self.rd.config_file.write_text(cfg.to_json())
+        checkpoint = self.rd.read_checkpoint()
+        if checkpoint is not None:
+            self.load_state(checkpoint)
+        elif t.sample_every:
+            self.snapshot()
+        self.g.train()
+        self.d.train()
+        bar = tqdm(total=t.steps, initial=self.step, desc=f"{cfg.name} s{self.seed}", disable=not self.progress,
+                   leave=False, dynamic_ncols=True)
+        last_refresh, started = 0.0, time.perf_counter() - self.elapsed
+        diverged_at = None
+        try:
+            while self.step < t.steps:
+                self.step += 1
+                monitor = self.step % t.log_every == 0 or self.step == t.steps
+                out = self.step_fn(self.step, monitor)
+                bad = ~(torch.isfinite(out.loss_d) & torch.isfinite(out.loss_g))
+                self.bad_step = torch.where((self.bad_step < 0) & bad, self.step, self.bad_step)
+                if monitor:
+                    self._log(out)
+                if t.sample_every and self.step % t.sample_every == 0:
+                    self.snapshot()
+                if t.eval_every and self.step % t.eval_every == 0:
+                    self.evals["step"].append(self.step)
+                    self.evals["recon_mse"].append(self.evaluate(t.recon_steps).mse)
+                now = time.perf_counter()
+                bar.update(1)
+                if now - last_refresh > 1.0 or self.step == t.steps:
+                    last_refresh = now
+                    if int(self.bad_step) >= 0:
+                        diverged_at = int(self.bad_step)
+                        break
+                    if self.rows:
+                        last = self.rows[-1].tolist()
+                        bar.set_postfix(loss_d=f"{last[1]:.3f}", loss_g=f"{last[2]:.3f}", refresh=False)
+                self.elapsed = now - started
+                if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < t.steps:
+                    self.checkpoint()
+                if callback is not None:
+                    callback(self)
+        except BaseException:
+            self.elapsed = time.perf_counter() - started
+            self._write_record("interrupted")
+            bar.close()
+            raise
+        bar.close()
+        self.elapsed = time.perf_counter() - started
+        if diverged_at is None and int(self.bad_step) >= 0:
+            diverged_at = int(self.bad_step)
+        if diverged_at is not None:
+            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}})
+        else:
+            if t.sample_every and self.sample_steps[-1:] != [self.step]:
+                self.snapshot()
+            found = self.final_metrics()
+            atomic_torch_save({"g": self.g.state_dict(), "d": self.d.state_dict()}, self.rd.weights_file)
+            self._write_record("complete", {"metrics": found})
+        self.rd.checkpoint_file.unlink(missing_ok=True)
+        return Run.load(self.rd.path)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _versions() -> dict[str, str]:
+    import torchvision
+
+    return {"bngan": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "python": platform.python_version()}
+
+
+def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str | torch.device | None = None,
+              progress: bool = True, force: bool = False,
+              callback: Callable[[Trainer], None] | None = None) -> Run:
+    """Train ``config`` with ``seed``, or load the cached result if this run finished before.
+
+    An unfinished run resumes from its last checkpoint. ``force=True`` retrains from scratch.
+    A run whose losses become NaN or inf stops and is recorded as ``diverged`` (its history
+    kept). ``callback(trainer)`` is called after every step (tests use it to interrupt).
+    """
+    rd = run_dir(config, seed, root)
+    if force and rd.path.exists():
+        for file in rd.path.iterdir():
+            file.unlink()
+    if rd.finished:
+        return Run.load(rd.path)
+    device = torch.device(device) if device is not None else default_device()
+    return Trainer(config, seed, rd, device=device, progress=progress).run(callback)
+
