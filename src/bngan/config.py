@@ -168,7 +168,9 @@ class TrainConfig:
     (real and fake in two forward passes, one loss, one step) and ``separate`` (two optimizer
     steps, real-only then fake-only). ``g_bn_mode`` sets how D normalizes during G's step:
     ``train`` (batch statistics of the fake batch), ``eval`` (running statistics) or
-    ``joint`` (fakes concatenated with a fresh real batch; loss on the fakes only).
+    ``joint`` (fakes concatenated with a fresh real batch; loss on the fakes only). As in
+    Keras and PyTorch, a train-mode forward pass in G's step also updates D's BN running
+    statistics (from fakes alone in ``train`` mode); ``eval`` mode also turns D's dropout off.
 
     Labels (D updates only): ``real_label``/``fake_label`` are a constant or a ``(low,
     high)`` range drawn uniformly per sample; ``flip_prob`` swaps a sample's target;

@@ -7,6 +7,7 @@ ordered mapping from a label to an experiment, for side-by-side comparisons.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -155,7 +156,7 @@ class RunSet:
 
     def mean_std(self, metric: str) -> tuple[float, float]:
         values = self.values(metric)
-        if values.size == 0:
+        if values.size == 0 or np.isnan(values).all():
             return float("nan"), float("nan")
         return float(np.nanmean(values)), float(np.nanstd(values))
 
@@ -176,12 +177,30 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     """
     p = get_profile(profile)
     config = get_experiment(experiment, p) if isinstance(experiment, str) else experiment
-    seeds = list(p.seeds if seeds is None else seeds)
-    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of non-negative integers; got {seeds!r}")
+    seeds = _check_seeds(p.seeds if seeds is None else seeds)
     runs = [train_run(config, seed, root=root, device=device, progress=progress)
             for seed in tqdm(seeds, desc=config.name, disable=not progress or len(seeds) == 1, leave=False)]
     return RunSet(label or config.name, config, runs)
+
+
+def _check_seeds(seeds) -> list[int]:
+    error = ValueError(f"seeds must be a non-empty list of non-negative integers; got {seeds!r}")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise error
+    checked = []
+    for seed in seeds:
+        if isinstance(seed, bool):
+            raise error
+        try:
+            value = operator.index(seed)
+        except TypeError:
+            raise error from None
+        if value < 0:
+            raise error
+        checked.append(value)
+    if not checked:
+        raise error
+    return checked
 
 
 def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str | Profile | None = None,
@@ -199,12 +218,16 @@ def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str 
 
 def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
                   metrics: Sequence[str] = ("recon_mse", "final_loss_d", "final_loss_g")) -> str:
-    """A plain-text table: one row per set-up, mean ± std over seeds for each metric."""
-    sets = list(results.values()) if isinstance(results, dict) else list(results)
+    """A plain-text table: one row per set-up, mean ± std over seeds for each metric.
+
+    Rows are labelled by the dict's keys (RunSets of varied configs may share a name), or by
+    each RunSet's ``label`` for a sequence.
+    """
+    sets = list(results.items()) if isinstance(results, dict) else [(rs.label, rs) for rs in results]
     header = ["setting", "seeds", "diverged"] + list(metrics)
     rows = [header]
-    for rs in sets:
-        row = [rs.label, str(len(rs)), str(rs.n_diverged)]
+    for label, rs in sets:
+        row = [label, str(len(rs)), str(rs.n_diverged)]
         for metric in metrics:
             mean, std = rs.mean_std(metric)
             row.append(f"{mean:.4g} ± {std:.2g}")

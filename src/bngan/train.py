@@ -493,6 +493,9 @@ class Trainer:
                 self.bad_step = torch.where((self.bad_step < 0) & bad, self.step, self.bad_step)
                 if monitor:
                     self._log(out)
+                    if int(self.bad_step) >= 0:  # one sync per logged row
+                        diverged_at = int(self.bad_step)
+                        break
                 if t.sample_every and self.step % t.sample_every == 0:
                     self.snapshot()
                 if t.eval_every and self.step % t.eval_every == 0:
@@ -504,6 +507,7 @@ class Trainer:
                     last_refresh = now
                     if int(self.bad_step) >= 0:
                         diverged_at = int(self.bad_step)
+                        self._log(out)  # keep the step that showed it
                         break
                     if self.rows:
                         last = self.rows[-1].tolist()

@@ -1,0 +1,56 @@
+"""ipywidgets explorers for live notebooks (Colab, Jupyter). The rendered site cannot run
+them, so each explorer has a static figure (``plots``) that the chapter shows beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+
+from . import plots
+from .experiments import RunSet
+
+
+def sample_browser(results: Mapping[str, RunSet]):
+    """Browse sample grids over training: pick a setting, a seed and a snapshot step."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    if not results:
+        raise ValueError("results must hold at least one setting")
+    labels = list(results)
+    setting = w.Dropdown(options=labels, description="setting")
+    seed = w.Dropdown(description="seed")
+    snapshot = w.SelectionSlider(description="step", continuous_update=False)
+    out = w.Output()
+
+    def runs():
+        return results[setting.value].runs
+
+    def refresh_choices(*_):
+        seed.options = [(str(r.seed), i) for i, r in enumerate(runs())]
+        seed.value = 0
+        refresh_steps()
+
+    def refresh_steps(*_):
+        run = runs()[seed.value]
+        options = [(str(int(s)), i) for i, s in enumerate(run.sample_steps)]
+        snapshot.options = options
+        snapshot.value = options[-1][1]
+        draw()
+
+    def draw(*_):
+        run = runs()[seed.value]
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(4, 4))
+            plots.sample_grid(run, index=snapshot.value, ax=ax, title=f"{setting.value}, seed {run.seed}")
+            plt.show()
+
+    setting.observe(refresh_choices, names="value")
+    seed.observe(refresh_steps, names="value")
+    snapshot.observe(draw, names="value")
+    refresh_choices()
+    box = w.VBox([w.HBox([setting, seed]), snapshot, out])
+    display(box)
+    return box

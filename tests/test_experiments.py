@@ -1,0 +1,265 @@
+"""Named experiments: the seed paper's Table II rows, profile scaling, the registry, and
+multi-seed sweeps (RunSet statistics, summary table, a diverged seed, bad seeds)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from bngan import experiments, train
+from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from bngan.experiments import (EXPERIMENTS, SERIES, RunSet, get_experiment, run_experiment, run_series,
+                               scale_to_profile, summary_table, table2)
+from bngan.profiles import PROFILES
+from bngan.train import build_networks
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The tiny runs are faster on one thread, and do not stall when the CPU is shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# The seed paper's Table II: noise labels, BN in, G kernel, batch size, D routine, G BN momentum (Keras).
+PAPER_TABLE2 = {
+    1: ("no", "both", 3, 16, "separate", 0.9),
+    2: ("yes", "both", 3, 16, "separate", 0.9),
+    3: ("no", "both", 3, 128, "combined", 0.9),
+    4: ("yes", "both", 3, 128, "combined", 0.9),
+    5: ("yes", "both", 5, 8, "separate", 0.9),
+    6: ("yes", "both", 5, 16, "combined", 0.9),
+    7: ("yes", "both", 5, 16, "separate", 0.9),
+    8: ("yes", "both", 5, 32, "separate", 0.9),
+    9: ("yes", "both", 5, 64, "separate", 0.9),
+    10: ("yes", "both", 5, 128, "combined", 0.9),
+    11: ("yes", "both", 5, 128, "separate", 0.9),
+    12: ("yes", "g", 5, 128, "combined", 0.5),
+    13: ("yes", "g", 5, 128, "combined", 0.7),
+    14: ("yes", "g", 5, 128, "combined", 0.9),
+}
+
+# Fields the profile may change (steps, data, evaluation budget); everything else is the set-up.
+BUDGET_FIELDS = {"steps", "log_every", "sample_every", "eval_every", "recon_steps", "recon_final_steps",
+                 "checkpoint_every"}
+
+
+def flat(config: ExperimentConfig) -> dict[str, object]:
+    return {f"{section}.{k}": v for section in ("data", "model", "train")
+            for k, v in dataclasses.asdict(getattr(config, section)).items()}
+
+
+def tiny_toy(**changes) -> ExperimentConfig:
+    base = ExperimentConfig(
+        name="tiny-toy-sweep",
+        data=DataConfig(kind="toy", toy="gaussian", toy_samples=64),
+        model=ModelConfig(arch="mlp", latent_dim=2, width=8, depth=2, norm="batch", norm_in="both"),
+        train=TrainConfig(steps=4, batch_size=8, log_every=2, sample_every=2, checkpoint_every=0),
+    )
+    return base.vary(**changes) if changes else base
+
+
+# --------------------------------------------------------------------------- Table II
+
+
+@pytest.mark.parametrize("exp_id", sorted(PAPER_TABLE2))
+def test_table2_row_matches_the_paper(exp_id):
+    noise, bn_in, kernel, batch, routine, keras_momentum = PAPER_TABLE2[exp_id]
+    cfg = table2(exp_id, "smoke")
+    assert get_experiment(f"table2:{exp_id}", "smoke") == cfg
+    m, t = cfg.model, cfg.train
+    assert (m.arch, m.norm, m.norm_in, m.g_kernel, m.d_kernel) == ("keras", "batch", bn_in, kernel, 4)
+    assert (t.batch_size, t.routine) == (batch, routine)
+    assert m.g_bn_momentum == pytest.approx(1.0 - keras_momentum)  # torch convention: weight of the new batch
+    if kernel == 5:
+        assert m.g_filters == (128, 128) and m.d_filters == (128, 128, 128, 128)
+    else:
+        assert m.g_filters == (128, 64) and m.d_filters == (32, 64, 128, 128)
+    if noise == "yes":
+        assert t.flip_prob == 0.05
+        assert isinstance(t.real_label, tuple) and min(t.real_label) > 0.5 and max(t.real_label) <= 1.0
+        assert isinstance(t.fake_label, tuple) and min(t.fake_label) >= 0.0 and max(t.fake_label) < 0.5
+    else:
+        assert (t.real_label, t.fake_label, t.flip_prob) == (1.0, 0.0, 0.0)
+    assert (t.optimizer, t.lr_g, t.lr_d, t.beta1) == ("adam", 2e-4, 2e-4, 0.5)
+    assert str(exp_id) in cfg.name and routine in cfg.description
+
+    g, d = build_networks(cfg)
+    bn = lambda net: [x for x in net.modules() if isinstance(x, torch.nn.modules.batchnorm._BatchNorm)]  # noqa: E731
+    assert bn(g) and all(layer.momentum == pytest.approx(1.0 - keras_momentum) for layer in bn(g))
+    assert bool(bn(d)) == (bn_in == "both")
+    with torch.no_grad():
+        x = g(torch.randn(2, m.latent_dim))
+        assert x.shape == (2, cfg.data.image_channels, cfg.data.image_size, cfg.data.image_size)
+        assert d(x).shape == (2, 1)
+
+
+def test_table2_rejects_unknown_ids():
+    for bad in (0, 15, "1"):
+        with pytest.raises(ValueError, match="1-14"):
+            table2(bad)
+
+
+@pytest.mark.parametrize("exp_id", sorted(PAPER_TABLE2))
+def test_profile_scales_budget_but_not_the_set_up(exp_id):
+    smoke, quick = table2(exp_id, "smoke"), table2(exp_id, "quick")
+    assert smoke.model == quick.model
+    a, b = dataclasses.asdict(smoke.train), dataclasses.asdict(quick.train)
+    assert {k for k in a if a[k] != b[k]} <= BUDGET_FIELDS
+    set_up = lambda fields: {k: v for k, v in fields.items() if k not in BUDGET_FIELDS}  # noqa: E731
+    assert set_up(a) == set_up(b)
+    for cfg, name in ((smoke, "smoke"), (quick, "quick")):
+        p = PROFILES[name]
+        assert cfg.train.steps == p.steps and cfg.train.log_every == p.log_every
+        assert (cfg.data.image_size, cfg.data.n_train, cfg.data.n_test) == (p.image_size, p.n_train, p.n_test)
+    assert smoke.train.steps != quick.train.steps
+
+
+def test_scale_to_profile_on_toy_data_uses_toy_budget():
+    base = tiny_toy()
+    scaled = scale_to_profile(base, "smoke")
+    p = PROFILES["smoke"]
+    assert scaled.train.steps == p.toy_steps and scaled.data.toy_samples == p.toy_samples
+    assert scaled.model == base.model and scaled.data.toy == base.data.toy
+    assert (scaled.train.routine, scaled.train.batch_size, scaled.train.loss) == ("separate", 8, "bce")
+
+
+# which fields each registered series is allowed to vary (and must vary)
+SERIES_FIELDS = {
+    "table2:noise-labels": {"train.real_label", "train.fake_label", "train.flip_prob"},
+    "table2:one-sided-bn": {"model.norm_in", "model.g_bn_momentum"},
+    "table2:kernel": {"model.g_kernel", "model.g_filters", "model.d_filters"},
+    "table2:batch-size": {"train.batch_size"},
+    "table2:routine-16": {"train.routine"},
+    "table2:routine-128": {"train.routine"},
+}
+
+
+@pytest.mark.parametrize("series", sorted(SERIES))
+def test_series_compare_only_their_own_variable(series):
+    configs = [get_experiment(name, "smoke") for name in SERIES[series].values()]
+    rows = [flat(c) for c in configs]
+    varying = {k for k in rows[0] if len({repr(r[k]) for r in rows}) > 1}
+    assert varying == SERIES_FIELDS[series]
+    assert len({c.hash() for c in configs}) == len(configs)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_unknown_experiment_lists_the_known_ones(tmp_path):
+    with pytest.raises(ValueError) as info:
+        get_experiment("table2:99")
+    message = str(info.value)
+    assert "table2:99" in message
+    for i in PAPER_TABLE2:
+        assert f"table2:{i}" in message
+    assert message.index("table2:2,") < message.index("table2:10")  # natural order
+    with pytest.raises(ValueError, match="known experiments"):
+        run_experiment("no-such-experiment", seeds=[0], root=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="table2:kernel"):
+        run_series("no-such-series", seeds=[0], root=tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_register_adds_a_named_experiment(monkeypatch):
+    seen = []
+
+    def factory(profile):
+        seen.append(profile.name)
+        return tiny_toy(name="registered", steps=profile.toy_steps)
+
+    monkeypatch.setitem(EXPERIMENTS, "custom:tiny", factory)
+    experiments.register("custom:tiny", factory)
+    cfg = get_experiment("custom:tiny", "quick")
+    assert seen == ["quick"] and cfg.name == "registered" and cfg.train.steps == PROFILES["quick"].toy_steps
+    with pytest.raises(ValueError, match="custom:tiny"):
+        get_experiment("custom:other")
+
+
+def test_run_experiment_by_name_uses_the_profile_and_its_seeds(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(experiments, "train_run", lambda config, seed, **kw: calls.append((config, seed, kw)) or seed)
+    rs = run_experiment("table2:12", profile="smoke", root=tmp_path, device="cpu", progress=False)
+    assert [seed for _, seed, _ in calls] == list(PROFILES["smoke"].seeds)
+    assert all(config == table2(12, "smoke") for config, _, _ in calls)
+    assert all(kw["root"] == tmp_path and kw["device"] == "cpu" for _, _, kw in calls)
+    assert rs.label == "table2:12" and rs.config == table2(12, "smoke") and rs.runs == list(PROFILES["smoke"].seeds)
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:Degrees of freedom")
+def test_run_experiment_over_two_seeds_and_summary(tmp_path):
+    cfg = tiny_toy()
+    rs = run_experiment(cfg, seeds=[0, 1], root=tmp_path, device="cpu", progress=False)
+    assert isinstance(rs, RunSet) and len(rs) == 2 and rs.label == cfg.name and rs.config == cfg
+    assert [r.seed for r in rs] == [0, 1] and all(r.status == "complete" for r in rs)
+    assert len(rs.completed) == 2 and rs.n_diverged == 0
+    swd = [r.metrics["swd"] for r in rs]
+    assert swd[0] != swd[1]  # two seeds, two different runs
+    mean, std = rs.mean_std("swd")
+    assert mean == pytest.approx(np.mean(swd)) and std == pytest.approx(np.std(swd))
+    assert np.allclose(rs.values("swd"), swd)
+    assert all(np.isnan(rs.mean_std("no-such-metric")))
+
+    # a second sweep loads the cached runs
+    stamps = [(r.path / "record.json").stat().st_mtime_ns for r in rs]
+    again = run_experiment(cfg, seeds=[0, 1], root=tmp_path, device="cpu", progress=False, label="again")
+    assert [(r.path / "record.json").stat().st_mtime_ns for r in again] == stamps
+    assert again.label == "again"
+
+    other = run_series({"wide": cfg.vary(width=16), "narrow": cfg}, seeds=[0, 1], root=tmp_path, device="cpu",
+                       progress=False)
+    assert list(other) == ["wide", "narrow"] and all(len(v) == 2 for v in other.values())
+    table = summary_table(other, metrics=("swd", "final_loss_d"))
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["setting", "seeds", "diverged"] and "swd" in lines[0]
+    assert len(lines) == 4  # header, rule, two rows
+    for label, line in zip(["wide", "narrow"], lines[2:]):
+        assert line.startswith(label)
+        assert line.split()[1:3] == ["2", "0"]
+    narrow_mean = other["narrow"].mean_std("swd")[0]
+    assert f"{narrow_mean:.4g}" in lines[3]
+    assert summary_table([rs], metrics=("swd",)).splitlines()[2].startswith(cfg.name)
+
+
+@pytest.mark.parametrize("seeds", [[], [-1], [0, -2], [0.5], ["1"]])
+def test_bad_seeds_raise_before_training(seeds, tmp_path):
+    with pytest.raises(ValueError, match="seeds"):
+        run_experiment(tiny_toy(), seeds=seeds, root=tmp_path, device="cpu", progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_sweep_goes_on_past_a_diverged_seed(tmp_path, monkeypatch):
+    current = {}
+    original_init = train.Trainer.__init__
+    original_loss = train.d_loss_fn
+
+    def init(self, config, seed, *args, **kwargs):
+        current.update(seed=seed, calls=0)
+        original_init(self, config, seed, *args, **kwargs)
+
+    def nan_for_seed_1(kind, logits, targets):
+        current["calls"] += 1  # the separate routine computes two D losses per step
+        loss = original_loss(kind, logits, targets)
+        return loss * float("nan") if current["seed"] == 1 and current["calls"] > 4 else loss
+
+    monkeypatch.setattr(train.Trainer, "__init__", init)
+    monkeypatch.setattr(train, "d_loss_fn", nan_for_seed_1)
+    rs = run_experiment(tiny_toy(), seeds=[0, 1, 2], root=tmp_path, device="cpu", progress=False)
+    assert [r.status for r in rs] == ["complete", "diverged", "complete"]
+    diverged = rs.runs[1]
+    assert diverged.diverged_at == 3 and diverged.metrics == {}
+    assert diverged.history["step"][0] == 2 and np.isfinite(diverged.history["loss_d"][0])  # history kept
+    assert rs.n_diverged == 1 and [r.seed for r in rs.completed] == [0, 2]
+    mean, _ = rs.mean_std("swd")
+    assert mean == pytest.approx(np.mean([rs.runs[0].metrics["swd"], rs.runs[2].metrics["swd"]]))
+    row = summary_table({"x": rs}, metrics=("swd",)).splitlines()[2]
+    assert row.split()[:3] == ["x", "3", "1"]
