@@ -97,9 +97,37 @@ def table2(exp_id: int, profile: str | Profile | None = None) -> ExperimentConfi
     return scale_to_profile(config, profile)
 
 
+# --------------------------------------------------------------------------- chapter 1: DCGAN heuristics
+
+# The seed paper's Table I DCGAN at one batch size; each variant changes one heuristic.
+HEURISTICS_BATCH = 64
+HEURISTICS: dict[str, tuple[str, dict[str, Any]]] = {
+    "fig1-no-bn": ("Table I DCGAN without BN, combined D batches (the seed paper's Figure 1, left)",
+                   {"norm": "none", "routine": "combined"}),
+    "fig1-bn": ("Table I DCGAN with BN, combined D batches (the seed paper's Figure 1, right)",
+                {"routine": "combined"}),
+    "no-bn": ("Table I DCGAN without BN, separate D batches", {"norm": "none"}),
+    "dcgan-bn": ("Table I DCGAN with BN where DCGAN puts it, separate D batches", {}),
+    "bn-everywhere": ("BN in every layer, G's output and D's input included, separate D batches",
+                      {"placement": "all"}),
+    "beta1-0.9": ("DCGAN BN placement, Adam beta1 0.9 instead of 0.5, separate D batches", {"beta1": 0.9}),
+}
+
+
+def heuristics(variant: str, profile: str | Profile | None = None) -> ExperimentConfig:
+    """One of chapter 1's set-ups (see :data:`HEURISTICS`), scaled to ``profile``."""
+    if variant not in HEURISTICS:
+        raise ValueError(f"variant must be one of {', '.join(HEURISTICS)}; got {variant!r}")
+    description, changes = HEURISTICS[variant]
+    config = seed_paper_dcgan(name=f"heuristics:{variant}", description=description,
+                              batch_size=HEURISTICS_BATCH, **CLEAN_LABELS, **changes)
+    return scale_to_profile(config, profile)
+
+
 # --------------------------------------------------------------------------- the registry
 
 EXPERIMENTS: dict[str, Factory] = {f"table2:{i}": (lambda p, i=i: table2(i, p)) for i in TABLE2}
+EXPERIMENTS.update({f"heuristics:{v}": (lambda p, v=v: heuristics(v, p)) for v in HEURISTICS})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
@@ -108,6 +136,10 @@ SERIES: dict[str, dict[str, str]] = {
     "table2:batch-size": {f"batch {TABLE2[i][3]} (#{i})": f"table2:{i}" for i in (5, 7, 8, 9, 11)},
     "table2:routine-16": {"combined (#6)": "table2:6", "separate (#7)": "table2:7"},
     "table2:routine-128": {"combined (#10)": "table2:10", "separate (#11)": "table2:11"},
+    "heuristics:figure1": {"no BN": "heuristics:fig1-no-bn", "BN": "heuristics:fig1-bn"},
+    "heuristics:placement": {"no BN": "heuristics:no-bn", "DCGAN placement": "heuristics:dcgan-bn",
+                             "every layer": "heuristics:bn-everywhere"},
+    "heuristics:beta1": {"beta1 0.5": "heuristics:dcgan-bn", "beta1 0.9": "heuristics:beta1-0.9"},
 }
 
 
