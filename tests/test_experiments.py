@@ -137,6 +137,9 @@ SERIES_FIELDS = {
     "table2:batch-size": {"train.batch_size"},
     "table2:routine-16": {"train.routine"},
     "table2:routine-128": {"train.routine"},
+    "heuristics:figure1": {"model.norm"},
+    "heuristics:placement": {"model.norm", "model.placement"},
+    "heuristics:beta1": {"train.beta1"},
 }
 
 
