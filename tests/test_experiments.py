@@ -138,7 +138,7 @@ SERIES_FIELDS = {
     "table2:routine-16": {"train.routine"},
     "table2:routine-128": {"train.routine"},
     "heuristics:figure1": {"model.norm"},
-    "heuristics:placement": {"model.norm", "model.placement"},
+    "heuristics:placement": {"model.placement"},
     "heuristics:beta1": {"train.beta1"},
 }
 
