@@ -171,3 +171,19 @@ def run_summary(run: Run) -> Figure:
     fig.suptitle(run.summary(), fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def training_progress(results, *, seed_index: int = 0, columns: int = 5, n: int = 16) -> Figure:
+    """One row per set-up, one column per point of training: how the samples of one seed
+    evolve (the static counterpart of :func:`bngan.widgets.sample_browser`)."""
+    sets = _as_sets(results)
+    fig, axes = plt.subplots(len(sets), columns, figsize=(2.0 * columns, 2.15 * len(sets)), squeeze=False)
+    for row, rs in zip(axes, sets):
+        run = rs.runs[min(seed_index, len(rs.runs) - 1)]
+        picks = np.linspace(0, len(run.sample_steps) - 1, columns).round().astype(int)
+        for ax, index in zip(row, picks):
+            sample_grid(run, index=int(index), n=n, ax=ax, title=f"step {int(run.sample_steps[index])}")
+        row[0].text(-0.08, 0.5, rs.label, transform=row[0].transAxes, rotation=90, ha="right", va="center",
+                    fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -21,25 +21,36 @@ def sample_browser(results: Mapping[str, RunSet]):
     labels = list(results)
     setting = w.Dropdown(options=labels, description="setting")
     seed = w.Dropdown(description="seed")
-    snapshot = w.SelectionSlider(description="step", continuous_update=False)
+    first = results[labels[0]].runs[0]
+    snapshot = w.SelectionSlider(options=[(str(int(s)), i) for i, s in enumerate(first.sample_steps)],
+                                 description="step", continuous_update=False)
     out = w.Output()
+
+    quiet = {"on": False}  # set while the code itself changes a control
 
     def runs():
         return results[setting.value].runs
 
     def refresh_choices(*_):
+        quiet["on"] = True
         seed.options = [(str(r.seed), i) for i, r in enumerate(runs())]
         seed.value = 0
+        quiet["on"] = False
         refresh_steps()
 
     def refresh_steps(*_):
+        if quiet["on"]:
+            return
         run = runs()[seed.value]
-        options = [(str(int(s)), i) for i, s in enumerate(run.sample_steps)]
-        snapshot.options = options
-        snapshot.value = options[-1][1]
+        quiet["on"] = True
+        snapshot.options = [(str(int(s)), i) for i, s in enumerate(run.sample_steps)]
+        snapshot.value = len(run.sample_steps) - 1
+        quiet["on"] = False
         draw()
 
     def draw(*_):
+        if quiet["on"]:
+            return
         run = runs()[seed.value]
         with out:
             out.clear_output(wait=True)
