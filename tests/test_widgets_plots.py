@@ -46,8 +46,9 @@ def test_sample_browser_refuses_empty_results():
 def test_figures_have_one_panel_per_setting_and_curves_per_seed_set(results):
     fig = plots.samples_side_by_side(results)
     assert len(fig.axes) == 2
-    fig = plots.training_progress(results, columns=3)
+    fig = plots.training_progress({"renamed": results["bn"], "no bn": results["no bn"]}, columns=3)
     assert len(fig.axes) == 6
+    assert "renamed" in [t.get_text() for t in fig.axes[0].texts]  # dict keys label the rows
     ax = plots.losses(results)
     assert len(ax.lines) == 4  # two settings x (loss_d, loss_g)
     ax = plots.metric_bars(results, "recon_mse")

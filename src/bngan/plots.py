@@ -4,6 +4,7 @@ grids, toy scatter plots and metric comparisons."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,8 +23,8 @@ def _as_sets(results) -> list[RunSet]:
         return [RunSet(results.config.name, results.config, [results])]
     if isinstance(results, RunSet):
         return [results]
-    if isinstance(results, Mapping):
-        return list(results.values())
+    if isinstance(results, Mapping):  # the keys are the labels to show
+        return [replace(rs, label=str(key)) for key, rs in results.items()]
     return list(results)
 
 
