@@ -17,15 +17,6 @@ from bngan.profiles import PROFILES
 from bngan.train import build_networks
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny runs are faster on one thread, and do not stall when the CPU is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # The seed paper's Table II: noise labels, BN in, G kernel, batch size, D routine, G BN momentum (Keras).
 PAPER_TABLE2 = {
     1: ("no", "both", 3, 16, "separate", 0.9),

@@ -22,15 +22,6 @@ from bngan.runs import Run, RunDir, run_dir
 from bngan.train import (BNProbe, GANStep, build_networks, d_loss_fn, g_loss_fn, make_optimizers, make_targets,
                          train_run)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny runs are faster on one thread, and do not stall when the CPU is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 B = 8  # batch size of the GANStep tests
 CPU = torch.device("cpu")
 

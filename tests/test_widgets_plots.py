@@ -7,14 +7,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from bngan import experiments, plots, widgets  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("runs")
     base = experiments.heuristics("dcgan-bn", "smoke").vary(
         g_filters=(8, 8), d_filters=(8, 8, 8, 8), steps=6, sample_every=2, log_every=2, n_test=8,

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import __version__, data, metrics, models, norms
 from .config import ExperimentConfig, Label
-from .runs import FINISHED, Run, RunDir, atomic_torch_save, atomic_write_json, run_dir
+from .runs import Run, RunDir, atomic_torch_save, atomic_write_json, run_dir
 
 # --------------------------------------------------------------------------- networks and optimizers
 
@@ -235,18 +235,17 @@ class GANStep:
             loss.backward()
             opt.step()
         else:  # separate: two optimizer steps, real-only then fake-only
-            opt.zero_grad(set_to_none=True)
-            with probe("real"):
-                logits_real = d(real)
-            loss_real = d_loss_fn(t.loss, logits_real, y_real)
-            loss_real.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            with probe("fake"):
-                logits_fake = d(fake)
-            loss_fake = d_loss_fn(t.loss, logits_fake, y_fake)
-            loss_fake.backward()
-            opt.step()
+            def half_step(tag: str, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                opt.zero_grad(set_to_none=True)
+                with probe(tag):
+                    logits = d(x)
+                half_loss = d_loss_fn(t.loss, logits, y)
+                half_loss.backward()
+                opt.step()
+                return logits, half_loss
+
+            logits_real, loss_real = half_step("real", real, y_real)
+            logits_fake, loss_fake = half_step("fake", fake, y_fake)
             loss = 0.5 * (loss_real + loss_fake)
         return loss.detach(), d_score(t.loss, logits_real.detach()), d_score(t.loss, logits_fake.detach())
 
