@@ -131,6 +131,12 @@ SERIES_FIELDS = {
     "heuristics:figure1": {"model.norm"},
     "heuristics:placement": {"model.placement"},
     "heuristics:beta1": {"train.beta1"},
+    "blindspot:bn": {"model.d_norms"},
+    "blindspot:shift": {"model.d_norms"},
+    "blindspot:failures": {"train.routine", "train.g_bn_mode"},
+    "blindspot:fixes": {"train.g_bn_mode"},
+    "blindspot:alternatives": {"model.d_norms"},
+    "blindspot:moments": {"model.d_norms"},
 }
 
 

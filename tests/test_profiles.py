@@ -127,6 +127,8 @@ def test_profile_scale_ordering():
     assert smoke.n_test <= quick.n_test <= full.n_test
     assert smoke.recon_final_steps <= quick.recon_final_steps <= full.recon_final_steps
     assert len(smoke.seeds) <= len(quick.seeds) <= len(full.seeds)
+    assert len(smoke.toy_seeds) <= len(quick.toy_seeds) <= len(full.toy_seeds)
+    assert len(quick.toy_seeds) >= 5  # the toy chapters promise at least 5 seeds per setting
 
 
 def test_smoke_is_offline_and_small():
@@ -146,6 +148,7 @@ def test_profile_fields_are_consistent(name):
     assert 0 <= p.eval_every <= p.steps
     assert p.recon_steps <= p.recon_final_steps
     assert len(set(p.seeds)) == len(p.seeds) >= 1
+    assert len(set(p.toy_seeds)) == len(p.toy_seeds) >= 1
 
 
 @pytest.mark.parametrize("name", list(PROFILES))

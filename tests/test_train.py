@@ -179,7 +179,7 @@ def _g_update_checked(mode: str):
         p.grad = None
     n_reals = len(s.reals)
     start = len(s.events)
-    loss = s.step.g_update()
+    loss, d_fake_g = s.step.g_update()
     events = s.events[start:]
     # D's weights are untouched and get no gradient from G's update; G's are updated.
     assert all(torch.equal(v, d_params[k]) for k, v in s.d.named_parameters())
@@ -188,6 +188,9 @@ def _g_update_checked(mode: str):
     assert not all(torch.equal(v, g_params[k]) for k, v in s.g.named_parameters())
     assert kinds(events) == ["d", "g_step"]
     assert s.d.training and all(m.training for m in s.d.modules())
+    # the reported D output is the mean probability on exactly the fakes G's loss used
+    logits = s.d_outputs[-1][-B:]
+    torch.testing.assert_close(d_fake_g, torch.sigmoid(logits).mean())
     return s, events[0], loss, d_buffers, len(s.reals) - n_reals
 
 
@@ -258,7 +261,7 @@ def test_g_shift_weight_adds_minus_w_mean_first_coordinate():
     for weight in (0.0, w):
         s = instrumented_step(toy_config(g_shift_weight=weight), seed=0)
         torch.manual_seed(123)
-        loss = s.step.g_update()
+        loss, _ = s.step.g_update()
         results[weight] = (loss, s.fakes[-1], s.g_inputs[-1], {k: p.grad.clone() for k, p in s.g.named_parameters()})
     (loss0, fake0, z0, grad0), (loss_w, fake_w, z_w, grad_w) = results[0.0], results[w]
     assert torch.equal(z0, z_w) and torch.equal(fake0, fake_w)
@@ -374,9 +377,9 @@ def test_run_record_history_samples_and_files(tmp_path):
     assert isinstance(record["elapsed_s"], (int, float)) and record["elapsed_s"] >= 0
     assert record["device"].startswith("cpu")
     assert record["versions"]["bngan"] == bngan.__version__ and record["versions"]["torch"] == torch.__version__
-    assert {"swd", "mmd", "mean_shift", "final_loss_d"} <= set(record["metrics"])
+    assert {"swd", "mmd", "mean_shift", "shift_x", "shift_norm", "final_loss_d", "final_d_fake_g"} <= set(record["metrics"])
 
-    expected_cols = {"step", "loss_d", "loss_g", "d_real", "d_fake", "grad_d_bottom", "grad_d_top",
+    expected_cols = {"step", "loss_d", "loss_g", "d_real", "d_fake", "d_fake_g", "grad_d_bottom", "grad_d_top",
                      "grad_g_bottom", "grad_g_top", "bn0_gap_real", "bn0_gap_fake", "bn1_gap_real", "bn1_gap_fake"}
     assert set(run.history) == expected_cols
     assert run.history["step"].tolist() == [3, 6, 7]

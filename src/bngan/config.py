@@ -100,7 +100,9 @@ class ModelConfig:
     values map through :func:`bngan.norms.keras_to_torch_momentum` (Keras 0.9 == 0.1 here).
     For ``arch="mlp"``, ``g_norms`` / ``d_norms`` give one normalization per hidden layer
     and override ``norm``/``norm_in``; ``width`` is the hidden width and ``depth`` the
-    number of hidden layers.
+    number of hidden layers; ``match_moments`` gives the MLP generator a
+    :class:`bngan.models.MomentMatch` output layer that forces each batch of fakes to the
+    training data's per-feature mean and std.
     """
 
     arch: str = "keras"
@@ -121,13 +123,14 @@ class ModelConfig:
     init: str = "dcgan"
     g_norms: tuple[str, ...] | None = None
     d_norms: tuple[str, ...] | None = None
+    match_moments: bool = False
 
     def validate(self) -> None:
         _one_of("model.arch", self.arch, ARCHS)
         _one_of("model.norm", self.norm, norms.NORM_KINDS)
         _one_of("model.norm_in", self.norm_in, models.NORM_IN)
         _one_of("model.placement", self.placement, models.PLACEMENTS)
-        _one_of("model.init", self.init, ("dcgan", "default"))
+        _one_of("model.init", self.init, models.INITS)
         for name in ("latent_dim", "g_kernel", "d_kernel", "width", "depth"):
             _int_at_least(f"model.{name}", getattr(self, name), 1)
         for name in ("g_filters", "d_filters"):
@@ -140,6 +143,7 @@ class ModelConfig:
         _in_range("model.d_bn_momentum", self.d_bn_momentum, 0.0, 1.0, open_low=True)
         _in_range("model.dropout", self.dropout, 0.0, 1.0, open_high=True)
         _in_range("model.leak", self.leak, 0.0, 1.0)
+        _one_of("model.match_moments", self.match_moments, (False, True))
         for name in ("g_norms", "d_norms"):
             kinds = getattr(self, name)
             if kinds is None:
@@ -273,6 +277,8 @@ class ExperimentConfig:
         if d.kind == "image" and m.arch == "radford" and (m.g_kernel, m.d_kernel) != (4, 4):
             _fail("model.g_kernel and model.d_kernel", "4 for the Radford-style DCGAN (stride-2, kernel-4 layers)",
                   (m.g_kernel, m.d_kernel))
+        if m.arch != "mlp" and m.match_moments:
+            _fail("model.match_moments", "False unless model.arch is 'mlp' (toy 2D data)", m.match_moments)
         if m.arch != "mlp" and (m.g_norms is not None or m.d_norms is not None):
             _fail("model.g_norms / model.d_norms", "None unless model.arch is 'mlp'", (m.g_norms, m.d_norms))
         if m.uses_batch_norm() if m.arch == "mlp" else (m.norm == "batch" and m.norm_in != "none"):

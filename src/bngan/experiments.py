@@ -1,4 +1,5 @@
-"""Named experiments and series: the seed paper's Table II and the set-ups the chapters compare.
+"""Named experiments and series: the seed paper's Table II, source 001's toy study and the
+set-ups the chapters compare.
 
 An experiment is a function of the settings profile returning an :class:`ExperimentConfig`;
 the profile scales steps and data only, never the set-up being compared. A series is an
@@ -124,10 +125,70 @@ def heuristics(variant: str, profile: str | Profile | None = None) -> Experiment
     return scale_to_profile(config, profile)
 
 
+# --------------------------------------------------------------------------- chapter 7: the BN blind spot
+
+# Source 001's shift test: G's loss gets -0.005 * mean(fake[:, 0]), a small push to the right.
+SHIFT_WEIGHT = 0.005
+
+
+def blind_spot_gan(**changes: Any) -> ExperimentConfig:
+    """Source 001's toy GAN: G and D are Dense(64)-LeakyReLU(0.01) x 2 MLPs with Keras'
+    default initialisation, BN momentum and Adam (lr 1e-3, beta1 0.9), trained on the whole
+    toy population as one batch (G loss: the negated D loss on fakes). No normalization and
+    split D batches unless ``changes`` (for :meth:`ExperimentConfig.vary`) say otherwise."""
+    momentum = keras_to_torch_momentum(0.99)
+    base = ExperimentConfig(
+        name="blindspot",
+        data=DataConfig(kind="toy", toy="moons"),
+        model=ModelConfig(arch="mlp", norm="none", latent_dim=2, width=64, depth=2, leak=0.01, init="glorot",
+                          g_bn_momentum=momentum, d_bn_momentum=momentum),
+        train=TrainConfig(routine="split", g_bn_mode="train", loss="minimax", optimizer="adam", lr_g=1e-3,
+                          lr_d=1e-3, beta1=0.9, beta2=0.999),
+    )
+    return base.vary(**changes) if changes else base
+
+
+BN_D = {"d_norms": ("batch", "batch")}
+SHIFT = {"g_shift_weight": SHIFT_WEIGHT}
+BLIND_SPOT: dict[str, tuple[str, dict[str, Any]]] = {
+    "no-bn": ("no normalization, split D batches", {}),
+    "bn": ("BN after both hidden layers of D, split D batches", BN_D),
+    "no-bn-shift": ("no normalization, shift test", SHIFT),
+    "bn-shift": ("BN in D, split D batches, shift test", {**BN_D, **SHIFT}),
+    "bn-joint": ("BN in D, one joint real+fake batch for D, fakes alone in G's step", {**BN_D, "routine": "combined"}),
+    "bn-eval": ("BN in D, split D batches, D in eval mode during G's step", {**BN_D, "g_bn_mode": "eval"}),
+    "bn-joint-eval-shift": ("BN in D, joint D batch, eval-mode D in G's step, shift test",
+                            {**BN_D, "routine": "combined", "g_bn_mode": "eval", **SHIFT}),
+    "bn-joint-joint-shift": ("BN in D, joint batches in both steps (train mode), shift test",
+                             {**BN_D, "routine": "combined", "g_bn_mode": "joint", **SHIFT}),
+    "bn-not-first-shift": ("BN after D's second hidden layer only, split D batches, shift test",
+                           {"d_norms": ("none", "batch"), **SHIFT}),
+    **{f"{kind}-shift": (f"{kind} normalization in D instead of BN, split D batches, shift test",
+                         {"d_norms": (kind, kind), **SHIFT}) for kind in ("layer", "group", "weight", "spectral")},
+    "moments-bn-first": ("fakes forced to the data's mean and std; BN after D's first layer only; split D "
+                         "batches, eval-mode D in G's step", {"match_moments": True, "d_norms": ("batch", "none"),
+                                                              "g_bn_mode": "eval"}),
+    "moments-bn-all": ("fakes forced to the data's mean and std; BN after both of D's hidden layers; split D "
+                       "batches, eval-mode D in G's step", {"match_moments": True, **BN_D, "g_bn_mode": "eval"}),
+}
+
+
+def blind_spot(variant: str, profile: str | Profile | None = None) -> ExperimentConfig:
+    """One of chapter 7's toy set-ups (see :data:`BLIND_SPOT`), scaled to ``profile``; the
+    batch is always the whole toy population, as in the source."""
+    if variant not in BLIND_SPOT:
+        raise ValueError(f"variant must be one of {', '.join(BLIND_SPOT)}; got {variant!r}")
+    description, changes = BLIND_SPOT[variant]
+    config = scale_to_profile(blind_spot_gan(name=f"blindspot:{variant}", description=description, **changes),
+                              profile)
+    return config.vary(batch_size=config.data.toy_samples)
+
+
 # --------------------------------------------------------------------------- the registry
 
 EXPERIMENTS: dict[str, Factory] = {f"table2:{i}": (lambda p, i=i: table2(i, p)) for i in TABLE2}
 EXPERIMENTS.update({f"heuristics:{v}": (lambda p, v=v: heuristics(v, p)) for v in HEURISTICS})
+EXPERIMENTS.update({f"blindspot:{v}": (lambda p, v=v: blind_spot(v, p)) for v in BLIND_SPOT})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
@@ -139,6 +200,17 @@ SERIES: dict[str, dict[str, str]] = {
     "heuristics:figure1": {"no BN": "heuristics:fig1-no-bn", "BN": "heuristics:fig1-bn"},
     "heuristics:placement": {"DCGAN placement": "heuristics:dcgan-bn", "every layer": "heuristics:bn-everywhere"},
     "heuristics:beta1": {"beta1 0.5": "heuristics:dcgan-bn", "beta1 0.9": "heuristics:beta1-0.9"},
+    "blindspot:bn": {"no BN": "blindspot:no-bn", "BN, split batches": "blindspot:bn"},
+    "blindspot:shift": {"no BN": "blindspot:no-bn-shift", "BN, split batches": "blindspot:bn-shift"},
+    "blindspot:failures": {"joint D batch": "blindspot:bn-joint", "eval-mode D in G step": "blindspot:bn-eval"},
+    "blindspot:fixes": {"joint D batch + eval-mode G step": "blindspot:bn-joint-eval-shift",
+                        "joint batches in both steps": "blindspot:bn-joint-joint-shift"},
+    "blindspot:alternatives": {"BN, split batches": "blindspot:bn-shift",
+                               "no BN in first layer": "blindspot:bn-not-first-shift",
+                               "layer norm": "blindspot:layer-shift", "group norm": "blindspot:group-shift",
+                               "weight norm": "blindspot:weight-shift", "spectral norm": "blindspot:spectral-shift"},
+    "blindspot:moments": {"BN in first layer only": "blindspot:moments-bn-first",
+                          "BN in every layer": "blindspot:moments-bn-all"},
 }
 
 
@@ -203,12 +275,14 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
 
     ``experiment`` is a registered name (``"table2:10"``) or a config; a config is used as
     given (scale it with :func:`scale_to_profile` first if it should follow a profile).
-    ``seeds`` defaults to the profile's seeds. A diverged seed is recorded and the sweep
-    goes on with the next one.
+    ``seeds`` defaults to the profile's seeds (its ``toy_seeds`` for toy 2D data). A
+    diverged seed is recorded and the sweep goes on with the next one.
     """
     p = get_profile(profile)
     config = get_experiment(experiment, p) if isinstance(experiment, str) else experiment
-    seeds = _check_seeds(p.seeds if seeds is None else seeds)
+    if seeds is None:
+        seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
+    seeds = _check_seeds(seeds)
     runs = [train_run(config, seed, root=root, device=device, progress=progress)
             for seed in tqdm(seeds, desc=config.name, disable=not progress or len(seeds) == 1, leave=False)]
     return RunSet(label or config.name, config, runs)

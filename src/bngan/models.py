@@ -310,16 +310,49 @@ def _mlp(in_dim: int, out_dim: int, *, width: int, depth: int, leak: float,
     return nn.Sequential(*layers)
 
 
+class MomentMatch(nn.Module):
+    """Standardizes each batch per feature, then gives it the target mean and std: a BN
+    layer whose shift and scale are frozen to the data's statistics (source 001's bonus
+    experiment, which forces the fakes' first two moments to equal the data's).
+
+    The targets are buffers (saved with the weights); set them with :meth:`set_target`.
+    Like BN in train mode, the output of one sample depends on the rest of its batch.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("target_mean", torch.zeros(num_features))
+        self.register_buffer("target_std", torch.ones(num_features))
+
+    @torch.no_grad()
+    def set_target(self, data: torch.Tensor) -> None:
+        """Use the per-feature mean and (population) std of ``data`` as the targets."""
+        self.target_mean.copy_(data.mean(0))
+        self.target_std.copy_(data.std(0, unbiased=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) < 2:
+            raise ValueError(f"MomentMatch needs a batch of at least 2 samples; got {len(x)}")
+        mean = x.mean(0, keepdim=True)
+        var = x.var(0, unbiased=False, keepdim=True)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.target_std + self.target_mean
+
+
 def mlp_generator(
     *, latent_dim: int = 2, data_dim: int = 2, width: int = 64, depth: int = 2, leak: float = 0.01,
-    norm: str | Sequence[str] = "none", bn_momentum: float = 0.1,
+    norm: str | Sequence[str] = "none", bn_momentum: float = 0.1, match_moments: bool = False,
 ) -> nn.Sequential:
     """Toy generator for 2D data: ``depth`` x [Linear -> norm -> LeakyReLU] -> Linear.
 
     ``norm`` is one kind for every hidden layer or a list with one kind per hidden layer.
-    The defaults match the blind-spot study (two hidden layers of 64, LeakyReLU(0.01)).
+    ``match_moments`` appends a :class:`MomentMatch` output layer. The defaults match the
+    blind-spot study (two hidden layers of 64, LeakyReLU(0.01)).
     """
-    return _mlp(latent_dim, data_dim, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum)
+    g = _mlp(latent_dim, data_dim, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum)
+    if match_moments:
+        g.append(MomentMatch(data_dim))
+    return g
 
 
 def mlp_discriminator(
@@ -363,7 +396,7 @@ def build_dcgan(
     """
     _choice(arch, ARCHITECTURES, "arch")
     _choice(norm_in, NORM_IN, "norm_in")
-    _choice(init, ("dcgan", "default"), "init")
+    _choice(init, INITS, "init")
     check_norm(norm)
     g_norm = norm if norm_in in ("g", "both") else "none"
     d_norm = norm if norm_in in ("d", "both") else "none"
@@ -377,24 +410,49 @@ def build_dcgan(
                               norm=g_norm, placement=placement, bn_momentum=g_bn_momentum)
         d = radford_discriminator(image_size=image_size, channels=channels, width=width, norm=d_norm,
                                   placement=placement, bn_momentum=d_bn_momentum)
-    if init == "dcgan":
-        dcgan_init_(g)
-        dcgan_init_(d)
+    init_weights_(g, init)
+    init_weights_(d, init)
     return g, d
+
+
+INITS = ("dcgan", "default", "glorot")
+
+
+@torch.no_grad()
+def init_weights_(model: nn.Module, init: str) -> nn.Module:
+    """Initialise in place: ``dcgan`` (N(0, 0.02)), ``glorot`` (Keras' default: Glorot-uniform
+    weights, zero biases, what the blind-spot source's Keras models start from) or
+    ``default`` (PyTorch's own, left as built). Returns the model."""
+    _choice(init, INITS, "init")
+    if init == "dcgan":
+        dcgan_init_(model)
+    elif init == "glorot":
+        for module, weight in _weighted_layers(model):
+            nn.init.xavier_uniform_(weight)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
+def _weighted_layers(model: nn.Module):
+    """(layer, weight tensor to initialise) for every conv/linear layer, weight-normalized
+    ones included (their underlying direction parameter)."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) or norms.is_weight_normalized(module):
+            parametrized = getattr(module, "parametrizations", None)
+            yield module, (parametrized.weight.original if parametrized is not None else module.weight)
 
 
 @torch.no_grad()
 def dcgan_init_(model: nn.Module, std: float = 0.02) -> nn.Module:
     """DCGAN initialisation in place: conv and linear weights ~ N(0, std), biases 0;
     normalization scales ~ N(1, std) and shifts 0. Returns the model."""
+    for module, weight in _weighted_layers(model):
+        weight.normal_(0.0, std)
+        if getattr(module, "bias", None) is not None:
+            module.bias.zero_()
     for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) or norms.is_weight_normalized(module):
-            weight = getattr(module, "parametrizations", None)
-            target = module.parametrizations.weight.original if weight is not None else module.weight
-            target.normal_(0.0, std)
-            if getattr(module, "bias", None) is not None:
-                module.bias.zero_()
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)):
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)):
             if getattr(module, "weight", None) is not None:
                 module.weight.normal_(1.0, std)
                 module.bias.zero_()

@@ -39,7 +39,8 @@ class Profile:
         eval_every: steps between two reconstruction-error evaluations (0: only at the end).
         recon_steps: optimizer steps per reconstruction evaluation during training.
         recon_final_steps: optimizer steps for the final reconstruction error.
-        seeds: default seeds for multi-seed experiments.
+        seeds: default seeds for multi-seed image experiments.
+        toy_seeds: default seeds for toy 2D experiments (cheap, so more of them).
     """
 
     name: str
@@ -56,6 +57,7 @@ class Profile:
     recon_steps: int
     recon_final_steps: int
     seeds: tuple[int, ...]
+    toy_seeds: tuple[int, ...]
 
     def with_overrides(self, **changes) -> "Profile":
         """A copy with some fields changed, for one-off experiments."""
@@ -66,17 +68,19 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", dataset="digits", image_size=16, n_train=256, n_test=32,
         steps=12, toy_steps=40, toy_samples=256, log_every=2, sample_every=6, eval_every=6,
-        recon_steps=5, recon_final_steps=10, seeds=(0, 1),
+        recon_steps=5, recon_final_steps=10, seeds=(0, 1), toy_seeds=(0, 1),
     ),
     "quick": Profile(
         name="quick", dataset="digits", image_size=16, n_train=None, n_test=100,
         steps=400, toy_steps=2000, toy_samples=1024, log_every=5, sample_every=50,
         eval_every=0, recon_steps=50, recon_final_steps=100, seeds=(0, 1, 2),
+        toy_seeds=(0, 1, 2, 3, 4),
     ),
     "full": Profile(
         name="full", dataset="cifar10", image_size=32, n_train=None, n_test=1000,
         steps=5000, toy_steps=2000, toy_samples=2048, log_every=25, sample_every=500,
         eval_every=1000, recon_steps=50, recon_final_steps=500, seeds=(0, 1, 2),
+        toy_seeds=tuple(range(10)),
     ),
 }
 

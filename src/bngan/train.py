@@ -32,12 +32,11 @@ def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
     if m.arch == "mlp":
         g_norms, d_norms = m.network_norms()
         g = models.mlp_generator(latent_dim=m.latent_dim, width=m.width, depth=m.depth, leak=m.leak,
-                                 norm=list(g_norms), bn_momentum=m.g_bn_momentum)
+                                 norm=list(g_norms), bn_momentum=m.g_bn_momentum, match_moments=m.match_moments)
         disc = models.mlp_discriminator(width=m.width, depth=m.depth, leak=m.leak, norm=list(d_norms),
                                         bn_momentum=m.d_bn_momentum)
-        if m.init == "dcgan":
-            models.dcgan_init_(g)
-            models.dcgan_init_(disc)
+        models.init_weights_(g, m.init)
+        models.init_weights_(disc, m.init)
         return g, disc
     return models.build_dcgan(
         arch=m.arch, norm=m.norm, norm_in=m.norm_in, placement=m.placement, image_size=d.image_size,
@@ -172,6 +171,7 @@ class StepOutput:
     loss_g: torch.Tensor
     d_real: torch.Tensor
     d_fake: torch.Tensor
+    d_fake_g: torch.Tensor
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
@@ -249,8 +249,9 @@ class GANStep:
             loss = 0.5 * (loss_real + loss_fake)
         return loss.detach(), d_score(t.loss, logits_real.detach()), d_score(t.loss, logits_fake.detach())
 
-    def g_update(self) -> torch.Tensor:
-        """One G update; D normalizes as ``train.g_bn_mode`` says and is not updated."""
+    def g_update(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One G update; D normalizes as ``train.g_bn_mode`` says and is not updated.
+        Returns (G's loss, mean D output on the fakes as G's step sees them)."""
         t, d = self.t, self.d
         n = t.batch_size
         self.opt_g.zero_grad(set_to_none=True)
@@ -272,7 +273,7 @@ class GANStep:
         finally:
             d.train()
             d.requires_grad_(True)
-        return loss.detach()
+        return loss.detach(), d_score(t.loss, logits.detach())
 
     def __call__(self, step: int, monitor: bool = False) -> StepOutput:
         grads: dict[str, torch.Tensor] = {}
@@ -282,10 +283,10 @@ class GANStep:
         if monitor:
             grads.update({k: _grad_norm(w) for k, w in self.watch.items() if k.startswith("grad_d")})
         for _ in range(self.t.g_steps):
-            loss_g = self.g_update()
+            loss_g, d_fake_g = self.g_update()
         if monitor:
             grads.update({k: _grad_norm(w) for k, w in self.watch.items() if k.startswith("grad_g")})
-        return StepOutput(loss_d, loss_g, d_real, d_fake, grads)
+        return StepOutput(loss_d, loss_g, d_real, d_fake, d_fake_g, grads)
 
 
 # --------------------------------------------------------------------------- data for a run
@@ -335,7 +336,7 @@ class Trainer:
     """Trains one (config, seed) into its run directory, resuming from a checkpoint if one
     is there. Use :func:`train_run` unless you need the pieces."""
 
-    BASE_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake",
+    BASE_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "d_fake_g",
                     "grad_d_bottom", "grad_d_top", "grad_g_bottom", "grad_g_top")
 
     def __init__(self, config: ExperimentConfig, seed: int, rd: RunDir, *, device: torch.device,
@@ -346,6 +347,9 @@ class Trainer:
         self.train_data, self.test_data = load_run_data(config, device)
         torch.manual_seed(seed)
         self.g, self.d = (net.to(device) for net in build_networks(config))
+        for layer in self.g.modules():
+            if isinstance(layer, models.MomentMatch):
+                layer.set_target(self.train_data)
         self.opt_g, self.opt_d = make_optimizers(config, self.g, self.d)
         self.sampler = data.BatchSampler(self.train_data, t.batch_size, seed=seed)
         self.step_fn = GANStep(config, self.g, self.d, self.opt_g, self.opt_d, self.sampler, device)
@@ -429,7 +433,10 @@ class Trainer:
         found["swd"] = metrics.sliced_wasserstein(fakes, self.test_data[:n])
         found["diversity"] = metrics.sample_diversity(fakes)
         if self.config.data.kind == "toy":
-            found["mean_shift"] = metrics.mean_shift(fakes, self.train_data).tolist()
+            shift = metrics.mean_shift(fakes, self.train_data)
+            found["mean_shift"] = shift.tolist()
+            found["shift_x"] = float(shift[0])
+            found["shift_norm"] = float(torch.linalg.vector_norm(shift))
             found["mmd"] = metrics.mmd_rbf(fakes, self.test_data[:n])
         else:
             recon = self.evaluate(t.recon_final_steps)
@@ -437,7 +444,7 @@ class Trainer:
             found["recon_mse_std"] = float(recon.per_image.std())
         history = self._history_payload()
         tail = max(1, len(self.rows) // 10)
-        for name in ("loss_d", "loss_g", "d_real", "d_fake"):
+        for name in ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_g"):
             column = history["values"][-tail:, self.columns.index(name)]
             found[f"final_{name}"] = float(column.mean()) if len(column) else float("nan")
         return found
@@ -450,8 +457,9 @@ class Trainer:
 
     def _log(self, out: StepOutput) -> None:
         zero = torch.zeros((), device=self.device)
-        row = [torch.tensor(float(self.step), device=self.device), out.loss_d, out.loss_g, out.d_real, out.d_fake]
-        row += [out.grads.get(name, zero) for name in self.BASE_COLUMNS[5:]]
+        row = [torch.tensor(float(self.step), device=self.device), out.loss_d, out.loss_g, out.d_real, out.d_fake,
+               out.d_fake_g]
+        row += [out.grads.get(name, zero) for name in self.BASE_COLUMNS[6:]]
         row += self.step_fn.probe.row(self.device)
         self.rows.append(torch.stack([v.float() for v in row]))
 
