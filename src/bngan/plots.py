@@ -188,3 +188,77 @@ def training_progress(results, *, seed_index: int = 0, columns: int = 5, n: int 
                     fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def toy_runs(results, real: torch.Tensor, *, max_seeds: int = 5, limit: int = 600, size: float = 2.1) -> Figure:
+    """Real vs fake points of the final snapshot: one row per set-up, one column per seed,
+    each titled with the fakes' mean shift along x (the shift test's direction)."""
+    sets = _as_sets(results)
+    cols = min(max_seeds, max(len(rs.runs) for rs in sets))
+    fig, axes = plt.subplots(len(sets), cols, figsize=(size * cols, size * len(sets) + 0.2), squeeze=False)
+    for row, rs in zip(axes, sets):
+        for k, ax in enumerate(row):
+            if k >= len(rs.runs) or not len(rs.runs[k].sample_steps):
+                ax.set_axis_off()
+                continue
+            run = rs.runs[k]
+            shift = run.metrics.get("shift_x")
+            note = f", Δx {shift:+.2f}" if shift is not None else f" ({run.status})"
+            toy_scatter(run, real, ax=ax, limit=limit, title=f"seed {run.seed}{note}")
+            ax.tick_params(labelsize=6)
+            if (row is not axes[0]) or k:
+                ax.get_legend().remove()
+        row[0].text(-0.25, 0.5, rs.label, transform=row[0].transAxes, rotation=90, ha="right", va="center",
+                    fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def normalization_demo(real, fake, *, axes: Sequence[Axes] | None = None) -> Figure:
+    """One feature of a real and a fake batch on three number lines: as they are, normalized
+    split (each batch by its own statistics) and normalized jointly (by both together)."""
+    from .blindspot import split_and_joint
+
+    real, fake = torch.as_tensor(real, dtype=torch.float64).reshape(-1), torch.as_tensor(fake, dtype=torch.float64).reshape(-1)
+    normed = split_and_joint(real, fake)
+    if axes is None:
+        fig, axes = plt.subplots(3, 1, figsize=(6.4, 3.4), sharey=True)
+    fig = axes[0].figure
+    panels = [("as generated", real, fake), ("normalized split (own batch statistics)", normed.real_split,
+                                             normed.fake_split),
+              ("normalized jointly (statistics of both)", normed.real_joint, normed.fake_joint)]
+    for ax, (title, r, f) in zip(axes, panels):
+        ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+        ax.plot(r.numpy(), np.full(len(r), 0.1), "o", color="C0", ms=7, label="real", alpha=0.8)
+        ax.plot(f.numpy(), np.full(len(f), -0.1), "s", color="C3", ms=7, label="fake", alpha=0.8)
+        ax.set_ylim(-0.5, 0.5)
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=9, loc="left")
+    axes[0].legend(fontsize=7, loc="upper right", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def discriminator_views(views: Mapping[str, Mapping[str, tuple[float, float]]], *,
+                        ax: Axes | None = None) -> Axes:
+    """Mean D output on the same fakes (bars) and reals (dots) under each normalization
+    (:func:`bngan.blindspot.discriminator_views`), for each set-up; one seed each."""
+    from .blindspot import VIEWS
+
+    labels = list(views)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.8 + 1.9 * len(labels), 3.2))
+    width = 0.8 / len(VIEWS)
+    for j, view in enumerate(VIEWS):
+        x = np.arange(len(labels)) + (j - (len(VIEWS) - 1) / 2) * width
+        fakes = [views[label][view][1] for label in labels]
+        reals = [views[label][view][0] for label in labels]
+        ax.bar(x, fakes, width * 0.9, color=f"C{j}", alpha=0.7, label=f"{view}: D(fake)")
+        ax.plot(x, reals, "k^", ms=5, label="D(real)" if j == 0 else None)
+    ax.axhline(0.5, color="0.5", lw=0.8, ls="--")
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("mean D output")
+    ax.set_title("what D says about the same fakes, by how it normalizes them", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax

@@ -65,3 +65,32 @@ def sample_browser(results: Mapping[str, RunSet]):
     box = w.VBox([w.HBox([setting, seed]), snapshot, out])
     display(box)
     return box
+
+
+def normalization_explorer(real=(0.5, 1.5)):
+    """Shift and scale a fake batch (a copy of ``real``) and watch split normalization map it
+    onto the real batch while joint normalization keeps them apart (static twin:
+    :func:`bngan.plots.normalization_demo`)."""
+    import ipywidgets as w
+    import torch
+    from IPython.display import display
+
+    real = torch.as_tensor(real, dtype=torch.float64).reshape(-1)
+    if len(real) < 2 or real.std() == 0:
+        raise ValueError("real must hold at least 2 distinct values")
+    shift = w.FloatSlider(value=5.0, min=-10.0, max=10.0, step=0.25, description="shift")
+    scale = w.FloatSlider(value=2.0, min=0.25, max=4.0, step=0.25, description="scale")
+    out = w.Output()
+
+    def draw(*_):
+        with out:
+            out.clear_output(wait=True)
+            plots.normalization_demo(real, real * scale.value + shift.value)
+            plt.show()
+
+    shift.observe(draw, names="value")
+    scale.observe(draw, names="value")
+    draw()
+    box = w.VBox([w.HBox([shift, scale]), out])
+    display(box)
+    return box
