@@ -4,6 +4,7 @@ multi-seed sweeps (RunSet statistics, summary table, a diverged seed, bad seeds)
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -263,3 +264,13 @@ def test_sweep_goes_on_past_a_diverged_seed(tmp_path, monkeypatch):
     assert mean == pytest.approx(np.mean([rs.runs[0].metrics["swd"], rs.runs[2].metrics["swd"]]))
     row = summary_table({"x": rs}, metrics=("swd",)).splitlines()[2]
     assert row.split()[:3] == ["x", "3", "1"]
+
+
+def test_robust_summary_shows_median_and_range_of_the_completed_seeds():
+    cfg = tiny_toy()
+    fake_runs = [SimpleNamespace(status="complete", metrics={"swd": v}) for v in (1.0, 2.0, 100.0)]
+    fake_runs.append(SimpleNamespace(status="diverged", metrics={}))
+    rs = RunSet("x", cfg, fake_runs)
+    row = summary_table({"x": rs}, metrics=("swd",), robust=True).splitlines()[2]
+    assert row.split(maxsplit=3)[3].strip() == "2 [1, 100]"
+    assert "34.33 ± 46" in summary_table({"x": rs}, metrics=("swd",)).splitlines()[2]

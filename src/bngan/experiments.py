@@ -322,8 +322,11 @@ def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str 
 
 
 def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
-                  metrics: Sequence[str] = ("recon_mse", "final_loss_d", "final_loss_g")) -> str:
-    """A plain-text table: one row per set-up, mean ± std over seeds for each metric.
+                  metrics: Sequence[str] = ("recon_mse", "final_loss_d", "final_loss_g"), *,
+                  robust: bool = False) -> str:
+    """A plain-text table: one row per set-up, mean ± std over seeds for each metric, or
+    with ``robust=True`` the median and [min, max] (for heavy tails, such as a few seeds
+    whose fakes run away).
 
     Rows are labelled by the dict's keys (RunSets of varied configs may share a name), or by
     each RunSet's ``label`` for a sequence.
@@ -334,8 +337,13 @@ def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
     for label, rs in sets:
         row = [label, str(len(rs)), str(rs.n_diverged)]
         for metric in metrics:
-            mean, std = rs.mean_std(metric)
-            row.append(f"{mean:.4g} ± {std:.2g}")
+            if robust:
+                values = rs.values(metric)
+                values = values[~np.isnan(values)]
+                row.append(f"{np.median(values):.3g} [{values.min():.3g}, {values.max():.3g}]" if values.size else "nan")
+            else:
+                mean, std = rs.mean_std(metric)
+                row.append(f"{mean:.4g} ± {std:.2g}")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
