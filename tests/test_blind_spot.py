@@ -174,6 +174,8 @@ def test_blind_spot_figures_and_explorer(shift_runs):
     split_fake = fig.axes[1].lines[-1].get_xdata()
     np.testing.assert_allclose(split_fake, [-1.0, 1.0])
     views = {"a": {v: (0.5, 0.4) for v in blindspot.VIEWS}, "b": {v: (0.6, 0.2) for v in blindspot.VIEWS}}
+    table = blindspot.views_table(views).splitlines()
+    assert len(table) == 4 and table[2].split() == ["a"] + ["0.500", "0.400"] * len(blindspot.VIEWS)
     ax = plots.discriminator_views(views)
     assert len(ax.patches) == 2 * len(blindspot.VIEWS)
     box = widgets.normalization_explorer()

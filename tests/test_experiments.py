@@ -135,7 +135,7 @@ SERIES_FIELDS = {
     "blindspot:bn": {"model.d_norms"},
     "blindspot:shift": {"model.d_norms"},
     "blindspot:failures": {"train.routine", "train.g_bn_mode"},
-    "blindspot:fixes": {"train.g_bn_mode"},
+    "blindspot:fixes": {"train.g_bn_mode", "model.d_bn_momentum"},
     "blindspot:alternatives": {"model.d_norms"},
     "blindspot:moments": {"model.d_norms"},
 }

@@ -100,3 +100,15 @@ def run_views(run: Run, n: int | None = None) -> dict[str, tuple[float, float]]:
     with torch.no_grad():
         fake = g(noise)
     return discriminator_views(d, real[:n], fake)
+
+
+def views_table(views: dict[str, dict[str, tuple[float, float]]]) -> str:
+    """The numbers behind :func:`bngan.plots.discriminator_views` as plain text: one row per
+    set-up, D's mean output on reals / fakes under each view."""
+    width = max(len(label) for label in views)
+    lines = [" " * width + "".join(f"  {view:>21s}" for view in VIEWS),
+             " " * width + "".join(f"  {'D(real)  D(fake)':>21s}" for _ in VIEWS)]
+    for label, found in views.items():
+        cells = "".join(f"  {found[v][0]:>12.3f} {found[v][1]:>8.3f}" for v in VIEWS)
+        lines.append(f"{label:<{width}s}{cells}")
+    return "\n".join(lines)
