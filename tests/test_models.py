@@ -178,3 +178,16 @@ def test_bad_parameters_name_themselves(kwargs, param):
 def test_error_lists_allowed_values():
     with pytest.raises(ValueError, match="16, 28, 32, 64"):
         models.keras_generator(image_size=48)
+
+
+def test_glorot_init_is_keras_default_uniform_weights_and_zero_biases():
+    torch.manual_seed(0)
+    g = models.mlp_generator(width=64)
+    models.init_weights_(g, "glorot")
+    for layer in (m for m in g.modules() if isinstance(m, nn.Linear)):
+        fan_out, fan_in = layer.weight.shape
+        bound = (6.0 / (fan_in + fan_out)) ** 0.5
+        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound
+        assert torch.count_nonzero(layer.bias) == 0
+    with pytest.raises(ValueError, match="init"):
+        models.init_weights_(g, "he")
