@@ -132,6 +132,7 @@ SERIES_FIELDS = {
     "heuristics:figure1": {"model.norm"},
     "heuristics:placement": {"model.placement"},
     "heuristics:beta1": {"train.beta1"},
+    "heuristics:init": {"model.init", "model.bn_eps"},
     "blindspot:bn": {"model.d_norms"},
     "blindspot:shift": {"model.d_norms"},
     "blindspot:failures": {"train.routine", "train.g_bn_mode"},
@@ -206,7 +207,7 @@ def test_run_experiment_over_two_seeds_and_summary(tmp_path):
     swd = [r.metrics["swd"] for r in rs]
     assert swd[0] != swd[1]  # two seeds, two different runs
     mean, std = rs.mean_std("swd")
-    assert mean == pytest.approx(np.mean(swd)) and std == pytest.approx(np.std(swd))
+    assert mean == pytest.approx(np.mean(swd)) and std == pytest.approx(np.std(swd, ddof=1))  # the sample std
     assert np.allclose(rs.values("swd"), swd)
     assert all(np.isnan(rs.mean_std("no-such-metric")))
 
@@ -244,13 +245,12 @@ def test_sweep_goes_on_past_a_diverged_seed(tmp_path, monkeypatch):
     original_loss = train.d_loss_fn
 
     def init(self, config, seed, *args, **kwargs):
-        current.update(seed=seed, calls=0)
+        current.update(seed=seed, trainer=self)
         original_init(self, config, seed, *args, **kwargs)
 
     def nan_for_seed_1(kind, logits, targets):
-        current["calls"] += 1  # the separate routine computes two D losses per step
         loss = original_loss(kind, logits, targets)
-        return loss * float("nan") if current["seed"] == 1 and current["calls"] > 4 else loss
+        return loss * float("nan") if current["seed"] == 1 and current["trainer"].step >= 3 else loss
 
     monkeypatch.setattr(train.Trainer, "__init__", init)
     monkeypatch.setattr(train, "d_loss_fn", nan_for_seed_1)
@@ -273,4 +273,4 @@ def test_robust_summary_shows_median_and_range_of_the_completed_seeds():
     rs = RunSet("x", cfg, fake_runs)
     row = summary_table({"x": rs}, metrics=("swd",), robust=True).splitlines()[2]
     assert row.split(maxsplit=3)[3].strip() == "2 [1, 100]"
-    assert "34.33 ± 46" in summary_table({"x": rs}, metrics=("swd",)).splitlines()[2]
+    assert "34.33 ± 57" in summary_table({"x": rs}, metrics=("swd",)).splitlines()[2]

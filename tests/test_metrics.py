@@ -48,9 +48,14 @@ def test_recovers_known_latents_for_an_injective_generator():
     assert torch.allclose(rec.latents, z_true, atol=0.02)
     assert rec.per_image.shape == (10,) and rec.latents.shape == (10, LATENT) and rec.steps == 300
     assert rec.mse == pytest.approx(rec.per_image.mean().item())
-    with torch.no_grad():  # per_image is the per-pixel MSE at the returned latents
-        expected = (g(rec.latents) - x).square().mean(1)
+    with torch.no_grad():  # per_image: the per-pixel MSE at the returned latents, on the [0, 1] scale
+        expected = (g(rec.latents) - x).square().mean(1) / 4
     assert torch.allclose(rec.per_image, expected, rtol=1e-4, atol=1e-9)
+    # pixels already in [0, 1]: no rescaling
+    unit = metrics.reconstruction_error(g, x, latent_dim=LATENT, steps=300, lr=0.01, pixel_range=(0.0, 1.0))
+    torch.testing.assert_close(unit.per_image, 4 * rec.per_image)
+    with pytest.raises(ValueError, match="pixel_range"):
+        metrics.reconstruction_error(g, x, latent_dim=LATENT, steps=1, pixel_range=(1.0, 1.0))
 
 
 def test_image_generator_reconstruction_improves_with_steps():

@@ -36,6 +36,11 @@ NORM_CASES = list(itertools.product(norms.NORM_KINDS, models.NORM_IN, models.PLA
 @pytest.mark.parametrize("norm,norm_in,placement", NORM_CASES)
 def test_every_normalization_option_builds_and_runs(arch, norm, norm_in, placement):
     torch.manual_seed(0)
+    if norm == "weight" and placement == "dcgan" and norm_in != "none":
+        with pytest.raises(ValueError, match="placement must be 'all' with norm='weight'"):
+            models.build_dcgan(arch=arch, norm=norm, norm_in=norm_in, placement=placement, image_size=16,
+                               channels=1, latent_dim=8, g_filters=(8, 8), d_filters=(8, 8, 8, 8), width=8)
+        return
     g, d = models.build_dcgan(arch=arch, norm=norm, norm_in=norm_in, placement=placement, image_size=16,
                               channels=1, latent_dim=8, g_filters=(8, 8), d_filters=(8, 8, 8, 8), width=8)
     out = d(g(torch.randn(4, 8)))

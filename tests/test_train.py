@@ -141,7 +141,7 @@ def test_separate_routine_steps_on_real_only_then_on_fake_only():
 
 def test_split_loss_is_mean_of_real_and_fake_losses():
     s = instrumented_step(toy_config(routine="split"))
-    loss, _, _ = s.step.d_update(1, monitor=False)
+    loss = s.step.d_update(1, monitor=False).loss
     logits_real, logits_fake = s.d_outputs
     ones, zeros = torch.ones(B, 1), torch.zeros(B, 1)
     expected = 0.5 * (d_loss_fn("bce", logits_real, ones) + d_loss_fn("bce", logits_fake, zeros))
@@ -156,7 +156,8 @@ def test_d_steps_and_g_steps_multiply_the_updates(routine, d_steps_per_update):
     assert seq.count("d_step") == 3 * d_steps_per_update
     assert seq.count("g_step") == 2
     assert seq == ["d_step"] * (3 * d_steps_per_update) + ["g_step"] * 2  # all D updates first
-    assert set(out.grads) == {"grad_d_bottom", "grad_d_top", "grad_g_bottom", "grad_g_top"}
+    halves = set(GANStep.D_HALF_COLUMNS) if routine == "separate" else set()
+    assert set(out.grads) == {"grad_d_bottom", "grad_d_top", "grad_g_bottom", "grad_g_top"} | halves
     assert all(v > 0 for v in out.grads.values())
 
     single = instrumented_step(toy_config(routine=routine))
@@ -380,7 +381,8 @@ def test_run_record_history_samples_and_files(tmp_path):
     assert {"swd", "mmd", "mean_shift", "shift_x", "shift_norm", "final_loss_d", "final_d_fake_g"} <= set(record["metrics"])
 
     expected_cols = {"step", "loss_d", "loss_g", "d_real", "d_fake", "d_fake_g", "grad_d_bottom", "grad_d_top",
-                     "grad_g_bottom", "grad_g_top", "bn0_gap_real", "bn0_gap_fake", "bn1_gap_real", "bn1_gap_fake"}
+                     "grad_g_bottom", "grad_g_top", "bn0_gap_real", "bn0_gap_fake", "bn1_gap_real", "bn1_gap_fake",
+                     *GANStep.D_HALF_COLUMNS}
     assert set(run.history) == expected_cols
     assert run.history["step"].tolist() == [3, 6, 7]
     for name in expected_cols - {"step"}:
@@ -482,14 +484,18 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
 
 def test_nan_loss_marks_run_diverged_and_keeps_history(tmp_path, monkeypatch):
     cfg = toy_config(steps=6, routine="separate")
-    calls = []
-    original = train.d_loss_fn
+    current = {"step": 0}
+    original, original_call = train.d_loss_fn, GANStep.__call__
+
+    def call(self, step, monitor=False):
+        current["step"] = step
+        return original_call(self, step, monitor)
 
     def nan_from_step_4(kind, logits, targets):
-        calls.append(1)
         loss = original(kind, logits, targets)
-        return loss * float("nan") if len(calls) > 6 else loss  # separate: 2 calls per step
+        return loss * float("nan") if current["step"] >= 4 else loss
 
+    monkeypatch.setattr(GANStep, "__call__", call)
     monkeypatch.setattr(train, "d_loss_fn", nan_from_step_4)
     run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     rd = RunDir(run.path)

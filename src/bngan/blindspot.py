@@ -66,23 +66,24 @@ VIEWS = ("fakes alone", "joint batch", "running stats")
 def discriminator_views(d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> dict[str, tuple[float, float]]:
     """Mean D output (probability) on ``real`` and on ``fake`` under each of :data:`VIEWS`.
 
-    For ``fakes alone`` the reals are likewise normalized alone. D is copied, so its running
-    statistics are not touched. When the numbers differ between views, D's update and G's
-    update can see two different discriminators.
+    For ``fakes alone`` the reals are likewise normalized alone. Each view is taken from its
+    own fresh copy of D, so no view's train-mode forward passes move the running statistics
+    another view reads, and ``d`` itself is not touched. When the numbers differ between
+    views, D's update and G's update can see two different discriminators.
     """
     if len(real) < 2 or len(fake) < 2:
         raise ValueError("real and fake must each hold at least 2 samples (BN needs a batch)")
-    probe = copy.deepcopy(d)
 
     def mean_p(logits: torch.Tensor) -> float:
         return float(torch.sigmoid(logits).mean())
 
-    probe.train()
-    alone = (mean_p(probe(real)), mean_p(probe(fake)))
-    logits = probe(torch.cat([real, fake]))
+    def fresh(training: bool) -> nn.Module:
+        return copy.deepcopy(d).train(training)
+
+    alone = (mean_p(fresh(True)(real)), mean_p(fresh(True)(fake)))
+    logits = fresh(True)(torch.cat([real, fake]))
     joint = (mean_p(logits[: len(real)]), mean_p(logits[len(real):]))
-    probe.eval()
-    running = (mean_p(probe(real)), mean_p(probe(fake)))
+    running = (mean_p(fresh(False)(real)), mean_p(fresh(False)(fake)))
     return dict(zip(VIEWS, (alone, joint, running)))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Union
 
@@ -21,9 +22,15 @@ DATA_KINDS = ("image", "toy")
 ARCHS = ("keras", "radford", "mlp")
 ROUTINES = ("combined", "split", "separate")
 G_BN_MODES = ("train", "eval", "joint")
+D_FAKES = ("keras", "reuse", "train-mode")
 LOSSES = ("bce", "minimax", "lsgan")
 OPTIMIZERS = ("adam", "rmsprop")
 LABEL_RANGE = (0.0, 1.2)
+
+# Bumped whenever the engine changes what a run with an unchanged config computes (its
+# training or its final metrics), so that runs cached before the change are never loaded as
+# if made after it. Part of every config hash.
+ENGINE_VERSION = 2
 
 Label = Union[float, tuple[float, float]]
 
@@ -47,15 +54,33 @@ def _int_at_least(name: str, value: Any, low: int) -> None:
 
 
 def _in_range(name: str, value: Any, low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
     if not ok:
         left, right = "(" if open_low else "[", ")" if open_high else "]"
         _fail(name, f"a number in {left}{low}, {high}{right}", value)
 
 
+def _coerce_floats(section: Any) -> None:
+    """Store an int given for a float field as a float, so ``1`` and ``1.0`` hash alike."""
+    for f in fields(section):
+        if f.type in ("float", "Label"):
+            value = getattr(section, f.name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(section, f.name, float(value))
+            elif isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                object.__setattr__(section, f.name, tuple(float(v) for v in value))
+
+
+class _Section:
+    """Shared behaviour of the config sections."""
+
+    def __post_init__(self) -> None:
+        _coerce_floats(self)
+
+
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_Section):
     """Which data to train on and how much of it.
 
     ``kind="image"`` uses ``dataset`` (see :data:`bngan.data.IMAGE_DATASETS`) at
@@ -93,7 +118,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Section):
     """The generator/discriminator pair (see :func:`bngan.models.build_dcgan`).
 
     BN momenta use PyTorch's convention (weight of the new batch); the seed paper's Keras
@@ -103,6 +128,12 @@ class ModelConfig:
     number of hidden layers; ``match_moments`` gives the MLP generator a
     :class:`bngan.models.MomentMatch` output layer that forces each batch of fakes to the
     training data's per-feature mean and std.
+
+    ``bn_eps`` is the BN epsilon (Keras' default 1e-3, PyTorch's 1e-5). ``g_block_order`` is
+    the order inside the Keras-style generator's hidden blocks: ``conv-norm-act`` (Table I's
+    footnote and Keras-GAN's code: conv, then BN, then ReLU) or ``conv-act-norm``.
+    ``norm="weight"`` builds Xiang & Li's weight-normalized model, which normalizes every
+    layer, so it needs ``placement="all"`` for the image architectures.
     """
 
     arch: str = "keras"
@@ -121,6 +152,8 @@ class ModelConfig:
     d_bn_momentum: float = 0.1
     dropout: float = 0.25
     init: str = "dcgan"
+    bn_eps: float = 1e-5
+    g_block_order: str = "conv-norm-act"
     g_norms: tuple[str, ...] | None = None
     d_norms: tuple[str, ...] | None = None
     match_moments: bool = False
@@ -131,6 +164,8 @@ class ModelConfig:
         _one_of("model.norm_in", self.norm_in, models.NORM_IN)
         _one_of("model.placement", self.placement, models.PLACEMENTS)
         _one_of("model.init", self.init, models.INITS)
+        _one_of("model.g_block_order", self.g_block_order, models.BLOCK_ORDERS)
+        _in_range("model.bn_eps", self.bn_eps, 0.0, 1.0, open_low=True)
         for name in ("latent_dim", "g_kernel", "d_kernel", "width", "depth"):
             _int_at_least(f"model.{name}", getattr(self, name), 1)
         for name in ("g_filters", "d_filters"):
@@ -165,7 +200,7 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Section):
     """How the pair is trained.
 
     Routines for D's update: ``combined`` (one joint real+fake batch, one step), ``split``
@@ -176,10 +211,22 @@ class TrainConfig:
     Keras and PyTorch, a train-mode forward pass in G's step also updates D's BN running
     statistics (from fakes alone in ``train`` mode); ``eval`` mode also turns D's dropout off.
 
+    ``d_fakes`` says how the fakes of D's update are made: ``keras`` (Keras-GAN's
+    ``generator.predict``: G in eval mode, so its BN uses running statistics and is not
+    updated; G's statistics move once per iteration, in G's step, so the BN momentum matters),
+    ``reuse`` (the PyTorch DCGAN example: one train-mode G forward per iteration whose fakes
+    feed D's update, detached, and then G's update; needs ``d_steps == g_steps == 1``) or
+    ``train-mode`` (a separate train-mode G forward without gradients for D's fakes, so G's
+    running statistics move twice per iteration and are never used in training).
+
     Labels (D updates only): ``real_label``/``fake_label`` are a constant or a ``(low,
-    high)`` range drawn uniformly per sample; ``flip_prob`` swaps a sample's target;
-    ``instance_noise`` is the std of Gaussian noise added to D's inputs, decaying linearly
-    to 0 over ``instance_noise_decay`` steps (0: constant). ``g_shift_weight`` adds
+    high)`` range drawn uniformly per sample (one-sided smoothing: ``real_label=0.9`` with
+    ``fake_label=0.0``; two-sided: ranges for both); ``flip_prob`` swaps a sample's target.
+    Targets may reach 1.2 (source 003's real range [0.7, 1.2]): with BCE on logits a target
+    y > 1 makes the loss unbounded below, since its gradient sigmoid(l) - y stays negative,
+    so D is pushed to ever larger logits on such samples. ``instance_noise`` is the std of
+    Gaussian noise added to every input D sees, in D's and in G's steps alike, decaying
+    linearly to 0 over ``instance_noise_decay`` steps (0: constant). ``g_shift_weight`` adds
     ``-g_shift_weight * mean(fake[:, 0])`` to G's loss (the blind-spot shift test).
     ``steps`` counts iterations; each has ``d_steps`` D updates and ``g_steps`` G updates.
     """
@@ -188,6 +235,7 @@ class TrainConfig:
     batch_size: int = 64
     routine: str = "separate"
     g_bn_mode: str = "train"
+    d_fakes: str = "keras"
     loss: str = "bce"
     real_label: Label = 1.0
     fake_label: Label = 0.0
@@ -217,6 +265,7 @@ class TrainConfig:
         _int_at_least("train.batch_size", self.batch_size, 1)
         _one_of("train.routine", self.routine, ROUTINES)
         _one_of("train.g_bn_mode", self.g_bn_mode, G_BN_MODES)
+        _one_of("train.d_fakes", self.d_fakes, D_FAKES)
         _one_of("train.loss", self.loss, LOSSES)
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
         for name in ("real_label", "fake_label"):
@@ -239,8 +288,12 @@ class TrainConfig:
             _in_range(f"train.{name}", getattr(self, name), 0.0, 1.0, open_low=True)
         for name in ("beta1", "beta2", "rms_alpha"):
             _in_range(f"train.{name}", getattr(self, name), 0.0, 1.0, open_high=True)
-        if not isinstance(self.g_shift_weight, (int, float)):
-            _fail("train.g_shift_weight", "a number", self.g_shift_weight)
+        if (not isinstance(self.g_shift_weight, (int, float)) or isinstance(self.g_shift_weight, bool)
+                or not math.isfinite(self.g_shift_weight)):
+            _fail("train.g_shift_weight", "a finite number", self.g_shift_weight)
+        if self.d_fakes == "reuse" and (self.d_steps, self.g_steps) != (1, 1):
+            _fail("train.d_steps and train.g_steps", "1 each with train.d_fakes='reuse' (one G forward per "
+                  "iteration feeds one D and one G update)", (self.d_steps, self.g_steps))
 
 
 @dataclass(frozen=True)
@@ -277,6 +330,9 @@ class ExperimentConfig:
         if d.kind == "image" and m.arch == "radford" and (m.g_kernel, m.d_kernel) != (4, 4):
             _fail("model.g_kernel and model.d_kernel", "4 for the Radford-style DCGAN (stride-2, kernel-4 layers)",
                   (m.g_kernel, m.d_kernel))
+        if m.arch != "mlp" and m.norm == "weight" and m.norm_in != "none" and m.placement != "all":
+            _fail("model.placement", "'all' with model.norm='weight' (Xiang & Li's model weight-normalizes "
+                  "every layer)", m.placement)
         if m.arch != "mlp" and m.match_moments:
             _fail("model.match_moments", "False unless model.arch is 'mlp' (toy 2D data)", m.match_moments)
         if m.arch != "mlp" and (m.g_norms is not None or m.d_norms is not None):
@@ -337,8 +393,10 @@ class ExperimentConfig:
         return cls.from_dict(json.loads(text))
 
     def hash(self) -> str:
-        """Stable 16-hex-digit digest of everything that affects a run (not name/description)."""
+        """Stable 16-hex-digit digest of everything that affects a run (not name/description),
+        and of :data:`ENGINE_VERSION`."""
         payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")}
+        payload["engine_version"] = ENGINE_VERSION
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -25,10 +25,14 @@ from .train import train_run
 Factory = Callable[[Profile], ExperimentConfig]
 
 # Noise labels as the seed paper uses them: label smoothing plus 5% flipped labels. The
-# paper gives no smoothing range; we use one-sided-style ranges after source 003, capped at
-# 1.0 so the cross-entropy stays bounded below.
+# paper gives no smoothing range (nor does Keras-GAN, which has none); we use source 003's
+# ranges with the real range capped at 1.0 so the cross-entropy stays bounded below.
 NOISY_LABELS = {"real_label": (0.7, 1.0), "fake_label": (0.0, 0.3), "flip_prob": 0.05}
 CLEAN_LABELS = {"real_label": 1.0, "fake_label": 0.0, "flip_prob": 0.0}
+# One-sided smoothing (Salimans et al., source 004): reals only, fakes keep 0.
+ONE_SIDED_LABELS = {"real_label": 0.9, "fake_label": 0.0, "flip_prob": 0.0}
+# Source 003's two-sided smoothing as stated: reals in [0.7, 1.2], fakes in [0.0, 0.3].
+TWO_SIDED_LABELS = {"real_label": (0.7, 1.2), "fake_label": (0.0, 0.3), "flip_prob": 0.0}
 
 
 def scale_to_profile(config: ExperimentConfig, profile: str | Profile | None = None) -> ExperimentConfig:
@@ -64,15 +68,25 @@ TABLE2: dict[int, tuple[bool, str, int, int, str, float]] = {
 }
 
 
+# What the seed paper's code (Keras-GAN's DCGAN) does where the paper says nothing: Keras'
+# defaults (Glorot-uniform kernels, zero biases, BN scale 1 and epsilon 1e-3) and D's fakes
+# from ``generator.predict`` (G in inference mode).
+KERAS_DEFAULTS = {"init": "glorot", "bn_eps": 1e-3}
+# The DCGAN paper's initialisation and PyTorch's BN epsilon (chapter 1 tests it as a heuristic).
+DCGAN_INIT = {"init": "dcgan", "bn_eps": 1e-5}
+
+
 def seed_paper_dcgan(**changes: Any) -> ExperimentConfig:
-    """The seed paper's DCGAN (Table I with BN in both nets, kernel 3 in G and 4 in D),
-    trained with Adam(2e-4, beta1 0.5) and the separate D routine; ``changes`` go to
-    :meth:`ExperimentConfig.vary`."""
+    """The seed paper's DCGAN (Table I with BN in both nets, kernel 3 in G and 4 in D; G's
+    blocks conv -> BN -> ReLU) with Keras' defaults (:data:`KERAS_DEFAULTS`), trained as
+    Keras-GAN trains it: Adam(2e-4, beta1 0.5), the separate D routine, D's fakes made by G
+    in inference mode (``d_fakes="keras"``). ``changes`` go to :meth:`ExperimentConfig.vary`."""
     base = ExperimentConfig(
         name="seed-paper-dcgan",
         data=DataConfig(kind="image"),
-        model=ModelConfig(arch="keras", norm="batch", norm_in="both"),
-        train=TrainConfig(routine="separate", optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5),
+        model=ModelConfig(arch="keras", norm="batch", norm_in="both", g_block_order="conv-norm-act",
+                          **KERAS_DEFAULTS),
+        train=TrainConfig(routine="separate", d_fakes="keras", optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5),
     )
     return base.vary(**changes) if changes else base
 
@@ -112,6 +126,8 @@ HEURISTICS: dict[str, tuple[str, dict[str, Any]]] = {
     "bn-everywhere": ("BN in every layer, G's output and D's input included, separate D batches",
                       {"placement": "all"}),
     "beta1-0.9": ("DCGAN BN placement, Adam beta1 0.9 instead of 0.5, separate D batches", {"beta1": 0.9}),
+    "dcgan-init": ("DCGAN BN placement with the DCGAN paper's N(0, 0.02) init and BN epsilon 1e-5 instead of "
+                   "Keras' defaults, separate D batches", DCGAN_INIT),
 }
 
 
@@ -133,17 +149,19 @@ SHIFT_WEIGHT = 0.005
 
 def blind_spot_gan(**changes: Any) -> ExperimentConfig:
     """Source 001's toy GAN: G and D are Dense(64)-LeakyReLU(0.01) x 2 MLPs with Keras'
-    default initialisation, BN momentum and Adam (lr 1e-3, beta1 0.9), trained on the whole
-    toy population as one batch (G loss: the negated D loss on fakes). No normalization and
-    split D batches unless ``changes`` (for :meth:`ExperimentConfig.vary`) say otherwise."""
+    default initialisation, BN momentum and epsilon, and Adam (lr 1e-3, beta1 0.9), trained on
+    the whole toy population as one batch (G loss: the negated D loss on fakes). As in the
+    source, one batch of fakes per iteration feeds both updates (``d_fakes="reuse"``). No
+    normalization and split D batches unless ``changes`` (for :meth:`ExperimentConfig.vary`)
+    say otherwise."""
     momentum = keras_to_torch_momentum(0.99)
     base = ExperimentConfig(
         name="blindspot",
         data=DataConfig(kind="toy", toy="moons"),
         model=ModelConfig(arch="mlp", norm="none", latent_dim=2, width=64, depth=2, leak=0.01, init="glorot",
-                          g_bn_momentum=momentum, d_bn_momentum=momentum),
-        train=TrainConfig(routine="split", g_bn_mode="train", loss="minimax", optimizer="adam", lr_g=1e-3,
-                          lr_d=1e-3, beta1=0.9, beta2=0.999),
+                          g_bn_momentum=momentum, d_bn_momentum=momentum, bn_eps=1e-3),
+        train=TrainConfig(routine="split", g_bn_mode="train", d_fakes="reuse", loss="minimax", optimizer="adam",
+                          lr_g=1e-3, lr_d=1e-3, beta1=0.9, beta2=0.999),
     )
     return base.vary(**changes) if changes else base
 
@@ -203,6 +221,8 @@ SERIES: dict[str, dict[str, str]] = {
     "heuristics:figure1": {"no BN": "heuristics:fig1-no-bn", "BN": "heuristics:fig1-bn"},
     "heuristics:placement": {"DCGAN placement": "heuristics:dcgan-bn", "every layer": "heuristics:bn-everywhere"},
     "heuristics:beta1": {"beta1 0.5": "heuristics:dcgan-bn", "beta1 0.9": "heuristics:beta1-0.9"},
+    "heuristics:init": {"Keras init (Glorot, eps 1e-3)": "heuristics:dcgan-bn",
+                        "DCGAN init (N(0, 0.02), eps 1e-5)": "heuristics:dcgan-init"},
     "blindspot:bn": {"no BN": "blindspot:no-bn", "BN, split batches": "blindspot:bn"},
     "blindspot:shift": {"no BN": "blindspot:no-bn-shift", "BN, split batches": "blindspot:bn-shift"},
     "blindspot:failures": {"joint D batch": "blindspot:bn-joint", "eval-mode D in G step": "blindspot:bn-eval"},
@@ -262,10 +282,20 @@ class RunSet:
         return np.array([float(r.metrics.get(metric, np.nan)) for r in self.completed])
 
     def mean_std(self, metric: str) -> tuple[float, float]:
+        """Mean and sample standard deviation (ddof 1) over the completed seeds; the std is
+        NaN with a single seed. Diverged seeds are not in either: count them with
+        :attr:`n_diverged` (every table shows it)."""
         values = self.values(metric)
-        if values.size == 0 or np.isnan(values).all():
+        values = values[~np.isnan(values)]
+        if values.size == 0:
             return float("nan"), float("nan")
-        return float(np.nanmean(values)), float(np.nanstd(values))
+        std = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
+        return float(np.mean(values)), std
+
+    def by_seed(self, metric: str) -> dict[int, float]:
+        """``{seed: final metric}`` over the completed runs that have the metric."""
+        found = {r.seed: float(r.metrics.get(metric, np.nan)) for r in self.completed}
+        return {seed: value for seed, value in found.items() if not np.isnan(value)}
 
     @property
     def n_diverged(self) -> int:

@@ -26,8 +26,8 @@ from torch import nn
 class Reconstruction:
     """Result of :func:`reconstruction_error`."""
 
-    mse: float  # mean over test images of the per-pixel MSE ||G(z*) - x||^2 / n_pixels
-    per_image: torch.Tensor  # (N,) per-image per-pixel MSE, on CPU
+    mse: float  # mean over test images of the per-pixel MSE, pixels on the [0, 1] scale (Xiang & Li's)
+    per_image: torch.Tensor  # (N,) per-image per-pixel MSE on the [0, 1] scale, on CPU
     latents: torch.Tensor  # (N, latent_dim) the optimised z, on CPU
     steps: int
 
@@ -71,8 +71,13 @@ def reconstruction_error(
     alpha: float = 0.9,
     eps: float = 1e-6,
     batch_size: int = 256,
+    pixel_range: tuple[float, float] = (-1.0, 1.0),
 ) -> Reconstruction:
     """Per-image latent search with RMSProp against a frozen generator (Xiang & Li).
+
+    The error is reported on Xiang & Li's scale, pixels in [0, 1]: the tensors' range
+    ``pixel_range`` (the library's [-1, 1]) is mapped onto it, so the reported MSE is a
+    quarter of the MSE between the [-1, 1] tensors. The search itself runs on the tensors.
 
     Each image's z starts at zero and takes ``steps`` RMSProp steps on ||G(z) - x||^2. Images
     are processed in chunks of ``batch_size``; the loss is summed over a chunk so every z gets
@@ -89,6 +94,9 @@ def reconstruction_error(
         raise ValueError(f"alpha must be in [0, 1); got {alpha!r}")
     if not eps > 0:
         raise ValueError(f"eps must be > 0; got {eps!r}")
+    low, high = pixel_range
+    if not high > low:
+        raise ValueError(f"pixel_range must be (low, high) with high > low; got {pixel_range!r}")
     if not isinstance(images, torch.Tensor) or images.ndim < 2 or images.shape[0] == 0:
         raise ValueError("images must be a non-empty tensor of shape (N, ...); "
                          f"got {tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
@@ -125,7 +133,7 @@ def reconstruction_error(
         for m, training in modes:
             m.training = training
 
-    per_image = torch.cat(errors).cpu()
+    per_image = torch.cat(errors).cpu() / (high - low) ** 2
     return Reconstruction(mse=per_image.mean().item(), per_image=per_image,
                           latents=torch.cat(latents).cpu(), steps=steps)
 

@@ -25,6 +25,7 @@ CHANNELS = (1, 3)
 PLACEMENTS = ("dcgan", "all")
 NORM_IN = ("none", "g", "d", "both")
 ARCHITECTURES = ("keras", "radford")
+BLOCK_ORDERS = ("conv-norm-act", "conv-act-norm")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -95,20 +96,28 @@ def keras_generator(
     norm: str = "batch",
     placement: str = "dcgan",
     bn_momentum: float = 0.1,
+    bn_eps: float = 1e-5,
+    block_order: str = "conv-norm-act",
 ) -> nn.Sequential:
     """The seed paper's generator (Table I, after Keras-GAN's DCGAN).
 
-    Dense(latent -> filters[0] * (s/4)^2, ReLU) -> reshape -> [upsample x2 -> conv ->
-    ReLU -> norm] per hidden filter count -> conv(channels) -> tanh. Table I lists it as
-    ``C128(b)-C64(b)-C3``. Upsampling doubles the map twice, so ``len(filters)`` is 2 and
-    ``s`` is one of :data:`IMAGE_SIZES`. ``placement="all"`` also normalizes the projection
-    and the output conv. ``bn_momentum`` uses PyTorch's convention (weight of the new batch).
+    Dense(latent -> filters[0] * (s/4)^2) -> ReLU -> reshape -> [upsample x2 -> conv ->
+    norm -> ReLU] per hidden filter count -> conv(channels) -> tanh. Table I lists it as
+    ``C128(b)-C64(b)-C3`` (a conv "followed by BN", as in Keras-GAN's code: conv, BN, ReLU);
+    ``block_order="conv-act-norm"`` puts the norm after the ReLU instead. Upsampling doubles
+    the map twice, so ``len(filters)`` is 2 and ``s`` is one of :data:`IMAGE_SIZES`.
+    ``placement="all"`` also normalizes the projection and the output conv. ``norm="weight"``
+    is Xiang & Li's model: every layer weight-normalized (strict, with a TPReLU, on the hidden
+    layers; affine on the output conv), so it needs ``placement="all"``. ``bn_momentum`` uses
+    PyTorch's convention (weight of the new batch); ``bn_eps`` is BN's epsilon.
     """
     norm = check_norm(norm)
     _check_image(image_size, channels)
     _positive_int(latent_dim, "latent_dim")
     _positive_int(kernel_size, "kernel_size")
     _choice(placement, PLACEMENTS, "placement")
+    _choice(block_order, BLOCK_ORDERS, "block_order")
+    _check_weight_placement(norm, placement)
     filters = tuple(_positive_int(f, "filters") for f in filters)
     if len(filters) != 2:
         raise ValueError(f"filters must list 2 hidden conv widths (one per upsampling); got {filters!r}")
@@ -117,29 +126,38 @@ def keras_generator(
         raise ValueError(f"kernel_size={kernel_size} is larger than the first {2 * base}x{2 * base} feature map; "
                          f"use a kernel_size of at most {2 * base} for {image_size}px images")
     everywhere = placement == "all"
+
+    def normalize_and_activate(kind: str, width: int) -> list[nn.Module]:
+        pair = [norms.norm_layer(kind, width, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
+                _hidden_activation(norm, width, leak=0.0)]
+        return pair if block_order == "conv-norm-act" else pair[::-1]
+
+    proj_norm = norm if everywhere else "none"
     layers: list[nn.Module] = [
-        norms.linear(latent_dim, filters[0] * base * base, norm=norm if everywhere else "none",
-                     bias=_hidden_bias(norm if everywhere else "none")),
-        nn.ReLU(),
+        norms.linear(latent_dim, filters[0] * base * base, norm=proj_norm, bias=_hidden_bias(proj_norm)),
         Reshape(filters[0], base, base),
+        *normalize_and_activate(proj_norm, filters[0]),
     ]
-    if everywhere:
-        layers.append(norms.norm_layer(norm, filters[0], spatial=True, bn_momentum=bn_momentum))
     in_ch = filters[0]
     for width in filters:
         layers += [
             nn.Upsample(scale_factor=2, mode="nearest"),
             _same_conv(in_ch, width, kernel_size, norm=norm, bias=_hidden_bias(norm)),
-            _hidden_activation(norm, width, leak=0.0),
-            norms.norm_layer(norm, width, spatial=True, bn_momentum=bn_momentum),
+            *normalize_and_activate(norm, width),
         ]
         in_ch = width
     out_norm = norm if everywhere else "none"
     layers.append(_same_conv(in_ch, channels, kernel_size, norm=out_norm, affine=True))
     if everywhere:
-        layers.append(norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum))
+        layers.append(norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum, eps=bn_eps))
     layers.append(nn.Tanh())
     return nn.Sequential(*layers)
+
+
+def _check_weight_placement(norm: str, placement: str) -> None:
+    if norm == "weight" and placement != "all":
+        raise ValueError("placement must be 'all' with norm='weight' (Xiang & Li's model weight-normalizes "
+                         f"every layer); got {placement!r}")
 
 
 def keras_discriminator(
@@ -154,17 +172,21 @@ def keras_discriminator(
     bn_momentum: float = 0.1,
     dropout: float = 0.25,
     leak: float = 0.2,
+    bn_eps: float = 1e-5,
 ) -> nn.Sequential:
     """The seed paper's discriminator (Table I, after Keras-GAN's DCGAN).
 
     [conv (stride 2, last stride 1) -> norm -> LeakyReLU(0.2) -> Dropout(0.25)] per filter
     count -> flatten -> dense -> one logit. Table I: ``C32-C64(b)-C128(b)-C128(b)``: with the
-    ``dcgan`` placement the first conv is not normalized.
+    ``dcgan`` placement the first conv is not normalized. ``norm="weight"`` (with
+    ``placement="all"``) gives Xiang & Li's model: strict weight-normalized convs with TPReLU,
+    an affine weight-normalized head.
     """
     norm = check_norm(norm)
     _check_image(image_size, channels)
     _positive_int(kernel_size, "kernel_size")
     _choice(placement, PLACEMENTS, "placement")
+    _check_weight_placement(norm, placement)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
     filters = tuple(_positive_int(f, "filters") for f in filters)
@@ -187,7 +209,7 @@ def keras_discriminator(
             conv = norms.conv2d(in_ch, width, kernel_size, stride=stride, padding=pad, norm=layer_norm,
                                 bias=_hidden_bias(layer_norm))
             size = _strided_out(size, kernel_size, stride, pad)
-        layers += [conv, norms.norm_layer(layer_norm, width, spatial=True, bn_momentum=bn_momentum)]
+        layers += [conv, norms.norm_layer(layer_norm, width, spatial=True, bn_momentum=bn_momentum, eps=bn_eps)]
         layers.append(_hidden_activation(norm, width, leak=leak) if layer_norm == "weight" else nn.LeakyReLU(leak))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
@@ -214,6 +236,7 @@ def radford_generator(
     norm: str = "batch",
     placement: str = "dcgan",
     bn_momentum: float = 0.1,
+    bn_eps: float = 1e-5,
 ) -> nn.Sequential:
     """DCGAN generator from Radford et al. as in the PyTorch example: transposed convs.
 
@@ -226,6 +249,7 @@ def radford_generator(
     _positive_int(latent_dim, "latent_dim")
     _positive_int(width, "width")
     _choice(placement, PLACEMENTS, "placement")
+    _check_weight_placement(norm, placement)
     base, doublings = _radford_base(image_size)
     widths = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
     layers: list[nn.Module] = [Reshape(latent_dim, 1, 1)]
@@ -235,14 +259,14 @@ def radford_generator(
         layers += [
             norms.conv_transpose2d(in_ch, out_ch, kernel, stride, pad, norm=norm,
                                     bias=norm in ("none", "spectral")),
-            norms.norm_layer(norm, out_ch, spatial=True, bn_momentum=bn_momentum),
+            norms.norm_layer(norm, out_ch, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
             _hidden_activation(norm, out_ch, leak=0.0),
         ]
         in_ch = out_ch
     out_norm = norm if placement == "all" else "none"
     layers.append(norms.conv_transpose2d(in_ch, channels, 4, 2, 1, norm=out_norm, affine=True))
     if placement == "all":
-        layers.append(norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum))
+        layers.append(norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum, eps=bn_eps))
     layers.append(nn.Tanh())
     return nn.Sequential(*layers)
 
@@ -256,6 +280,7 @@ def radford_discriminator(
     placement: str = "dcgan",
     bn_momentum: float = 0.1,
     leak: float = 0.2,
+    bn_eps: float = 1e-5,
 ) -> nn.Sequential:
     """DCGAN discriminator from Radford et al.: stride-2 Conv(4, 2, 1) doubling the width,
     LeakyReLU(0.2), then a conv over the whole base map to one logit."""
@@ -263,6 +288,7 @@ def radford_discriminator(
     _check_image(image_size, channels)
     _positive_int(width, "width")
     _choice(placement, PLACEMENTS, "placement")
+    _check_weight_placement(norm, placement)
     base, doublings = _radford_base(image_size)
     layers: list[nn.Module] = []
     in_ch = channels
@@ -271,7 +297,7 @@ def radford_discriminator(
         layer_norm = norm if (i > 0 or placement == "all") else "none"
         layers += [
             norms.conv2d(in_ch, out_ch, 4, 2, 1, norm=layer_norm, bias=layer_norm in ("none", "spectral")),
-            norms.norm_layer(layer_norm, out_ch, spatial=True, bn_momentum=bn_momentum),
+            norms.norm_layer(layer_norm, out_ch, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
             _hidden_activation(norm, out_ch, leak=leak) if layer_norm == "weight" else nn.LeakyReLU(leak),
         ]
         in_ch = out_ch
@@ -292,7 +318,7 @@ def _per_layer_norms(norm: str | Sequence[str], depth: int) -> list[str]:
 
 
 def _mlp(in_dim: int, out_dim: int, *, width: int, depth: int, leak: float,
-         norm: str | Sequence[str], bn_momentum: float) -> nn.Sequential:
+         norm: str | Sequence[str], bn_momentum: float, bn_eps: float = 1e-5) -> nn.Sequential:
     _positive_int(width, "width")
     _positive_int(depth, "depth")
     _positive_int(in_dim, "in_dim")
@@ -301,7 +327,7 @@ def _mlp(in_dim: int, out_dim: int, *, width: int, depth: int, leak: float,
     for kind in kinds:
         layers += [
             norms.linear(in_dim, width, norm=kind, bias=_hidden_bias(kind)),
-            norms.norm_layer(kind, width, spatial=False, bn_momentum=bn_momentum),
+            norms.norm_layer(kind, width, spatial=False, bn_momentum=bn_momentum, eps=bn_eps),
             _hidden_activation(kind, width, leak=leak),
         ]
         in_dim = width
@@ -342,6 +368,7 @@ class MomentMatch(nn.Module):
 def mlp_generator(
     *, latent_dim: int = 2, data_dim: int = 2, width: int = 64, depth: int = 2, leak: float = 0.01,
     norm: str | Sequence[str] = "none", bn_momentum: float = 0.1, match_moments: bool = False,
+    bn_eps: float = 1e-5,
 ) -> nn.Sequential:
     """Toy generator for 2D data: ``depth`` x [Linear -> norm -> LeakyReLU] -> Linear.
 
@@ -349,7 +376,8 @@ def mlp_generator(
     ``match_moments`` appends a :class:`MomentMatch` output layer. The defaults match the
     blind-spot study (two hidden layers of 64, LeakyReLU(0.01)).
     """
-    g = _mlp(latent_dim, data_dim, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum)
+    g = _mlp(latent_dim, data_dim, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum,
+             bn_eps=bn_eps)
     if match_moments:
         g.append(MomentMatch(data_dim))
     return g
@@ -357,13 +385,13 @@ def mlp_generator(
 
 def mlp_discriminator(
     *, data_dim: int = 2, width: int = 64, depth: int = 2, leak: float = 0.01,
-    norm: str | Sequence[str] = "none", bn_momentum: float = 0.1,
+    norm: str | Sequence[str] = "none", bn_momentum: float = 0.1, bn_eps: float = 1e-5,
 ) -> nn.Sequential:
     """Toy discriminator for 2D data, one logit per sample; ``norm`` as in :func:`mlp_generator`.
 
     ``norm=["batch", "none"]`` puts BN right after the first layer only.
     """
-    return _mlp(data_dim, 1, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum)
+    return _mlp(data_dim, 1, width=width, depth=depth, leak=leak, norm=norm, bn_momentum=bn_momentum, bn_eps=bn_eps)
 
 
 # --------------------------------------------------------------------------- pairs and init
@@ -386,13 +414,19 @@ def build_dcgan(
     d_bn_momentum: float = 0.1,
     dropout: float = 0.25,
     init: str = "dcgan",
+    bn_eps: float = 1e-5,
+    g_block_order: str = "conv-norm-act",
 ) -> tuple[nn.Sequential, nn.Sequential]:
     """A (generator, discriminator) pair.
 
     ``arch``: ``keras`` (seed paper, uses g/d_kernel, g/d_filters, dropout) or ``radford``
     (uses ``width``). ``norm_in`` picks which networks get ``norm`` (the other gets none).
     BN momenta follow PyTorch's convention; map the paper's Keras values with
-    :func:`bngan.norms.keras_to_torch_momentum`. ``init="dcgan"`` draws weights from N(0, 0.02).
+    :func:`bngan.norms.keras_to_torch_momentum`; ``bn_eps`` is BN's epsilon (Keras 1e-3, PyTorch
+    1e-5). ``init="dcgan"`` draws weights from N(0, 0.02) and BN scales from N(1, 0.02);
+    ``init="glorot"`` is Keras' default (Glorot-uniform kernels, zero biases, BN scale 1).
+    ``g_block_order`` is the Keras-style generator's order inside a block (see
+    :func:`keras_generator`).
     """
     _choice(arch, ARCHITECTURES, "arch")
     _choice(norm_in, NORM_IN, "norm_in")
@@ -402,14 +436,16 @@ def build_dcgan(
     d_norm = norm if norm_in in ("d", "both") else "none"
     if arch == "keras":
         g = keras_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, filters=g_filters,
-                            kernel_size=g_kernel, norm=g_norm, placement=placement, bn_momentum=g_bn_momentum)
+                            kernel_size=g_kernel, norm=g_norm, placement=placement, bn_momentum=g_bn_momentum,
+                            bn_eps=bn_eps, block_order=g_block_order)
         d = keras_discriminator(image_size=image_size, channels=channels, filters=d_filters, kernel_size=d_kernel,
-                                norm=d_norm, placement=placement, bn_momentum=d_bn_momentum, dropout=dropout)
+                                norm=d_norm, placement=placement, bn_momentum=d_bn_momentum, dropout=dropout,
+                                bn_eps=bn_eps)
     else:
         g = radford_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, width=width,
-                              norm=g_norm, placement=placement, bn_momentum=g_bn_momentum)
+                              norm=g_norm, placement=placement, bn_momentum=g_bn_momentum, bn_eps=bn_eps)
         d = radford_discriminator(image_size=image_size, channels=channels, width=width, norm=d_norm,
-                                  placement=placement, bn_momentum=d_bn_momentum)
+                                  placement=placement, bn_momentum=d_bn_momentum, bn_eps=bn_eps)
     init_weights_(g, init)
     init_weights_(d, init)
     return g, d
