@@ -334,3 +334,13 @@ def test_non_finite_floats_are_refused(value):
         experiments.table2(10, "smoke").vary(g_shift_weight=value)
     with pytest.raises(ConfigError, match="lr_d"):
         experiments.table2(10, "smoke").vary(lr_d=value)
+
+
+def test_final_value_of_a_history_column_is_its_tail_mean():
+    run = SimpleNamespace(status="complete", seed=0, metrics={"final_loss_d": 0.5},
+                          history={"grad_d_bottom": np.arange(20.0)},
+                          final=lambda column: float(np.mean(np.arange(20.0)[-2:])))
+    rs = RunSet("x", None, [run])
+    assert rs.values("final_grad_d_bottom").tolist() == [18.5]
+    assert rs.values("final_loss_d").tolist() == [0.5]
+    assert np.isnan(rs.values("final_nothing")).all()

@@ -278,8 +278,12 @@ class RunSet:
         return [r for r in self.runs if r.status == "complete"]
 
     def values(self, metric: str) -> np.ndarray:
-        """A final metric across the completed runs (NaN where a run lacks it)."""
-        return np.array([float(r.metrics.get(metric, np.nan)) for r in self.completed])
+        """A final metric across the completed runs (NaN where a run lacks it).
+
+        ``final_<column>`` for a history column that the run did not record as a metric (the
+        gradient norms, say) is the column's mean over the last 10% of the logged steps, as
+        the recorded ``final_loss_d`` and the like are."""
+        return np.array([_final_value(r, metric) for r in self.completed])
 
     def mean_std(self, metric: str) -> tuple[float, float]:
         """Mean and sample standard deviation (ddof 1) over the completed seeds; the std is
@@ -300,6 +304,15 @@ class RunSet:
     @property
     def n_diverged(self) -> int:
         return sum(r.status == "diverged" for r in self.runs)
+
+
+def _final_value(run: Run, metric: str) -> float:
+    if metric in run.metrics:
+        return float(run.metrics[metric])
+    column = metric.removeprefix("final_")
+    if metric.startswith("final_") and column in getattr(run, "history", {}):
+        return run.final(column)
+    return float("nan")
 
 
 def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile | None = None,
