@@ -100,10 +100,36 @@ class RunDir:
         return torch_load(self.checkpoint_file) if self.checkpoint_file.exists() else None
 
 
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int, or a ValueError naming it unless it is a non-negative integer."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    return int(seed)
+
+
 def run_dir(config: ExperimentConfig, seed: int, root: str | os.PathLike[str] | None = None) -> RunDir:
     """The run directory for ``config`` and ``seed``: the result cache's key is the config
-    hash plus the seed, so the same set-up is trained once."""
-    return RunDir(runs_root(root) / f"{config.hash()}-seed{seed}")
+    hash plus the seed, so the same set-up is trained once. The seed is checked before any
+    path is made, and the directory always lies inside the runs root."""
+    seed = check_seed(seed)
+    base = runs_root(root).resolve()
+    path = (base / f"{config.hash()}-seed{seed}").resolve()
+    if path.parent != base:
+        raise ValueError(f"run directory {path} would lie outside the runs folder {base}")
+    return RunDir(path)
+
+
+def cached_run_matches(rd: RunDir, config: ExperimentConfig, seed: int) -> bool:
+    """True when the run stored in ``rd`` was made from ``config`` and ``seed``: its record's
+    hash and seed and its ``config.json`` (re-hashed) all agree with the request. A run
+    whose files were edited or belong to something else is never trusted as a cached result."""
+    record = rd.read_record()
+    if record.get("hash") != config.hash() or record.get("seed") != seed:
+        return False
+    try:
+        return rd.read_config().hash() == config.hash()
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 @dataclass

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import __version__, data, metrics, models, norms
 from .config import ExperimentConfig, Label
-from .runs import Run, RunDir, atomic_torch_save, atomic_write_json, run_dir
+from .runs import Run, RunDir, atomic_torch_save, atomic_write_json, cached_run_matches, run_dir
 
 # --------------------------------------------------------------------------- networks and optimizers
 
@@ -458,7 +458,7 @@ class Trainer:
             "step": self.step, "elapsed": self.elapsed, "g": self.g.state_dict(), "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
             "rng": _rng_state(self.device), "history": self._history_payload(), "samples": self._samples_payload(),
-            "bad_step": int(self.bad_step),
+            "bad_step": int(self.bad_step), "config_hash": self.config.hash(), "seed": self.seed,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -559,6 +559,11 @@ class Trainer:
         self.rd.path.mkdir(parents=True, exist_ok=True)
         self.rd.config_file.write_text(cfg.to_json())
         checkpoint = self.rd.read_checkpoint()
+        if checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) != (cfg.hash(), self.seed):
+            print(f"{self.rd.checkpoint_file} belongs to another run (config hash {checkpoint.get('config_hash')}, "
+                  f"seed {checkpoint.get('seed')}); starting {cfg.name} seed {self.seed} from step 0")
+            self.rd.checkpoint_file.unlink()
+            checkpoint = None
         if checkpoint is not None:
             self.load_state(checkpoint)
         elif t.sample_every:
@@ -645,10 +650,12 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     A run whose losses become NaN or inf stops and is recorded as ``diverged`` (its history
     kept). ``callback(trainer)`` is called after every step (tests use it to interrupt).
     """
-    rd = run_dir(config, seed, root)
-    if force and rd.path.exists():
-        for file in rd.path.iterdir():
-            file.unlink()
+    rd = run_dir(config, seed, root)  # checks the seed before anything touches the disk
+    seed = int(seed)
+    if rd.path.exists() and (force or (rd.finished and not cached_run_matches(rd, config, seed))):
+        for file in rd.path.iterdir():  # retrain from scratch: forced, or the stored run is not this one
+            if file.is_file():
+                file.unlink()
     if rd.finished:
         return Run.load(rd.path)
     device = torch.device(device) if device is not None else default_device()
