@@ -133,6 +133,8 @@ SERIES_FIELDS = {
     "heuristics:placement": {"model.placement"},
     "heuristics:beta1": {"train.beta1"},
     "heuristics:init": {"model.init", "model.bn_eps"},
+    **{f"noise:{r}": {"train.real_label", "train.fake_label", "train.flip_prob", "train.instance_noise",
+                      "train.instance_noise_decay"} for r in ("combined", "separate")},
     "blindspot:bn": {"model.d_norms"},
     "blindspot:shift": {"model.d_norms"},
     "blindspot:failures": {"train.routine", "train.g_bn_mode"},
@@ -274,3 +276,18 @@ def test_robust_summary_shows_median_and_range_of_the_completed_seeds():
     row = summary_table({"x": rs}, metrics=("swd",), robust=True).splitlines()[2]
     assert row.split(maxsplit=3)[3].strip() == "2 [1, 100]"
     assert "34.33 ± 57" in summary_table({"x": rs}, metrics=("swd",)).splitlines()[2]
+
+
+def test_noise_label_treatments_set_what_they_say():
+    from bngan.experiments import noise_labels
+
+    two = noise_labels("combined", "two-sided-5", "smoke").train
+    assert (two.real_label, two.fake_label, two.flip_prob, two.routine) == ((0.7, 1.2), (0.0, 0.3), 0.05, "combined")
+    one = noise_labels("separate", "one-sided-0", "smoke").train
+    assert (one.real_label, one.fake_label, one.flip_prob) == (0.9, 0.0, 0.0)
+    inst = noise_labels("separate", "instance", "smoke").train
+    assert inst.instance_noise > 0 and inst.instance_noise_decay == inst.steps and inst.real_label == 1.0
+    with pytest.raises(ValueError, match="treatment must be one of"):
+        noise_labels("separate", "two-sided-7")
+    with pytest.raises(ValueError, match="routine must be one of"):
+        noise_labels("split", "none-0")

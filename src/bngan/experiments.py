@@ -141,6 +141,49 @@ def heuristics(variant: str, profile: str | Profile | None = None) -> Experiment
     return scale_to_profile(config, profile)
 
 
+# --------------------------------------------------------------------------- chapter 2: noise labels
+
+# The label treatments of chapter 2's factorial design (D's updates only).
+LABEL_SMOOTHING: dict[str, dict[str, Any]] = {
+    "none": {"real_label": 1.0, "fake_label": 0.0},
+    "one-sided": {"real_label": ONE_SIDED_LABELS["real_label"], "fake_label": 0.0},
+    "two-sided": {"real_label": TWO_SIDED_LABELS["real_label"], "fake_label": TWO_SIDED_LABELS["fake_label"]},
+}
+LABEL_FLIPS = {"0": 0.0, "5": 0.05}
+# Instance noise (Sonderby et al.; source 004): N(0, 0.1^2) added to every image D sees,
+# decayed linearly to 0 over the whole run.
+INSTANCE_NOISE_STD = 0.1
+NOISE_ROUTINES = {"combined": "BN in both nets, one combined D batch (D wins, chapter 1)",
+                  "separate": "BN in both nets, separate real-only and fake-only D steps"}
+
+
+def noise_labels(routine: str, treatment: str, profile: str | Profile | None = None) -> ExperimentConfig:
+    """Chapter 2's set-ups: the seed paper's DCGAN at chapter 1's batch size with the
+    ``routine`` of :data:`NOISE_ROUTINES` and one label ``treatment``: ``<smoothing>-<flip %>``
+    (smoothing from :data:`LABEL_SMOOTHING`, flips from :data:`LABEL_FLIPS`, e.g.
+    ``two-sided-5``) or ``instance`` (clean labels, decayed instance noise)."""
+    if routine not in NOISE_ROUTINES:
+        raise ValueError(f"routine must be one of {', '.join(NOISE_ROUTINES)}; got {routine!r}")
+    if treatment == "instance":
+        changes, what = {**CLEAN_LABELS, "instance_noise": INSTANCE_NOISE_STD}, "instance noise decayed to 0"
+    else:
+        smoothing, _, flip = treatment.rpartition("-")
+        if smoothing not in LABEL_SMOOTHING or flip not in LABEL_FLIPS:
+            allowed = [f"{s}-{f}" for s in LABEL_SMOOTHING for f in LABEL_FLIPS] + ["instance"]
+            raise ValueError(f"treatment must be one of {', '.join(allowed)}; got {treatment!r}")
+        changes = {**LABEL_SMOOTHING[smoothing], "flip_prob": LABEL_FLIPS[flip]}
+        what = f"{smoothing} smoothing, {flip}% flips"
+    config = seed_paper_dcgan(name=f"noise:{routine}-{treatment}", description=f"{NOISE_ROUTINES[routine]}; {what}",
+                              batch_size=HEURISTICS_BATCH, routine=routine, **changes)
+    config = scale_to_profile(config, profile)
+    if treatment == "instance":
+        config = config.vary(instance_noise_decay=config.train.steps)
+    return config
+
+
+NOISE_TREATMENTS = tuple(f"{s}-{f}" for s in LABEL_SMOOTHING for f in LABEL_FLIPS) + ("instance",)
+
+
 # --------------------------------------------------------------------------- chapter 7: the BN blind spot
 
 # Source 001's shift test: G's loss gets -0.005 * mean(fake[:, 0]), a small push to the right.
@@ -210,6 +253,8 @@ def blind_spot(variant: str, profile: str | Profile | None = None) -> Experiment
 EXPERIMENTS: dict[str, Factory] = {f"table2:{i}": (lambda p, i=i: table2(i, p)) for i in TABLE2}
 EXPERIMENTS.update({f"heuristics:{v}": (lambda p, v=v: heuristics(v, p)) for v in HEURISTICS})
 EXPERIMENTS.update({f"blindspot:{v}": (lambda p, v=v: blind_spot(v, p)) for v in BLIND_SPOT})
+EXPERIMENTS.update({f"noise:{r}-{t}": (lambda p, r=r, t=t: noise_labels(r, t, p))
+                    for r in NOISE_ROUTINES for t in NOISE_TREATMENTS})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
@@ -223,6 +268,7 @@ SERIES: dict[str, dict[str, str]] = {
     "heuristics:beta1": {"beta1 0.5": "heuristics:dcgan-bn", "beta1 0.9": "heuristics:beta1-0.9"},
     "heuristics:init": {"Keras init (Glorot, eps 1e-3)": "heuristics:dcgan-bn",
                         "DCGAN init (N(0, 0.02), eps 1e-5)": "heuristics:dcgan-init"},
+    **{f"noise:{r}": {t: f"noise:{r}-{t}" for t in NOISE_TREATMENTS} for r in NOISE_ROUTINES},
     "blindspot:bn": {"no BN": "blindspot:no-bn", "BN, split batches": "blindspot:bn"},
     "blindspot:shift": {"no BN": "blindspot:no-bn-shift", "BN, split batches": "blindspot:bn-shift"},
     "blindspot:failures": {"joint D batch": "blindspot:bn-joint", "eval-mode D in G step": "blindspot:bn-eval"},
