@@ -3,6 +3,10 @@
 Everything is loaded once into a float32 tensor in [-1, 1] (the range of a tanh
 generator) and kept on the training device, so training draws batches by
 indexing instead of going through a DataLoader.
+
+A torchvision dataset is looked for in the ``BNGAN_DATA`` cache, then in a system copy
+(Debian's ``dataset-fashion-mnist`` package), then downloaded; scikit-learn's digits are
+bundled and always work offline.
 """
 
 from __future__ import annotations
