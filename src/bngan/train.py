@@ -435,8 +435,10 @@ class Trainer:
         n_fakes = max(n, min(quality.N_SAMPLES, len(held_out))) if image else n
         g_mode = self.g.training
         self.g.eval()
-        try:  # in chunks: eval-mode G treats samples independently, so chunking changes nothing
-            fakes = torch.cat([self.g(z) for z in self.noise_for_metrics(n_fakes).split(500)])
+        try:  # image G in eval mode treats samples independently, so it may go in chunks; toy G
+            # may not (MomentMatch normalizes over its batch), so it gets one batch as before
+            chunks = self.noise_for_metrics(n_fakes).split(500 if image else n_fakes)
+            fakes = torch.cat([self.g(z) for z in chunks])
         finally:
             self.g.train(g_mode)
         found["swd"] = metrics.sliced_wasserstein(fakes[:n], self.test_data[:n])
