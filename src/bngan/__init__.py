@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from . import config, data, experiments, metrics, models, norms, plots, profiles, quality, runs, train  # noqa: E402
+from . import config, data, experiments, metrics, models, norms, plots, profiles, runs, train  # noqa: E402
 from .config import ExperimentConfig  # noqa: E402
 from .experiments import run_experiment, run_series  # noqa: E402
 from .provenance import provenance  # noqa: E402
