@@ -180,7 +180,8 @@ def test_class_coverage_numbers() -> None:
 def test_reconstruction_error_prefers_blur_that_fid_rejects(digits) -> None:
     """Reconstruction error's blind spot: the linear-Gaussian generator (blurry samples) and a
     sharp one that makes only real training images; the blurry one reconstructs held-out digits
-    better, but FID ranks it far below, and the data's mean image is worst of all on FID."""
+    better, but FID ranks it far below, and the data's mean image is worst of all on FID.
+    Only orderings are asserted, so the reconstruction error's pixel scale does not matter."""
     memory = digits.train[torch.randperm(len(digits.train), generator=torch.Generator().manual_seed(1))[:256]]
     sharp, blurry, mean = Memorizer(memory), LinearGaussian(digits.train), Constant(digits.train.mean(0))
     targets = digits.test[:64]
@@ -192,9 +193,10 @@ def test_reconstruction_error_prefers_blur_that_fid_rejects(digits) -> None:
     print("reconstruction error", recon, "FID", fid)
     assert recon["blurry"] < 0.75 * recon["sharp"]
     assert fid["blurry"] > 1.5 * fid["sharp"]
-    assert fid["mean"] > 5 * fid["sharp"]
-    # The mean image's reconstruction error is the per-pixel variance around it: 0.17 on digits.
-    assert recon["mean"] == pytest.approx((targets - digits.train.mean(0)).square().mean().item(), rel=1e-5)
+    assert fid["mean"] > 5 * fid["sharp"] and fid["mean"] > fid["blurry"]
+    # Here the mean image reconstructs worse than both (the search cannot move it); with a
+    # sharp generator whose search fails (a poorly trained GAN) it would win as well.
+    assert recon["mean"] > recon["blurry"]
 
 
 # ---------------------------------------------------------------- in a run
