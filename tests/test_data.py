@@ -56,6 +56,20 @@ def test_digits_sizes(size: int) -> None:
     assert d.train.min() >= -1 and d.train.max() <= 1
 
 
+def test_digits_labels_follow_the_images() -> None:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    label_of = {img.tobytes(): label for img, label in zip(bunch.images.astype(np.float32), bunch.target)}
+    (x, y), (xt, yt), _ = data._load_digits()
+    assert all(label_of[img.numpy().tobytes()] == label for img, label in zip(torch.cat([x, xt]), torch.cat([y, yt])))
+    d = load_images("digits", image_size=16, n_train=30, n_test=7)
+    assert d.train_labels.dtype == torch.int64 and d.train_labels.shape == (30,) and d.test_labels.shape == (7,)
+    # A seeded subset keeps each image with its own label.
+    xs, ys = data._subset((torch.arange(50.0), torch.arange(50)), 9, seed=3, param="n")
+    assert torch.equal(xs.long(), ys) and len(ys.unique()) == 9
+
+
 def test_digits_three_channels() -> None:
     d = load_images("digits", image_size=16, channels=3, n_train=10, n_test=3)
     assert d.train.shape == (10, 3, 16, 16) and d.channels == 3
@@ -142,7 +156,8 @@ def test_cifar_conversion(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", _fake_dataset(make, calls))
     d = load_images("cifar10", root=tmp_path)
     assert [c["train"] for c in calls] == [True, False]
-    assert all(c["download"] is True and str(c["root"]) == str(tmp_path) for c in calls)
+    # Found in the cache: no download asked for.
+    assert all(c["download"] is False and str(c["root"]) == str(tmp_path) for c in calls)
     assert d.train.shape == (6, 3, 32, 32) and d.test.shape == (4, 3, 32, 32)
     assert torch.all(d.train[:, 0] == 1) and torch.all(d.train[:, 1] == -1)
     torch.testing.assert_close(d.train[:, 2], torch.full((6, 32, 32), 51 * 2 / 255 - 1))
@@ -207,6 +222,134 @@ def test_network_error_is_wrapped(monkeypatch: pytest.MonkeyPatch, tmp_path) -> 
     monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
     with pytest.raises(DatasetUnavailableError, match="mnist"):
         load_images("mnist", root=tmp_path)
+
+
+def test_missing_cache_then_download(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The cache is tried without downloading first; torchvision downloads only when it misses."""
+    calls: list[dict] = []
+
+    class OnlyDownload:
+        def __init__(self, root, train=True, download=False):
+            calls.append({"train": train, "download": download})
+            if not download:
+                raise RuntimeError("Dataset not found. You can use download=True to download it")
+            self.data = np.zeros((3, 32, 32, 3), dtype=np.uint8)
+            self.targets = [0, 1, 2]
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", OnlyDownload)
+    d = load_images("cifar10", root=tmp_path)
+    assert calls == [{"train": True, "download": False}, {"train": True, "download": True},
+                     {"train": False, "download": True}]
+    assert d.train_labels.tolist() == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- idx files: cache and system copy
+
+
+def _write_idx(path, array: np.ndarray, *, gz: bool = True) -> None:
+    """An idx file as LeCun's MNIST ships it: magic (0, 0, 0x08, ndim), big-endian sizes, bytes."""
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    if gz:
+        with gzip.open(str(path) + ".gz", "wb") as handle:
+            handle.write(payload)
+    else:
+        path.write_bytes(payload)
+
+
+def _write_idx_set(folder, n_train: int = 12, n_test: int = 5, *, fill: int | None = None, gz: bool = True):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    out = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28)) if fill is None else np.full((n, 28, 28), fill)
+        labels = np.arange(n) % 10
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte", images, gz=gz)
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels, gz=gz)
+        out[prefix] = (images, labels)
+    return out
+
+
+class _NotCachedOffline:
+    """torchvision's class with no files in its cache and no network."""
+
+    calls: list[bool] = []
+
+    def __init__(self, root, train=True, download=False):
+        type(self).calls.append(download)
+        if download:
+            from urllib.error import URLError
+
+            raise URLError("no route to host")
+        raise RuntimeError("Dataset not found. You can use download=True to download it")
+
+
+def test_read_idx_round_trip_and_bad_file(tmp_path) -> None:
+    images = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    _write_idx(tmp_path / "x", images)
+    torch.testing.assert_close(data.read_idx(tmp_path / "x.gz"), torch.from_numpy(images.astype(np.uint8)))
+    (tmp_path / "bad").write_bytes(b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"abc")
+    with pytest.raises(ValueError, match="idx"):
+        data.read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + b"abc")
+    with pytest.raises(ValueError, match="header"):
+        data.read_idx(tmp_path / "short")
+
+
+def test_system_copy_is_read_when_cache_misses(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    system = tmp_path / "usr-share-datasets-fashion-mnist"
+    written = _write_idx_set(system)
+    monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": (tmp_path / "absent", system)})
+    monkeypatch.setattr(_NotCachedOffline, "calls", [])
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", _NotCachedOffline)
+    d = load_images("fashion-mnist", root=tmp_path / "cache", image_size=28)
+    assert _NotCachedOffline.calls == [False]  # cache tried, no download: the system copy was enough
+    assert d.train.shape == (12, 1, 28, 28) and d.test.shape == (5, 1, 28, 28)
+    torch.testing.assert_close(d.train[:, 0], torch.from_numpy(written["train"][0]).float() * (2 / 255) - 1)
+    assert d.train_labels.tolist() == written["train"][1].tolist()
+    assert d.test_labels.tolist() == written["t10k"][1].tolist()
+    small = load_images("fashion-mnist", root=tmp_path / "cache", image_size=16, n_test=3)
+    assert small.train.shape == (12, 1, 16, 16) and small.test.shape == (3, 1, 16, 16)
+
+
+def test_cache_idx_files_come_before_the_system_copy(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    _write_idx_set(cache / "FashionMNIST" / "raw", fill=255, gz=False)  # e.g. copied from a .deb
+    _write_idx_set(tmp_path / "system", fill=0)
+    monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": (tmp_path / "system",)})
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", _NotCachedOffline)
+    d = load_images("fashion-mnist", root=cache, image_size=28)
+    assert torch.all(d.train == 1)
+
+
+def test_no_copy_and_no_network_names_every_way(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(data, "SYSTEM_DIRS", {"fashion-mnist": (tmp_path / "not-installed",)})
+    monkeypatch.setattr(_NotCachedOffline, "calls", [])
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", _NotCachedOffline)
+    with pytest.raises(DatasetUnavailableError) as info:
+        load_images("fashion-mnist", root=tmp_path / "cache", image_size=16)
+    msg = str(info.value)
+    assert _NotCachedOffline.calls == [False, True]
+    for part in ("BNGAN_DATA", str(tmp_path / "cache"), str(tmp_path / "not-installed"),
+                 "apt-get install dataset-fashion-mnist", "download", "no route to host", "BNGAN_DATASET=digits"):
+        assert part in msg, part
+    with pytest.raises(DatasetUnavailableError, match="not tried"):
+        load_images("fashion-mnist", root=tmp_path / "cache", image_size=16, download=False)
+
+
+DEBIAN_FASHION = data.SYSTEM_DIRS["fashion-mnist"][0]
+
+
+@pytest.mark.skipif(not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_debian_fashion_mnist(tmp_path) -> None:
+    d = load_images("fashion-mnist", root=tmp_path, image_size=16, download=False)
+    assert d.train.shape == (60_000, 1, 16, 16) and d.test.shape == (10_000, 1, 16, 16)
+    assert d.train.min() >= -1 and d.train.max() <= 1
+    assert torch.equal(d.train_labels.bincount(), torch.full((10,), 6000))
+    assert torch.equal(d.test_labels.bincount(), torch.full((10,), 1000))
 
 
 # ---------------------------------------------------------------- data_root

@@ -100,7 +100,8 @@ def test_table2_rejects_unknown_ids():
 @pytest.mark.parametrize("exp_id", sorted(PAPER_TABLE2))
 def test_profile_scales_budget_but_not_the_set_up(exp_id):
     smoke, quick = table2(exp_id, "smoke"), table2(exp_id, "quick")
-    assert smoke.model == quick.model
+    widths = ("g_filters", "d_filters", "width")  # quick narrows them alike (see the test below)
+    assert dataclasses.replace(quick.model, **{k: getattr(smoke.model, k) for k in widths}) == smoke.model
     a, b = dataclasses.asdict(smoke.train), dataclasses.asdict(quick.train)
     assert {k for k in a if a[k] != b[k]} <= BUDGET_FIELDS
     set_up = lambda fields: {k: v for k, v in fields.items() if k not in BUDGET_FIELDS}  # noqa: E731
@@ -119,6 +120,29 @@ def test_scale_to_profile_on_toy_data_uses_toy_budget():
     assert scaled.train.steps == p.toy_steps and scaled.data.toy_samples == p.toy_samples
     assert scaled.model == base.model and scaled.data.toy == base.data.toy
     assert (scaled.train.routine, scaled.train.batch_size, scaled.train.loss) == ("separate", 8, "bce")
+
+
+@pytest.mark.parametrize("exp_id", sorted(experiments.TABLE2))
+def test_quick_narrows_every_table2_network_alike(exp_id):
+    """quick multiplies every conv width by the profile's width_scale and changes nothing
+    else about the set-up: what the book compares (batch, kernel, BN, routine) is kept."""
+    scale = PROFILES["quick"].width_scale
+    paper, quick = table2(exp_id, "full"), table2(exp_id, "quick")
+    assert 0 < scale < 1
+    assert quick.model.g_filters == tuple(max(1, round(f * scale)) for f in paper.model.g_filters)
+    assert quick.model.d_filters == tuple(max(1, round(f * scale)) for f in paper.model.d_filters)
+    unscaled = ("g_filters", "d_filters", "width")
+    assert dataclasses.replace(quick.model, **{k: getattr(paper.model, k) for k in unscaled}) == paper.model
+    budget = ("steps", "sample_every", "eval_every", "log_every", "recon_steps", "recon_final_steps",
+              "checkpoint_every")
+    assert dataclasses.replace(quick.train, **{k: getattr(paper.train, k) for k in budget}) == paper.train
+    assert quick.data.dataset == "fashion-mnist" and quick.hash() != paper.hash()
+
+
+def test_width_scale_one_keeps_the_paper_widths():
+    for name in ("smoke", "full"):
+        assert PROFILES[name].width_scale == 1
+    assert table2(10, "smoke").model == table2(10, "full").model
 
 
 # which fields each registered series is allowed to vary (and must vary)

@@ -131,6 +131,13 @@ def test_profile_scale_ordering():
     assert len(quick.toy_seeds) >= 5  # the toy chapters promise at least 5 seeds per setting
 
 
+def test_quick_is_fashion_mnist_and_narrow():
+    quick = PROFILES["quick"]
+    assert quick.dataset == "fashion-mnist" and quick.image_size == 16
+    assert 0 < quick.width_scale < 1
+    assert PROFILES["full"].dataset == "cifar10" and PROFILES["full"].width_scale == 1
+
+
 def test_smoke_is_offline_and_small():
     smoke = PROFILES["smoke"]
     assert smoke.dataset in data.OFFLINE_DATASETS

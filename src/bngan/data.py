@@ -3,10 +3,16 @@
 Everything is loaded once into a float32 tensor in [-1, 1] (the range of a tanh
 generator) and kept on the training device, so training draws batches by
 indexing instead of going through a DataLoader.
+
+A torchvision dataset is looked for in the ``BNGAN_DATA`` cache, then in a system copy
+(Debian's ``dataset-fashion-mnist`` package), then downloaded; scikit-learn's digits are
+bundled and always work offline.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import math
 import os
 import tarfile
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +37,16 @@ _DIGITS_TEST_FRACTION = 0.2
 _DIGITS_SPLIT_SEED = 0
 # Errors torchvision's download and integrity code raises (URLError and SSL errors are OSErrors).
 _DOWNLOAD_ERRORS = (RuntimeError, OSError, EOFError, tarfile.TarError)
+# Datasets stored as the four original idx files (LeCun's format), which torchvision reads too.
+_IDX_FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# System copies installed by a package manager, searched after the BNGAN_DATA cache.
+# Debian/Ubuntu: `apt-get install dataset-fashion-mnist`.
+SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {
+    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
+}
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -50,11 +67,13 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class ImageData:
-    """Train and held-out images of one dataset, float32 (N, C, H, W) in [-1, 1]."""
+    """Train and held-out images of one dataset, float32 (N, C, H, W) in [-1, 1], with class labels."""
 
     name: str
     train: torch.Tensor
     test: torch.Tensor
+    train_labels: torch.Tensor | None = None  # (N,) int64 class ids on the images' device
+    test_labels: torch.Tensor | None = None
 
     @property
     def channels(self) -> int:
@@ -85,15 +104,20 @@ def _to_unit_range(raw: torch.Tensor, max_value: float) -> torch.Tensor:
     raise ValueError(f"raw images must have 3 or 4 dimensions, got shape {tuple(raw.shape)}")
 
 
-def _subset(raw: torch.Tensor, n: int | None, seed: int, param: str) -> torch.Tensor:
-    """A seeded random subset of `n` images (all of them when `n` is None)."""
+Split = tuple[torch.Tensor, torch.Tensor]  # raw images and int64 labels
+
+
+def _subset(split: Split, n: int | None, seed: int, param: str) -> Split:
+    """A seeded random subset of `n` images and their labels (all of them when `n` is None)."""
+    raw, labels = split
     available = len(raw)
     if n is None:
-        return raw
+        return raw, labels
     if not 1 <= n <= available:
         raise ValueError(f"{param} must be between 1 and the {available} images available (got {n})")
     gen = torch.Generator().manual_seed(seed)
-    return raw[torch.randperm(available, generator=gen)[:n]]
+    idx = torch.randperm(available, generator=gen)[:n]
+    return raw[idx], labels[idx]
 
 
 def _prepare(raw: torch.Tensor, max_value: float, image_size: int, channels: int) -> torch.Tensor:
@@ -110,30 +134,122 @@ def _prepare(raw: torch.Tensor, max_value: float, image_size: int, channels: int
     return x
 
 
-def _load_digits() -> tuple[torch.Tensor, torch.Tensor, float]:
+def _load_digits() -> tuple[Split, Split, float]:
     """sklearn's bundled 8x8 digits (values 0..16) with a fixed 80/20 train/test split."""
     from sklearn.datasets import load_digits
 
-    images = torch.from_numpy(load_digits().images).to(torch.float32)  # exact for 0..16; MPS lacks float64
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images).to(torch.float32)  # exact for 0..16; MPS lacks float64
+    labels = torch.from_numpy(bunch.target).to(torch.int64)
     n_test = round(_DIGITS_TEST_FRACTION * len(images))
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(_DIGITS_SPLIT_SEED))
-    return images[order[n_test:]], images[order[:n_test]], 16.0
+    train, test = order[n_test:], order[:n_test]
+    return (images[train], labels[train]), (images[test], labels[test]), 16.0
 
 
-def _load_torchvision(name: str, root: Path, download: bool) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Official train/test splits as raw uint8 tensors, via torchvision's own download code."""
+# --------------------------------------------------------------------------- idx files (MNIST family)
+
+_IDX_DTYPES = {0x08: np.uint8}
+
+
+def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
+    """Read one idx file (LeCun's MNIST format, optionally gzipped) as a uint8 tensor."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an unsigned-byte idx file")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != math.prod(shape):
+        raise ValueError(f"{path} holds {body.size} values, its header says {shape}")
+    return torch.from_numpy(body.reshape(shape).copy())
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+@functools.lru_cache(maxsize=2)
+def _load_idx_folder(folder: Path) -> tuple[Split, Split, float] | None:
+    """The four idx files in `folder` (gzipped or not), or None when any is missing.
+
+    Kept in memory (two folders), so a process decompresses a dataset once.
+    """
+    paths = {train: [_find_idx(folder, stem) for stem in stems] for train, stems in _IDX_FILES.items()}
+    if any(p is None for ps in paths.values() for p in ps):
+        return None
+    splits = []
+    for train in (True, False):
+        images, labels = (read_idx(p) for p in paths[train])
+        if images.dim() != 3 or labels.dim() != 1 or len(images) != len(labels):
+            raise ValueError(f"idx files in {folder} do not hold matching (N, H, W) images and (N,) labels")
+        splits.append((images, labels.to(torch.int64)))
+    return splits[0], splits[1], 255.0
+
+
+def system_dirs(name: str) -> tuple[Path, ...]:
+    """Folders where a package manager installs dataset `name` (see :data:`SYSTEM_DIRS`)."""
+    return SYSTEM_DIRS.get(_canonical_name(name), ())
+
+
+# --------------------------------------------------------------------------- torchvision datasets
+
+def _torchvision_splits(name: str, root: Path, download: bool) -> tuple[Split, Split, float]:
     import torchvision.datasets
 
     cls = getattr(torchvision.datasets, _TORCHVISION_CLASSES[name])
-    try:
-        splits = [torch.as_tensor(cls(root=str(root), train=train, download=download).data) for train in (True, False)]
-    except _DOWNLOAD_ERRORS as err:
-        raise DatasetUnavailableError(
-            f"Could not load dataset {name!r} from {root} (download={download}): {err!r}. "
-            "The 'digits' dataset is bundled with scikit-learn and works offline: load_images('digits'). "
-            "Set BNGAN_DATA to a folder that already holds the files, or BNGAN_DATASET=digits to pick another dataset."
-        ) from err
+    splits = []
+    for train in (True, False):
+        ds = cls(root=str(root), train=train, download=download)
+        images = torch.as_tensor(ds.data)
+        targets = getattr(ds, "targets", None)
+        labels = torch.as_tensor(targets, dtype=torch.int64) if targets is not None else \
+            torch.full((len(images),), -1, dtype=torch.int64)
+        splits.append((images, labels))
     return splits[0], splits[1], 255.0
+
+
+def _load_torchvision(name: str, root: Path, download: bool) -> tuple[Split, Split, float]:
+    """Official train/test splits as raw uint8 tensors with labels, looked for in this order:
+
+    1. the cache `root` (torchvision's own layout; for the MNIST family also the four idx
+       files, gzipped or not, in ``root/<Class>/raw``),
+    2. a system copy (:data:`SYSTEM_DIRS`, e.g. Debian's ``dataset-fashion-mnist``),
+    3. torchvision's download into `root` (only when `download`).
+    """
+    errors: list[BaseException] = []
+    try:
+        return _torchvision_splits(name, root, download=False)
+    except _DOWNLOAD_ERRORS as err:
+        errors.append(err)
+    idx = name != "cifar10"
+    folders = ((root / _TORCHVISION_CLASSES[name] / "raw",) if idx else ()) + system_dirs(name)
+    for folder in folders:
+        found = _load_idx_folder(folder)
+        if found is not None:
+            return found
+    if download:
+        try:
+            return _torchvision_splits(name, root, download=True)
+        except _DOWNLOAD_ERRORS as err:
+            errors.append(err)
+    system = ", ".join(str(p) for p in system_dirs(name)) or "none known for this dataset"
+    debian = " (Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist)" if name == "fashion-mnist" else ""
+    raise DatasetUnavailableError(
+        f"Could not load dataset {name!r}. Looked in, in order: "
+        f"(1) the BNGAN_DATA cache {root} (torchvision's layout"
+        + (f", or the four idx files in {root / _TORCHVISION_CLASSES[name] / 'raw'}" if idx else "") + "); "
+        f"(2) a system copy: {system}{debian}; "
+        f"(3) torchvision's download: {'failed: ' + repr(errors[-1]) if download else 'not tried (download=False)'}. "
+        "Without the data or a network, BNGAN_DATASET=digits selects scikit-learn's bundled digits, "
+        "which work offline (load_images('digits'))."
+    ) from errors[-1]
 
 
 def load_images(
@@ -148,10 +264,12 @@ def load_images(
     download: bool = True,
     seed: int = 0,
 ) -> ImageData:
-    """Load an image dataset as float32 (N, C, H, W) tensors in [-1, 1] on `device`.
+    """Load an image dataset as float32 (N, C, H, W) tensors in [-1, 1] on `device`, with labels.
 
     `n_train` / `n_test` take seeded random subsets; `channels` None keeps the dataset's own.
-    Raises DatasetUnavailableError when a torchvision dataset can be neither found nor downloaded.
+    A torchvision dataset is looked for in the BNGAN_DATA cache, then in a system copy
+    (:data:`SYSTEM_DIRS`), then downloaded; DatasetUnavailableError names all three when
+    none works.
     """
     key = _canonical_name(name)
     if image_size not in IMAGE_SIZES:
@@ -159,18 +277,22 @@ def load_images(
     if channels not in (None, 1, 3):
         raise ValueError(f"channels must be None, 1 or 3 (got {channels!r})")
     if key == "digits":
-        raw_train, raw_test, max_value = _load_digits()
+        train, test, max_value = _load_digits()
     else:
-        raw_train, raw_test, max_value = _load_torchvision(key, data_root(root), download)
-    raw_train = _subset(raw_train, n_train, seed, "n_train")
-    raw_test = _subset(raw_test, n_test, seed, "n_test")
+        train, test, max_value = _load_torchvision(key, data_root(root), download)
+    raw_train, y_train = _subset(train, n_train, seed, "n_train")
+    raw_test, y_test = _subset(test, n_test, seed, "n_test")
     if channels is None:
         channels = 3 if raw_train.dim() == 4 else 1
     device = torch.device(device)
     # Move the compact raw arrays once, then convert and resize on the target device.
-    train = _prepare(raw_train.to(device), max_value, int(image_size), channels)
-    test = _prepare(raw_test.to(device), max_value, int(image_size), channels)
-    return ImageData(name=key, train=train, test=test)
+    return ImageData(
+        name=key,
+        train=_prepare(raw_train.to(device), max_value, int(image_size), channels),
+        test=_prepare(raw_test.to(device), max_value, int(image_size), channels),
+        train_labels=y_train.to(device),
+        test_labels=y_test.to(device),
+    )
 
 
 class BatchSampler:

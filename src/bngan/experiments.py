@@ -36,12 +36,22 @@ TWO_SIDED_LABELS = {"real_label": (0.7, 1.2), "fake_label": (0.0, 0.3), "flip_pr
 
 
 def scale_to_profile(config: ExperimentConfig, profile: str | Profile | None = None) -> ExperimentConfig:
-    """Apply a profile's data and step budget to ``config`` (nothing else changes)."""
+    """Apply a profile's data and step budget to ``config``, and for image data its width
+    scale: every conv width times ``width_scale`` (rounded, at least 1), alike for every
+    experiment. Scale a config at the paper's widths once; nothing else changes."""
     p = get_profile(profile)
     common = {"log_every": p.log_every, "recon_steps": p.recon_steps, "recon_final_steps": p.recon_final_steps}
     if config.data.kind == "toy":
         return config.vary(toy_samples=p.toy_samples, steps=p.toy_steps, sample_every=max(1, p.toy_steps // 10),
                            eval_every=0, checkpoint_every=max(1, p.toy_steps // 4), **common)
+    if p.width_scale != 1:
+        m = config.model
+
+        def narrow(width: int) -> int:
+            return max(1, round(width * p.width_scale))
+
+        common.update(g_filters=tuple(map(narrow, m.g_filters)), d_filters=tuple(map(narrow, m.d_filters)),
+                      width=narrow(m.width))
     return config.vary(dataset=dataset_name(p), image_size=p.image_size, n_train=p.n_train, n_test=p.n_test,
                        steps=p.steps, sample_every=p.sample_every, eval_every=p.eval_every,
                        checkpoint_every=max(1, p.steps // 4), **common)

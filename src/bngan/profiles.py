@@ -1,13 +1,27 @@
-"""Settings profiles: how much data and how many steps an experiment gets.
+"""Settings profiles: how much data, how many steps and how wide the networks an experiment gets.
 
-``quick`` trains on 16 px digits because a 2-core CPU manages about 1.7 iterations per
-second of the seed paper's 128-filter, batch-128 DCGAN at 16 px and 0.3 at 32 px
-(`benchmarks/step_speed.py`), and the reconstruction search costs about as much per image
-as a training step, so ``quick`` scores 100 held-out digits once, at the end. ``full`` uses
-the paper's 32 px CIFAR-10 on a GPU.
+=========  =========================  =====  ======  =====  ==========================================
+profile    data                       px     width   steps  measured cost
+=========  =========================  =====  ======  =====  ==========================================
+``smoke``  bundled digits, 256        16     x1      12     seconds per run: proves the code runs
+``quick``  Fashion-MNIST, 60k / 10k   16     x1/4    400    4-73 s per Table II run, ~300 s for all 14
+``full``   CIFAR-10, 50k / 10k        32     x1      5000   a GPU (Colab)
+=========  =========================  =====  ======  =====  ==========================================
 
-A profile scales an experiment (steps, data, evaluation budget), never the set-up being
-compared, so a finding at ``quick`` is a finding about the same models as at ``full``.
+``quick`` is sized for a 2-core CPU, where the seed paper's 128-filter, batch-128 DCGAN runs
+at under 1 iteration per second at 16 px (400 steps: about 10 minutes per seed). It multiplies
+every conv width by ``width_scale`` = 1/4, alike for every experiment (the kernel-5 networks
+get 32 filters per layer, the kernel-3 ones G 32-16 and D 8-16-32-32), and keeps the steps,
+batch sizes and everything else the book compares. The times above are
+``benchmarks/quick_runs.py`` (one seed, training plus end-of-run metrics, two threads) on a
+2-core machine shared with another job: 4-24 s for experiments 1-10 while it was idle, 11-41 s
+each and 304 s in all while it was busy (one thread: 7-43 s, 327 s). The
+reconstruction search costs about as much per image as a training step, so ``quick`` scores
+100 held-out images once, at the end; FID/KID use up to 2000 samples against the whole test
+split (:mod:`bngan.quality`).
+
+A profile scales an experiment (steps, data, network width, evaluation budget), never the
+set-up being compared, so a finding at ``quick`` is about the same comparison as at ``full``.
 """
 
 from __future__ import annotations
@@ -29,6 +43,9 @@ class Profile:
         name: ``smoke``, ``quick`` or ``full``.
         dataset: default image dataset (``BNGAN_DATASET`` overrides, see :func:`dataset_name`).
         image_size: side of the square training images.
+        width_scale: multiplier on every image network's conv widths (``g_filters``,
+            ``d_filters`` and the Radford ``width``), applied alike to every experiment by
+            :func:`bngan.experiments.scale_to_profile`; 1 keeps the paper's widths.
         n_train: training images kept (``None``: the whole training split).
         n_test: held-out images used by the reconstruction metric.
         steps: generator steps per image-GAN run.
@@ -46,6 +63,7 @@ class Profile:
     name: str
     dataset: str
     image_size: int
+    width_scale: float
     n_train: int | None
     n_test: int
     steps: int
@@ -66,18 +84,18 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", dataset="digits", image_size=16, n_train=256, n_test=32,
+        name="smoke", dataset="digits", image_size=16, width_scale=1.0, n_train=256, n_test=32,
         steps=12, toy_steps=40, toy_samples=256, log_every=2, sample_every=6, eval_every=6,
         recon_steps=5, recon_final_steps=10, seeds=(0, 1), toy_seeds=(0, 1),
     ),
     "quick": Profile(
-        name="quick", dataset="digits", image_size=16, n_train=None, n_test=100,
+        name="quick", dataset="fashion-mnist", image_size=16, width_scale=0.25, n_train=None, n_test=100,
         steps=400, toy_steps=2000, toy_samples=1024, log_every=5, sample_every=50,
         eval_every=0, recon_steps=50, recon_final_steps=100, seeds=(0, 1, 2),
         toy_seeds=(0, 1, 2, 3, 4),
     ),
     "full": Profile(
-        name="full", dataset="cifar10", image_size=32, n_train=None, n_test=1000,
+        name="full", dataset="cifar10", image_size=32, width_scale=1.0, n_train=None, n_test=1000,
         steps=5000, toy_steps=2000, toy_samples=2048, log_every=25, sample_every=500,
         eval_every=1000, recon_steps=50, recon_final_steps=500, seeds=(0, 1, 2),
         toy_seeds=tuple(range(10)),

@@ -8,8 +8,10 @@ read back at most about once a second (for the progress bar) and at checkpoints.
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import __version__, data, metrics, models, norms
+from . import __version__, data, metrics, models, norms, quality
 from .config import ExperimentConfig, Label
 from .runs import Run, RunDir, atomic_torch_save, atomic_write_json, cached_run_matches, run_dir
 
@@ -372,9 +374,12 @@ class GANStep:
 _DATA_CACHE: dict[tuple, Any] = {}
 
 
-def load_run_data(config: ExperimentConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def load_run_data(config: ExperimentConfig, device: torch.device, *,
+                  all_test: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, test) tensors on ``device``; the same for every seed of an experiment, and
-    kept in memory so a sweep loads each dataset once."""
+    kept in memory so a sweep loads each dataset once. ``test`` holds the first
+    ``config.data.n_test`` held-out images, or with ``all_test=True`` (images only) the whole
+    held-out split, which the sample-quality metrics compare against."""
     d = config.data
     key = (d.kind, d.dataset, d.image_size, d.channels, d.n_train, d.n_test, d.toy, d.toy_samples, str(device))
     if key not in _DATA_CACHE:
@@ -384,10 +389,11 @@ def load_run_data(config: ExperimentConfig, device: torch.device) -> tuple[torch
         else:
             images = data.load_images(d.dataset, image_size=d.image_size, channels=d.channels, n_train=d.n_train,
                                       device=device, seed=0)
-            _DATA_CACHE[key] = (images.train, images.test[: d.n_test])
+            _DATA_CACHE[key] = (images.train, images.test)
         while len(_DATA_CACHE) > 3:
             _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
-    return _DATA_CACHE[key]
+    train, test = _DATA_CACHE[key]
+    return (train, test) if all_test or d.kind == "toy" else (train, test[: d.n_test])
 
 
 # --------------------------------------------------------------------------- the run
@@ -501,16 +507,22 @@ class Trainer:
     @torch.no_grad()
     def final_metrics(self) -> dict[str, Any]:
         t, found = self.config.train, {}
+        image = self.config.data.kind == "image"
+        held_out = load_run_data(self.config, self.device, all_test=True)[1] if image else self.test_data
+        n = min(512, len(self.test_data))
+        n_fakes = max(n, min(quality.N_SAMPLES, len(held_out))) if image else n
         g_mode = self.g.training
         self.g.eval()
-        try:
-            n = min(512, len(self.test_data))
-            fakes = self.g(self.noise_for_metrics(n))
+        try:  # image G in eval mode treats samples independently, so it may go in chunks; toy G
+            # may not (MomentMatch normalizes over its batch), so it gets one batch as before
+            chunks = self.noise_for_metrics(n_fakes).split(500 if image else n_fakes)
+            fakes = torch.cat([self.g(z) for z in chunks])
         finally:
             self.g.train(g_mode)
-        found["swd"] = metrics.sliced_wasserstein(fakes, self.test_data[:n])
-        found["diversity"] = metrics.sample_diversity(fakes)
-        if self.config.data.kind == "toy":
+        found["swd"] = metrics.sliced_wasserstein(fakes[:n], self.test_data[:n])
+        found["diversity"] = metrics.sample_diversity(fakes[:n])
+        if not image:
+            fakes = fakes[:n]
             shift = metrics.mean_shift(fakes, self.train_data)
             found["mean_shift"] = shift.tolist()
             found["shift_x"] = float(shift[0])
@@ -520,6 +532,13 @@ class Trainer:
             recon = self.evaluate(t.recon_final_steps)
             found["recon_mse"] = recon.mse
             found["recon_mse_std"] = float(recon.per_image.std())
+            # FID, KID and class coverage on a classifier's features, fakes against the held-out split.
+            found.update(quality.sample_quality(fakes, held_out, dataset=self.config.data.dataset))
+            if os.environ.get(quality.INCEPTION_ENV, "").strip() in ("1", "true", "yes"):
+                try:
+                    found.update(quality.inception_quality(fakes, held_out))
+                except quality.QualityUnavailableError as err:
+                    warnings.warn(str(err), stacklevel=2)
         history = self._history_payload()
         tail = max(1, len(self.rows) // 10)
         for name in ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_g"):
