@@ -4,7 +4,8 @@ Selects the `smoke` profile unless BNGAN_PROFILE is already set, so every test a
 notebook run under pytest uses tiny offline data and a few steps. Runs go to a fresh
 temporary folder (BNGAN_RUNS) for the whole test session, so a notebook test always trains
 instead of loading runs cached by an earlier session, and nothing is written into the
-repository. Notebooks executed by nbmake run in a kernel started by this process, so they
+repository; the dataset cache (BNGAN_DATA, where the quality classifiers are cached) is a
+temporary folder too, so the user's cache is never touched. Notebooks executed by nbmake run in a kernel started by this process, so they
 inherit these variables.
 """
 
@@ -15,17 +16,17 @@ import tempfile
 os.environ.setdefault("BNGAN_PROFILE", "smoke")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-_RUNS = None
+_MADE: dict[str, str] = {}
 
 
 def pytest_configure(config):
-    global _RUNS
-    if "BNGAN_RUNS" not in os.environ:
-        _RUNS = tempfile.mkdtemp(prefix="bngan-test-runs-")
-        os.environ["BNGAN_RUNS"] = _RUNS
+    for variable, prefix in (("BNGAN_RUNS", "bngan-test-runs-"), ("BNGAN_DATA", "bngan-test-data-")):
+        if variable not in os.environ:
+            _MADE[variable] = os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
 
 
 def pytest_unconfigure(config):
-    if _RUNS is not None:
-        shutil.rmtree(_RUNS, ignore_errors=True)
-        os.environ.pop("BNGAN_RUNS", None)
+    for variable, path in _MADE.items():
+        shutil.rmtree(path, ignore_errors=True)
+        os.environ.pop(variable, None)
+    _MADE.clear()
