@@ -221,3 +221,19 @@ def test_inception_quality_says_what_it_needs(monkeypatch, digits) -> None:
     monkeypatch.setattr(fid_module, "NoTrainInceptionV3", NoWeights)
     with pytest.raises(quality.QualityUnavailableError, match="torch-fidelity"):
         quality.inception_quality(digits.train[:4], digits.test[:4])
+
+
+def test_over_training_scores_each_snapshot_against_held_out_images(tmp_path, digits) -> None:
+    config = table2(2, "smoke").vary(steps=4, log_every=1, sample_every=2, checkpoint_every=0, n_samples=32)
+    run = train_run(config, seed=0, root=tmp_path, progress=False)
+    steps, kid = quality.over_training(run, digits.test)
+    assert steps.tolist() == [0, 2, 4] and kid.shape == (3,)
+    # each value is the snapshot's own KID, computed independently here
+    judge = quality.classifier("digits", 16, 1)
+    last = run.samples[-1].float() / 127.5 - 1
+    expected = quality.frechet_and_kernel(judge.embed(last)[0], judge.embed(digits.test)[0])["kid"]
+    assert kid[-1] == pytest.approx(expected, rel=1e-5)
+    real_kid = quality.frechet_and_kernel(judge.embed(digits.train[:32])[0], judge.embed(digits.test)[0])["kid"]
+    assert real_kid < kid.min()  # real images beat an untrained generator's samples
+    with pytest.raises(ValueError, match="metric must be"):
+        quality.over_training(run, digits.test, metric="swd")

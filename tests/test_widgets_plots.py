@@ -53,3 +53,17 @@ def test_figures_have_one_panel_per_setting_and_curves_per_seed_set(results):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["bn", "no bn"]
     fig = plots.run_summary(results["bn"].runs[0])
     assert len(fig.axes) == 4
+
+
+def test_quality_over_training_plots_the_seed_mean_of_each_snapshot(results):
+    import numpy as np
+
+    from bngan import data, quality
+
+    real = data.load_images("digits", image_size=16).test
+    ax = plots.quality_over_training(results, real)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"bn", "no bn"}
+    per_seed = [quality.over_training(r, real)[1] for r in results["bn"].runs]
+    np.testing.assert_allclose(lines["bn"].get_ydata(), np.mean(per_seed, axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(lines["bn"].get_xdata(), results["bn"].runs[0].sample_steps)

@@ -80,6 +80,31 @@ def gradients(results, *, smooth: int = 1) -> Figure:
     return fig
 
 
+def quality_over_training(results, real: torch.Tensor, *, metric: str = "kid", ax: Axes | None = None,
+                          title: str | None = None) -> Axes:
+    """``metric`` (KID by default) of each stored sample snapshot against held-out ``real``
+    images, mean over seeds with a min-max band, per set-up (see
+    :func:`bngan.quality.over_training`)."""
+    from . import quality
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    for k, rs in enumerate(_as_sets(results)):
+        found = [quality.over_training(r, real, metric=metric) for r in rs.completed]
+        if not found:
+            continue
+        n = min(len(steps) for steps, _ in found)
+        steps, values = found[0][0][:n], np.stack([v[:n] for _, v in found])
+        ax.plot(steps, values.mean(0), color=f"C{k}", label=rs.label, lw=1.4)
+        if len(values) > 1:
+            ax.fill_between(steps, values.min(0), values.max(0), color=f"C{k}", alpha=0.15, lw=0)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title(title or f"{metric.upper()} of the sample snapshots (lower is better)")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def image_grid(images: torch.Tensor, *, nrow: int = 8, ax: Axes | None = None, title: str | None = None) -> Axes:
     """Show a batch of uint8 (or [-1, 1] float) images as one grid."""
     if ax is None:

@@ -25,6 +25,7 @@ import warnings
 import weakref
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -302,6 +303,29 @@ def sample_quality(fakes: torch.Tensor, real: torch.Tensor, *, dataset: str, ima
     return found
 
 
+def over_training(run, real: torch.Tensor, *, metric: str = "kid") -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of ``metric`` (``kid`` or ``fid``) for each sample snapshot a finished
+    image run stored (its fixed-noise samples, eval-mode G), against held-out ``real`` images.
+
+    The snapshots are small (a run keeps ``train.n_samples`` of them, 64 by default), so KID,
+    which is unbiased at small sample sizes, is the default; FID on 64 samples is biased
+    upwards and only comparable between runs with the same number of samples. The run itself
+    scores 2000 samples at the end (``run.metrics``)."""
+    if metric not in ("kid", "fid"):
+        raise ValueError(f"metric must be 'kid' or 'fid'; got {metric!r}")
+    if run.config.data.kind != "image" or len(run.sample_steps) == 0:
+        raise ValueError(f"over_training needs an image run with sample snapshots; {run.config.name} has "
+                         f"{len(run.sample_steps)} snapshots of {run.config.data.kind} data")
+    d = run.config.data
+    judge = classifier(d.dataset, d.image_size, d.image_channels, real.device)
+    real_features = _real_features(judge, real)
+    values = []
+    for snapshot in run.samples:
+        fakes = snapshot.to(real.device, torch.float32) / 127.5 - 1.0
+        values.append(frechet_and_kernel(judge.embed(fakes)[0], real_features)[metric])
+    return np.asarray(run.sample_steps), np.asarray(values)
+
+
 # --------------------------------------------------------------------------- Inception (needs a download)
 
 
@@ -338,4 +362,4 @@ def inception_quality(fakes: torch.Tensor, real: torch.Tensor, *, device: str | 
 
 
 __all__ = ["Classifier", "INCEPTION_ENV", "N_SAMPLES", "QualityUnavailableError", "SmallCNN", "class_coverage",
-           "classifier", "frechet_and_kernel", "inception_quality", "sample_quality"]
+           "classifier", "frechet_and_kernel", "inception_quality", "over_training", "sample_quality"]
