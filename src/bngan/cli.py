@@ -13,12 +13,15 @@ from . import __version__
 def _list(args: argparse.Namespace) -> int:
     from .experiments import EXPERIMENTS, SERIES, _natural, get_experiment
 
+    names = sorted(EXPERIMENTS, key=_natural)
+    width = max(map(len, names))
     print("experiments:")
-    for name in sorted(EXPERIMENTS, key=_natural):
-        print(f"  {name:<14} {get_experiment(name, 'smoke').description}")
+    for name in names:
+        print(f"  {name:<{width}}  {get_experiment(name, 'smoke').description}")
     print("series (run each member with `bngan run`):")
+    width = max(map(len, SERIES))
     for name, members in sorted(SERIES.items()):
-        print(f"  {name:<22} {', '.join(members.values())}")
+        print(f"  {name:<{width}}  {', '.join(members.values())}")
     return 0
 
 

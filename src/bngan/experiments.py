@@ -114,7 +114,8 @@ def table2(exp_id: int, profile: str | Profile | None = None) -> ExperimentConfi
     config = seed_paper_dcgan(
         name=f"table2:{exp_id}",
         description=(f"Table II #{exp_id}: noise labels {'yes' if noise else 'no'}, BN in {bn_in}, "
-                     f"G kernel {kernel}, batch {batch}, {routine} D training"),
+                     f"G kernel {kernel}, batch {batch}, {routine} D training"
+                     + (f", G's BN momentum {g_keras_momentum} (Keras)" if bn_in == "g" else "")),
         norm_in=bn_in, g_kernel=kernel, batch_size=batch, routine=routine,
         g_bn_momentum=keras_to_torch_momentum(g_keras_momentum), **filters,
         **(NOISY_LABELS if noise else CLEAN_LABELS),
