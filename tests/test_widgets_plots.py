@@ -53,3 +53,15 @@ def test_figures_have_one_panel_per_setting_and_curves_per_seed_set(results):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["bn", "no bn"]
     fig = plots.run_summary(results["bn"].runs[0])
     assert len(fig.axes) == 4
+
+
+def test_mode_samples_figure_has_a_row_per_setting_and_the_numbers_in_titles(results):
+    import matplotlib.pyplot as plt
+
+    samples = {label: rs.runs[0].mode_samples(9) for label, rs in results.items()}
+    fig = plots.mode_samples(samples, numbers={"bn": {"eval": "FID 12", "train": "FID 34"}})
+    assert len(fig.axes) == 2 * len(samples)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "bn\neval mode, FID 12" and titles[1] == "bn\ntrain mode, FID 34"
+    assert titles[2] == "no bn\neval mode"
+    plt.close(fig)
