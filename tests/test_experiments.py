@@ -159,6 +159,9 @@ SERIES_FIELDS = {
     "heuristics:init": {"model.init", "model.bn_eps"},
     **{f"noise:{r}": {"train.real_label", "train.fake_label", "train.flip_prob", "train.instance_noise",
                       "train.instance_noise_decay"} for r in ("combined", "separate")},
+    "onesided:combined": {"model.norm_in"},
+    "onesided:separate": {"model.norm_in"},
+    "onesided:momentum": {"model.g_bn_momentum"},
     "blindspot:bn": {"model.d_norms"},
     "blindspot:shift": {"model.d_norms"},
     "blindspot:failures": {"train.routine", "train.g_bn_mode"},
@@ -315,3 +318,48 @@ def test_noise_label_treatments_set_what_they_say():
         noise_labels("separate", "two-sided-7")
     with pytest.raises(ValueError, match="routine must be one of"):
         noise_labels("split", "none-0")
+
+
+# --------------------------------------------------------------------------- chapter 3: one-sided BN
+
+
+def test_one_sided_set_ups_reuse_table2_configs_and_move_only_bn():
+    from bngan.experiments import one_sided
+
+    # the paper's rows are entries of the design, run for run (same hash, same cache)
+    assert get_experiment("onesided:combined-both", "quick").hash() == table2(10, "quick").hash()
+    assert get_experiment("onesided:separate-both", "quick").hash() == table2(11, "quick").hash()
+    assert get_experiment("onesided:combined-g", "quick").hash() == table2(14, "quick").hash()
+    for routine, exp_id in (("combined", 10), ("separate", 11)):
+        for bn_in in ("none", "g", "d", "both"):
+            cfg = get_experiment(f"onesided:{routine}-{bn_in}", "smoke")
+            assert cfg == one_sided(routine, bn_in, "smoke") and cfg.name == f"onesided:{routine}-{bn_in}"
+            assert cfg.model.norm_in == bn_in and cfg.train.routine == routine
+            assert cfg.train.batch_size == 128 and cfg.model.g_kernel == 5 and cfg.train.flip_prob == 0.05
+            g, d = build_networks(cfg)
+            has_bn = lambda net: any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # noqa: E731
+            assert (has_bn(g), has_bn(d)) == (bn_in in ("g", "both"), bn_in in ("d", "both"))
+            assert dataclasses.replace(cfg, name="x", description="", model=dataclasses.replace(
+                cfg.model, norm_in="both")) == dataclasses.replace(table2(exp_id, "smoke"), name="x", description="")
+    momenta = [get_experiment(name, "smoke").model.g_bn_momentum for name in SERIES["onesided:momentum"].values()]
+    assert momenta == pytest.approx([0.5, 0.3, 0.1])
+    with pytest.raises(ValueError, match="routine"):
+        one_sided("split", "g")
+    with pytest.raises(ValueError, match="bn_in"):
+        one_sided("combined", "neither")
+
+
+def test_one_sided_series_run_and_log_the_g_probe(tmp_path):
+    """Smoke test of chapter 3's series at a tiny width: every set-up trains and G's BN gaps are
+    logged exactly where G has BN."""
+    for series in ("onesided:combined", "onesided:separate", "onesided:momentum"):
+        tiny = {label: get_experiment(name, "smoke").vary(
+            g_filters=(8, 8), d_filters=(8, 8, 8, 8), steps=2, batch_size=8, n_test=8, recon_final_steps=2,
+            eval_every=0, sample_every=2, log_every=1) for label, name in SERIES[series].items()}
+        results = run_series(tiny, seeds=[0], root=tmp_path, progress=False)
+        assert list(results) == list(SERIES[series])
+        for label, rs in results.items():
+            run = rs.runs[0]
+            assert run.status == "complete" and np.isfinite(run.metrics["fid"])
+            has_g_bn = rs.config.model.norm_in in ("g", "both")
+            assert ("g_bn0_gap_var" in run.history and np.isfinite(run.history["g_bn0_gap_var"]).all()) == has_g_bn

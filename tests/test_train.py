@@ -19,8 +19,8 @@ from bngan import models, runs, train
 from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from bngan.data import BatchSampler
 from bngan.runs import Run, RunDir, run_dir
-from bngan.train import (BNProbe, GANStep, build_networks, d_loss_fn, g_loss_fn, make_optimizers, make_targets,
-                         train_run)
+from bngan.train import (BNProbe, GANStep, GBNProbe, build_networks, d_loss_fn, g_loss_fn, make_optimizers,
+                         make_targets, train_run)
 
 B = 8  # batch size of the GANStep tests
 CPU = torch.device("cpu")
@@ -360,6 +360,82 @@ def test_bn_probe_fake_gap_exceeds_real_gap_and_matches_formula():
     assert all(math.isnan(v) for v in BNProbe(models.mlp_discriminator(norm="batch")).row(CPU))
 
 
+def test_g_bn_probe_matches_an_independent_computation_on_the_hooked_batch():
+    torch.manual_seed(0)
+    g = models.mlp_generator(latent_dim=2, width=16, depth=2, norm="batch", bn_momentum=0.1)
+    probe = GBNProbe(g)
+    assert probe.columns == ["g_bn0_gap_mean", "g_bn0_gap_var", "g_bn1_gap_mean", "g_bn1_gap_var"]
+    for _ in range(20):
+        g(torch.randn(64, 2))
+    assert probe.values == {} and all(not layer._forward_pre_hooks for layer in probe.layers)
+
+    seen = {}  # what each BN layer receives, and its running statistics before the forward
+    def spy(index):
+        def hook(module, inputs):
+            seen[index] = (inputs[0].detach().clone(), module.running_mean.clone(), module.running_var.clone())
+        return hook
+    handles = [layer.register_forward_pre_hook(spy(i)) for i, layer in enumerate(probe.layers)]
+    z = torch.randn(64, 2) * 3 + 1  # off the running statistics
+    with probe.capture():
+        g(z)
+    for handle in handles:
+        handle.remove()
+    assert all(not layer._forward_pre_hooks for layer in probe.layers)  # hooks gone after capture
+    for i, layer in enumerate(probe.layers):
+        x, mean, var = (t.double() for t in seen[i])
+        eps = layer.eps
+        mu_b, var_b = x.mean(0), ((x - x.mean(0)) ** 2).mean(0)
+        expected_mean = ((mu_b - mean).abs() / (var + eps).sqrt()).mean()
+        expected_var = np.mean([abs(math.log((vb + eps) / (vr + eps))) for vb, vr in zip(var_b.tolist(), var.tolist())])
+        torch.testing.assert_close(probe.values[f"g_bn{i}_gap_mean"].double(), expected_mean, rtol=1e-4, atol=1e-6)
+        assert probe.values[f"g_bn{i}_gap_var"].item() == pytest.approx(expected_var, rel=1e-4, abs=1e-6)
+    assert probe.values["g_bn0_gap_mean"] > 0.1
+
+    # inactive capture and eval mode record nothing
+    before = {k: v.clone() for k, v in probe.values.items()}
+    with probe.capture(False):
+        g(torch.randn(64, 2))
+    g.eval()
+    with probe.capture():
+        g(torch.randn(64, 2))
+    assert all(torch.equal(before[k], probe.values[k]) for k in before)
+    assert all(math.isnan(v) for v in GBNProbe(models.mlp_generator(latent_dim=2, norm="batch")).row(CPU))
+
+
+def test_g_bn_probe_only_reads(tmp_path, monkeypatch):
+    """A run trains the same weights with the G probe capturing and with it switched off."""
+    cfg = image_config(log_every=1, d_fakes="train-mode")
+    with_probe = train_run(cfg, 0, root=tmp_path / "a", device="cpu", progress=False)
+    assert np.isfinite(with_probe.history["g_bn0_gap_var"]).all()
+    original = GBNProbe.capture
+    monkeypatch.setattr(GBNProbe, "capture", lambda self, active=True: original(self, False))
+    without = train_run(cfg, 0, root=tmp_path / "b", device="cpu", progress=False)
+    assert np.isnan(without.history["g_bn0_gap_var"]).all()
+    for net in ("g", "d"):
+        a, b = with_probe.weights()[net], without.weights()[net]
+        assert all(torch.equal(a[k], b[k]) for k in a), net
+    for name in ("loss_d", "loss_g", "d_fake_g"):
+        np.testing.assert_array_equal(with_probe.history[name], without.history[name])
+
+
+def test_mode_samples_eval_and_train_mode_from_the_same_latents(tmp_path):
+    cfg = image_config(steps=4)
+    run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    found = run.mode_samples(20, seed=3, batch_size=8)
+    assert set(found) == {"eval", "train"} and found["eval"].shape == found["train"].shape == (20, 1, 16, 16)
+    g, _ = run.networks()
+    z = torch.randn(20, cfg.model.latent_dim, generator=torch.Generator().manual_seed(3))
+    running = [b.clone() for b in g.buffers()]
+    with torch.no_grad():
+        torch.testing.assert_close(found["eval"], g(z))
+        g.train()
+        torch.testing.assert_close(found["train"], torch.cat([g(c) for c in z.split(8)]))
+    assert not torch.allclose(found["eval"], found["train"])  # BN in G: the two modes differ
+    again = run.mode_samples(20, seed=3, batch_size=8)  # running statistics were left alone
+    assert all(torch.equal(found[m], again[m]) for m in found)
+    assert all(torch.equal(a, b) for a, b in zip(running, run.networks()[0].buffers()))
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -382,7 +458,7 @@ def test_run_record_history_samples_and_files(tmp_path):
 
     expected_cols = {"step", "loss_d", "loss_g", "d_real", "d_fake", "d_fake_g", "grad_d_bottom", "grad_d_top",
                      "grad_g_bottom", "grad_g_top", "bn0_gap_real", "bn0_gap_fake", "bn1_gap_real", "bn1_gap_fake",
-                     *GANStep.D_HALF_COLUMNS}
+                     "g_bn0_gap_mean", "g_bn0_gap_var", "g_bn1_gap_mean", "g_bn1_gap_var", *GANStep.D_HALF_COLUMNS}
     assert set(run.history) == expected_cols
     assert run.history["step"].tolist() == [3, 6, 7]
     for name in expected_cols - {"step"}:
@@ -405,7 +481,7 @@ def test_history_has_no_bn_columns_without_batch_norm(tmp_path):
     cfg = toy_config(norm="none", steps=2)
     run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     assert run.status == "complete"
-    assert not [c for c in run.history if c.startswith("bn")]
+    assert not [c for c in run.history if c.startswith(("bn", "g_bn"))]
     assert {"loss_d", "loss_g", "grad_d_top"} <= set(run.history)
 
 

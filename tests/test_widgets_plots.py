@@ -67,3 +67,15 @@ def test_quality_over_training_plots_the_seed_mean_of_each_snapshot(results):
     per_seed = [quality.over_training(r, real)[1] for r in results["bn"].runs]
     np.testing.assert_allclose(lines["bn"].get_ydata(), np.mean(per_seed, axis=0), rtol=1e-6)
     np.testing.assert_array_equal(lines["bn"].get_xdata(), results["bn"].runs[0].sample_steps)
+
+
+def test_mode_samples_figure_has_a_row_per_setting_and_the_numbers_in_titles(results):
+    import matplotlib.pyplot as plt
+
+    samples = {label: rs.runs[0].mode_samples(9) for label, rs in results.items()}
+    fig = plots.mode_samples(samples, numbers={"bn": {"eval": "FID 12", "train": "FID 34"}})
+    assert len(fig.axes) == 2 * len(samples)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "bn\neval mode, FID 12" and titles[1] == "bn\ntrain mode, FID 34"
+    assert titles[2] == "no bn\neval mode"
+    plt.close(fig)

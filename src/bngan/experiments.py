@@ -195,6 +195,30 @@ def noise_labels(routine: str, treatment: str, profile: str | Profile | None = N
 NOISE_TREATMENTS = tuple(f"{s}-{f}" for s in LABEL_SMOOTHING for f in LABEL_FLIPS) + ("instance",)
 
 
+# --------------------------------------------------------------------------- chapter 3: one-sided BN
+
+# Where BN goes, at Table II's batch-128, kernel-5, 128-filter settings with noise labels:
+# the combined routine is experiment 10's set-up, the separate one experiment 11's.
+ONE_SIDED_BN = {"none": "no BN", "g": "BN in G only", "d": "BN in D only", "both": "BN in both nets"}
+ONE_SIDED_ROUTINES = {"combined": 10, "separate": 11}
+
+
+def one_sided(routine: str, bn_in: str, profile: str | Profile | None = None) -> ExperimentConfig:
+    """Chapter 3's set-ups: Table II #10 (``combined``) or #11 (``separate``) with BN in
+    ``bn_in`` (``none``, ``g``, ``d`` or ``both``); G's BN keeps Keras' default momentum 0.9.
+    ``one_sided("combined", "both")`` is #10, ``("separate", "both")`` #11 and
+    ``("combined", "g")`` #14, exactly (same config hash)."""
+    if routine not in ONE_SIDED_ROUTINES:
+        raise ValueError(f"routine must be one of {', '.join(ONE_SIDED_ROUTINES)}; got {routine!r}")
+    if bn_in not in ONE_SIDED_BN:
+        raise ValueError(f"bn_in must be one of {', '.join(ONE_SIDED_BN)}; got {bn_in!r}")
+    exp_id = ONE_SIDED_ROUTINES[routine]
+    return table2(exp_id, profile).vary(
+        name=f"onesided:{routine}-{bn_in}", norm_in=bn_in,
+        description=f"Table II #{exp_id} settings (batch 128, G kernel 5, 128 filters, noise labels, {routine} D "
+                    f"training) with {ONE_SIDED_BN[bn_in]}")
+
+
 # --------------------------------------------------------------------------- chapter 7: the BN blind spot
 
 # Source 001's shift test: G's loss gets -0.005 * mean(fake[:, 0]), a small push to the right.
@@ -266,6 +290,8 @@ EXPERIMENTS.update({f"heuristics:{v}": (lambda p, v=v: heuristics(v, p)) for v i
 EXPERIMENTS.update({f"blindspot:{v}": (lambda p, v=v: blind_spot(v, p)) for v in BLIND_SPOT})
 EXPERIMENTS.update({f"noise:{r}-{t}": (lambda p, r=r, t=t: noise_labels(r, t, p))
                     for r in NOISE_ROUTINES for t in NOISE_TREATMENTS})
+EXPERIMENTS.update({f"onesided:{r}-{b}": (lambda p, r=r, b=b: one_sided(r, b, p))
+                    for r in ONE_SIDED_ROUTINES for b in ONE_SIDED_BN})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
@@ -280,6 +306,9 @@ SERIES: dict[str, dict[str, str]] = {
     "heuristics:init": {"Keras init (Glorot, eps 1e-3)": "heuristics:dcgan-bn",
                         "DCGAN init (N(0, 0.02), eps 1e-5)": "heuristics:dcgan-init"},
     **{f"noise:{r}": {t: f"noise:{r}-{t}" for t in NOISE_TREATMENTS} for r in NOISE_ROUTINES},
+    **{f"onesided:{r}": {label: f"onesided:{r}-{b}" for b, label in ONE_SIDED_BN.items()}
+       for r in ONE_SIDED_ROUTINES},
+    "onesided:momentum": {f"G only, Keras {TABLE2[i][5]} (#{i})": f"table2:{i}" for i in (12, 13, 14)},
     "blindspot:bn": {"no BN": "blindspot:no-bn", "BN, split batches": "blindspot:bn"},
     "blindspot:shift": {"no BN": "blindspot:no-bn-shift", "BN, split batches": "blindspot:bn-shift"},
     "blindspot:failures": {"joint D batch": "blindspot:bn-joint", "eval-mode D in G step": "blindspot:bn-eval"},

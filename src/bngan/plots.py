@@ -140,6 +140,21 @@ def samples_side_by_side(results, *, seed_index: int = 0, n: int = 36) -> Figure
     return fig
 
 
+def mode_samples(samples: Mapping[str, Mapping[str, torch.Tensor]], *, n: int = 36,
+                 numbers: Mapping[str, Mapping[str, str]] | None = None) -> Figure:
+    """One row per setting, G's samples in eval mode and in train mode side by side:
+    ``samples`` maps a label to :meth:`Run.mode_samples`' ``{"eval": ..., "train": ...}``;
+    ``numbers[label][mode]``, when given, is added to the panel's title (an FID, say)."""
+    fig, axes = plt.subplots(len(samples), 2, figsize=(5.4, 2.8 * len(samples)), squeeze=False)
+    for row, (label, modes) in zip(axes, samples.items()):
+        for ax, mode in zip(row, ("eval", "train")):
+            images = modes[mode][:n]
+            extra = f", {numbers[label][mode]}" if numbers and label in numbers and mode in numbers[label] else ""
+            image_grid(images, nrow=int(np.ceil(np.sqrt(len(images)))), ax=ax, title=f"{label}\n{mode} mode{extra}")
+    fig.tight_layout()
+    return fig
+
+
 def samples_over_training(run: Run, *, columns: int = 6, n: int = 16) -> Figure:
     """Snapshots of one run's samples at evenly spaced points of training."""
     picks = np.unique(np.linspace(0, len(run.sample_steps) - 1, min(columns, len(run.sample_steps))).astype(int))

@@ -185,6 +185,26 @@ class Run:
         d.load_state_dict(state["d"])
         return g.to(device).eval(), d.to(device).eval()
 
+    @torch.no_grad()
+    def mode_samples(self, n: int = 64, *, seed: int = 0, batch_size: int | None = None,
+                     device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        """Samples of the final G from the same ``n`` latent vectors (drawn with ``seed``), in
+        eval mode (BN uses its running statistics, as the run's snapshots and metrics do) and
+        in train mode (BN normalizes each batch of ``batch_size`` latents, default the run's
+        batch size, with its own statistics; the running statistics are left as they were).
+        Returns ``{"eval": ..., "train": ...}``, float tensors in G's output range."""
+        g, _ = self.networks(device)
+        z = torch.randn(n, self.config.model.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+        size = batch_size or self.config.train.batch_size
+        out = {"eval": torch.cat([g(chunk) for chunk in z.split(500)]).cpu()}
+        buffers = [b.clone() for b in g.buffers()]
+        g.train()
+        out["train"] = torch.cat([g(chunk) for chunk in z.split(size)]).cpu()
+        for saved, buffer in zip(buffers, g.buffers()):
+            buffer.copy_(saved)
+        g.eval()
+        return out
+
     def final(self, column: str, fraction: float = 0.1) -> float:
         """Mean of a history column over the last ``fraction`` of the logged points."""
         values = self.history[column]

@@ -164,6 +164,66 @@ class BNProbe:
         return [self.values.get(name, nan) for name in self.columns]
 
 
+class GBNProbe:
+    """Measures, for each BatchNorm layer of G, how far the statistics of the batch G
+    normalizes in its train-mode forward are from the layer's running statistics (the ones
+    G uses in eval mode: D's fakes under ``d_fakes="keras"``, snapshots, final metrics).
+
+    For layer ``i``, with batch mean ``mu_b`` and biased batch variance ``var_b`` (what the
+    layer normalizes with in train mode) and running ``mu_r``, ``var_r`` (read before the
+    forward updates them), averaged over channels:
+
+    * ``g_bn{i}_gap_mean`` = mean ``|mu_b - mu_r| / sqrt(var_r + eps)``, the shift of the batch
+      mean in running standard deviations (as :class:`BNProbe` measures D's);
+    * ``g_bn{i}_gap_var`` = mean ``|log((var_b + eps) / (var_r + eps))|``, the log-ratio of the
+      two normalizing variances (0 when they agree; log 2 = 0.69 when one is twice the other).
+
+    The hooks exist only inside :meth:`capture` (monitored steps), so other steps pay
+    nothing, and they only read: nothing a run trains changes.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        self.columns = [f"g_bn{i}_gap_{part}" for i in range(len(self.layers)) for part in ("mean", "var")]
+        self.values: dict[str, torch.Tensor] = {}
+
+    @staticmethod
+    def gaps(module: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean gap, variance gap) of input ``x`` against ``module``'s running statistics."""
+        x = x.detach()
+        dims = [0] + list(range(2, x.dim()))
+        mean, var = x.mean(dims), x.var(dims, unbiased=False)
+        running_var = module.running_var + module.eps
+        gap_mean = ((mean - module.running_mean).abs() / running_var.sqrt()).mean()
+        gap_var = torch.log((var + module.eps) / running_var).abs().mean()
+        return gap_mean, gap_var
+
+    def _hook(self, index: int):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            if not module.training or module.running_mean is None:
+                return
+            gap_mean, gap_var = self.gaps(module, inputs[0])
+            self.values[f"g_bn{index}_gap_mean"] = gap_mean
+            self.values[f"g_bn{index}_gap_var"] = gap_var
+
+        return hook
+
+    @contextlib.contextmanager
+    def capture(self, active: bool = True) -> Iterator[None]:
+        """Record the gaps of G's train-mode forward passes inside the block (the last one
+        wins); with ``active=False`` this is a no-op."""
+        handles = [layer.register_forward_pre_hook(self._hook(i)) for i, layer in enumerate(self.layers)] if active else []
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def row(self, device: torch.device) -> list[torch.Tensor]:
+        nan = torch.tensor(float("nan"), device=device)
+        return [self.values.get(name, nan) for name in self.columns]
+
+
 # --------------------------------------------------------------------------- one iteration
 
 
@@ -217,6 +277,7 @@ class GANStep:
         self.sample_real = sample_real
         self.device = device
         self.probe = BNProbe(d)
+        self.g_probe = GBNProbe(g)
         g_layers, d_layers = layer_weights(g), layer_weights(d)
         self.watch = {"grad_g_bottom": g_layers[0], "grad_g_top": g_layers[-1],
                       "grad_d_bottom": d_layers[0], "grad_d_top": d_layers[-1]}
@@ -325,7 +386,8 @@ class GANStep:
         return DUpdate(loss.detach(), d_score(t.loss, logits_real.detach()), d_score(t.loss, logits_fake.detach()),
                        grads)
 
-    def g_update(self, step: int = 0, fake: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def g_update(self, step: int = 0, fake: torch.Tensor | None = None,
+                 monitor: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """One G update; D normalizes as ``train.g_bn_mode`` says and is not updated. ``fake``
         (made by G in train mode, with its graph) is used when given, else G makes a batch.
         D sees the fakes (and in ``joint`` mode the reals) with the same instance noise as in
@@ -335,7 +397,9 @@ class GANStep:
         self.opt_g.zero_grad(set_to_none=True)
         d.requires_grad_(False)
         try:
-            fake = self.g(self.noise(n)) if fake is None else fake
+            if fake is None:
+                with self.g_probe.capture(monitor):
+                    fake = self.g(self.noise(n))
             seen = self._instance_noise(fake, step)
             if t.g_bn_mode == "eval":
                 d.eval()
@@ -357,13 +421,16 @@ class GANStep:
 
     def __call__(self, step: int, monitor: bool = False) -> StepOutput:
         t = self.t
-        shared = self.g(self.noise(t.batch_size)) if t.d_fakes == "reuse" else None
+        shared = None
+        if t.d_fakes == "reuse":
+            with self.g_probe.capture(monitor):
+                shared = self.g(self.noise(t.batch_size))
         for i in range(t.d_steps):
             last = i == t.d_steps - 1
             out_d = self.d_update(step, monitor and last, fake=None if shared is None else shared.detach())
         grads = dict(out_d.grads)
-        for _ in range(t.g_steps):
-            loss_g, d_fake_g = self.g_update(step, fake=shared)
+        for i in range(t.g_steps):
+            loss_g, d_fake_g = self.g_update(step, fake=shared, monitor=monitor and i == t.g_steps - 1)
         if monitor:
             grads.update({k: _grad_norm(w) for k, w in self.watch.items() if k.startswith("grad_g")})
         return StepOutput(out_d.loss, loss_g, out_d.d_real, out_d.d_fake, d_fake_g, grads)
@@ -437,7 +504,7 @@ class Trainer:
         self.opt_g, self.opt_d = make_optimizers(config, self.g, self.d)
         self.sampler = data.BatchSampler(self.train_data, t.batch_size, seed=seed)
         self.step_fn = GANStep(config, self.g, self.d, self.opt_g, self.opt_d, self.sampler, device)
-        self.columns = list(self.BASE_COLUMNS) + self.step_fn.probe.columns
+        self.columns = list(self.BASE_COLUMNS) + self.step_fn.probe.columns + self.step_fn.g_probe.columns
         fixed = torch.Generator().manual_seed(10_000 + seed)
         n_fixed = config.data.toy_samples if config.data.kind == "toy" else t.n_samples
         self.fixed_noise = torch.randn(n_fixed, config.model.latent_dim, generator=fixed).to(device)
@@ -476,6 +543,13 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         _set_rng_state(state["rng"], self.device)
         values = state["history"]["values"]
+        saved = list(state["history"].get("columns", self.columns))
+        if saved != self.columns and len(values):  # a checkpoint written before columns were added
+            remapped = torch.full((len(values), len(self.columns)), float("nan"))
+            for j, name in enumerate(self.columns):
+                if name in saved:
+                    remapped[:, j] = values[:, saved.index(name)]
+            values = remapped
         self.rows = [row.to(self.device) for row in values]
         self.evals = {k: list(v) for k, v in state["history"]["evals"].items()}
         self.sample_steps = list(state["samples"]["steps"])
@@ -558,6 +632,7 @@ class Trainer:
                out.d_fake_g]
         row += [out.grads.get(name, nan) for name in self.BASE_COLUMNS[6:]]
         row += self.step_fn.probe.row(self.device)
+        row += self.step_fn.g_probe.row(self.device)
         self.rows.append(torch.stack([v.float() for v in row]))
 
     def _write_record(self, status: str, extra: dict[str, Any] | None = None) -> None:
