@@ -83,3 +83,41 @@ def test_an_unedited_finished_run_is_loaded_not_retrained(tmp_path, monkeypatch)
 
     monkeypatch.setattr(train, "Trainer", lambda *a, **k: pytest.fail("a matching cached run was retrained"))
     assert train_run(cfg, 0, root=tmp_path, device="cpu", progress=False).status == "complete"
+
+
+@pytest.mark.parametrize("device,message", [("tpu", "device must be cpu, cuda"), ("cuda:7", "CUDA"),
+                                            ("bogus", "device must be")])
+def test_an_unusable_device_is_one_clear_error_before_training(tmp_path, device, message, monkeypatch):
+    from bngan import train
+
+    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the device check"))
+    with pytest.raises(ValueError, match=message):
+        train_run(toy(), 0, root=tmp_path, device=device, progress=False)
+
+
+def test_duplicate_seeds_and_a_bad_dataset_variable_are_refused(monkeypatch):
+    from bngan import experiments
+
+    with pytest.raises(ValueError, match="seeds must not repeat"):
+        experiments.run_experiment(toy(), seeds=[0, 1, 0], progress=False)
+    monkeypatch.setenv("BNGAN_DATASET", "imagenet")
+    with pytest.raises(ValueError, match="BNGAN_DATASET must be one of"):
+        experiments.table2(1, "smoke")
+
+
+def test_n_test_beyond_the_held_out_split_is_an_error(tmp_path):
+    from bngan import experiments
+
+    config = experiments.table2(1, "smoke").vary(n_test=100_000)
+    with pytest.raises(ValueError, match="data.n_test must be at most"):
+        train_run(config, 0, root=tmp_path, device="cpu", progress=False)
+
+
+def test_stale_temporary_files_of_a_killed_write_are_removed(tmp_path):
+    cfg = toy()
+    rd = run_dir(cfg, 0, tmp_path)
+    rd.path.mkdir(parents=True)
+    stale = rd.path / ".history.pt.abc123.tmp"
+    stale.write_bytes(b"half a file")
+    train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    assert not stale.exists() and rd.finished

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .data import DatasetUnavailableError
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError, DatasetUnavailableError) as err:  # bad input, files, folders, data
         print(f"bngan: error: {err}", file=sys.stderr)
         return 2
 

@@ -438,6 +438,8 @@ def _check_seeds(seeds) -> list[int]:
         checked.append(value)
     if not checked:
         raise error
+    if len(set(checked)) != len(checked):
+        raise ValueError(f"seeds must not repeat (a repeated seed is the same cached run); got {checked!r}")
     return checked
 
 

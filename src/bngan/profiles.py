@@ -121,7 +121,12 @@ def get_profile(profile: str | Profile | None = None) -> Profile:
 
 def dataset_name(profile: Profile) -> str:
     """The image dataset to use: ``BNGAN_DATASET`` if set, else the profile's own."""
-    return os.environ.get(DATASET_ENV, "").strip().lower() or profile.dataset
+    from .data import IMAGE_DATASETS
+
+    name = os.environ.get(DATASET_ENV, "").strip().lower()
+    if name and name not in IMAGE_DATASETS:
+        raise ValueError(f"environment variable {DATASET_ENV} must be one of {', '.join(IMAGE_DATASETS)}; got {name!r}")
+    return name or profile.dataset
 
 
 def _check_name(name: str, *, source: str) -> str:

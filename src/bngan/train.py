@@ -456,6 +456,9 @@ def load_run_data(config: ExperimentConfig, device: torch.device, *,
         else:
             images = data.load_images(d.dataset, image_size=d.image_size, channels=d.channels, n_train=d.n_train,
                                       device=device, seed=0)
+            if d.n_test > len(images.test):
+                raise ValueError(f"data.n_test must be at most the {len(images.test)} held-out images of "
+                                 f"{d.dataset}; got {d.n_test}")
             _DATA_CACHE[key] = (images.train, images.test)
         while len(_DATA_CACHE) > 3:
             _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
@@ -651,7 +654,9 @@ class Trainer:
     def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
         cfg, t = self.config, self.config.train
         self.rd.path.mkdir(parents=True, exist_ok=True)
-        self.rd.config_file.write_text(cfg.to_json())
+        for stale in self.rd.path.glob(".*.tmp"):  # left by a write that was killed
+            stale.unlink(missing_ok=True)
+        atomic_write_json(self.rd.config_file, cfg.to_dict())
         checkpoint = self.rd.read_checkpoint()
         if checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) != (cfg.hash(), self.seed):
             print(f"{self.rd.checkpoint_file} belongs to another run (config hash {checkpoint.get('config_hash')}, "
@@ -735,6 +740,24 @@ def _versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device that this machine can use, or a one-line ValueError
+    (before any data is loaded or any network built)."""
+    try:
+        found = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be cpu, cuda, cuda:N or mps; got {device!r}") from err
+    if found.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} needs a CUDA GPU and none is available here; use --device cpu")
+    if found.type == "cuda" and found.index is not None and found.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if found.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} needs Apple's MPS and it is not available here; use --device cpu")
+    if found.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be cpu, cuda, cuda:N or mps; got {device!r}")
+    return found
+
+
 def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str | torch.device | None = None,
               progress: bool = True, force: bool = False,
               callback: Callable[[Trainer], None] | None = None) -> Run:
@@ -752,6 +775,6 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
                 file.unlink()
     if rd.finished:
         return Run.load(rd.path)
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device) if device is not None else default_device()
     return Trainer(config, seed, rd, device=device, progress=progress).run(callback)
 
