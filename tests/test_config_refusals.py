@@ -49,3 +49,13 @@ def test_a_bad_value_is_refused_naming_the_field(section, name, bad):
 
 def _prefix(section) -> str:
     return {DataConfig: "data", ModelConfig: "model", TrainConfig: "train"}[section]
+
+
+def test_transposed_upsampling_is_refused_outside_the_keras_generator():
+    from bngan.config import ConfigError, ExperimentConfig
+
+    base = ExperimentConfig()
+    assert base.vary(g_upsample="transposed").model.g_upsample == "transposed"
+    for arch in ("radford", "mlp"):
+        with pytest.raises(ConfigError, match="model.g_upsample"):
+            base.vary(arch=arch, g_upsample="transposed")

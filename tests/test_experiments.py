@@ -162,6 +162,8 @@ SERIES_FIELDS = {
     "onesided:combined": {"model.norm_in"},
     "onesided:separate": {"model.norm_in"},
     "onesided:momentum": {"model.g_bn_momentum"},
+    "kernel:widths": {"model.g_kernel", "model.g_filters", "model.d_filters"},
+    "kernel:upsampling": {"model.g_kernel", "model.g_upsample"},
     "blindspot:bn": {"model.d_norms"},
     "blindspot:shift": {"model.d_norms"},
     "blindspot:failures": {"train.routine", "train.g_bn_mode"},
@@ -363,3 +365,42 @@ def test_one_sided_series_run_and_log_the_g_probe(tmp_path):
             assert run.status == "complete" and np.isfinite(run.metrics["fid"])
             has_g_bn = rs.config.model.norm_in in ("g", "both")
             assert ("g_bn0_gap_var" in run.history and np.isfinite(run.history["g_bn0_gap_var"]).all()) == has_g_bn
+
+
+# --------------------------------------------------------------------------- chapter 4: kernel size
+
+
+def test_kernel_set_ups_contain_the_papers_pair_and_cross_kernel_with_width():
+    from bngan.experiments import kernel_image_sizes, kernel_size
+
+    assert kernel_size(3, profile="quick").hash() == table2(2, "quick").hash()
+    assert kernel_size(5, "wide", profile="quick").hash() == table2(7, "quick").hash()
+    narrow, wide = kernel_size(5, profile="full"), kernel_size(3, "wide", profile="full")
+    assert (narrow.model.g_kernel, narrow.model.g_filters, narrow.model.d_filters) == (5, (128, 64), (32, 64, 128, 128))
+    assert (wide.model.g_kernel, wide.model.g_filters, wide.model.d_filters) == (3, (128, 128), (128,) * 4)
+    assert kernel_size(3, "wide", profile="quick").model.g_filters == table2(7, "quick").model.g_filters
+    assert kernel_image_sizes("quick") == (16, 32) and kernel_image_sizes("full") == (32, 64)
+    assert get_experiment("kernel:k5-table1-64px", "quick").data.image_size == 64
+    transposed = get_experiment("kernel:k4-table1-transposed", "smoke")
+    assert transposed.model.g_upsample == "transposed" and transposed.model.g_kernel == 4
+    g, _ = build_networks(transposed)
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in g.modules()) == 2
+    assert not any(isinstance(m, torch.nn.Upsample) for m in g.modules())
+    for bad, match in (({"kernel": 7}, "kernel"), ({"kernel": 3, "widths": "narrow"}, "widths"),
+                       ({"kernel": 3, "upsample": "bilinear"}, "upsample")):
+        with pytest.raises(ValueError, match=match):
+            kernel_size(**bad)
+
+
+def test_kernel_series_train_at_every_image_size(tmp_path):
+    """Smoke test of chapter 4's set-ups at a tiny width, the doubled image size included."""
+    names = [*SERIES["kernel:upsampling"].values(), "kernel:k5-table1-32px"]
+    tiny = {name: get_experiment(name, "smoke").vary(
+        g_filters=(8, 8), d_filters=(8, 8, 8, 8), steps=2, batch_size=8, n_test=8, recon_final_steps=2,
+        eval_every=0, sample_every=2, log_every=1) for name in names}
+    results = run_series(tiny, seeds=[0], root=tmp_path, progress=False)
+    for name, rs in results.items():
+        run = rs.runs[0]
+        assert run.status == "complete" and np.isfinite(run.metrics["fid"])
+        assert run.samples.shape[-1] == rs.config.data.image_size
+    assert results["kernel:k5-table1-32px"].runs[0].samples.shape[-1] == 32

@@ -173,6 +173,7 @@ def test_mlp_per_layer_norms_and_shapes():
         ({"init": "xavier"}, "init"),
         ({"g_filters": (64,)}, "filters"),
         ({"d_kernel": 40, "image_size": 16}, "kernel_size"),
+        ({"g_upsample": "bilinear"}, "upsample"),
     ],
 )
 def test_bad_parameters_name_themselves(kwargs, param):
@@ -196,3 +197,31 @@ def test_glorot_init_is_keras_default_uniform_weights_and_zero_biases():
         assert torch.count_nonzero(layer.bias) == 0
     with pytest.raises(ValueError, match="init"):
         models.init_weights_(g, "he")
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("image_size", [16, 32])
+def test_transposed_generator_doubles_its_maps_for_any_kernel(kernel, image_size):
+    g = models.keras_generator(image_size=image_size, channels=1, filters=(8, 4), kernel_size=kernel,
+                               upsample="transposed")
+    convs = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [c.kernel_size for c in convs] == [(kernel, kernel)] * 2 and all(c.stride == (2, 2) for c in convs)
+    sizes = []
+    for conv in convs:
+        conv.register_forward_hook(lambda m, i, o: sizes.append((i[0].shape[-1], o.shape[-1])))
+    assert g(torch.randn(3, 100)).shape == (3, 1, image_size, image_size)
+    assert sizes == [(image_size // 4, image_size // 2), (image_size // 2, image_size)]
+
+
+def test_transposed_generator_keeps_the_rest_of_the_keras_generator():
+    torch.manual_seed(0)
+    nearest = models.keras_generator(image_size=16, channels=1, filters=(8, 4), kernel_size=3)
+    transposed = models.keras_generator(image_size=16, channels=1, filters=(8, 4), kernel_size=3, upsample="transposed")
+    kinds = lambda g: [type(m).__name__ for m in g if not isinstance(m, (nn.Upsample, nn.Conv2d, nn.ConvTranspose2d))]  # noqa: E731
+    assert kinds(nearest) == kinds(transposed)
+    # same parameter count: a transposed conv has the weights of the conv it replaces
+    count = lambda g: sum(p.numel() for p in g.parameters())  # noqa: E731
+    assert count(nearest) == count(transposed)
+    wn = models.keras_generator(image_size=16, channels=1, filters=(8, 4), kernel_size=5, upsample="transposed",
+                                norm="weight", placement="all")
+    assert wn(torch.randn(2, 100)).shape == (2, 1, 16, 16)

@@ -131,7 +131,9 @@ class ModelConfig(_Section):
 
     ``bn_eps`` is the BN epsilon (Keras' default 1e-3, PyTorch's 1e-5). ``g_block_order`` is
     the order inside the Keras-style generator's hidden blocks: ``conv-norm-act`` (Table I's
-    footnote and Keras-GAN's code: conv, then BN, then ReLU) or ``conv-act-norm``.
+    footnote and Keras-GAN's code: conv, then BN, then ReLU) or ``conv-act-norm``;
+    ``g_upsample`` how it doubles its maps: ``nearest`` upsampling then a conv (Keras-GAN) or
+    a stride-2 transposed conv with the same kernel (``transposed``).
     ``norm="weight"`` builds Xiang & Li's weight-normalized model, which normalizes every
     layer, so it needs ``placement="all"`` for the image architectures.
     """
@@ -154,6 +156,7 @@ class ModelConfig(_Section):
     init: str = "dcgan"
     bn_eps: float = 1e-5
     g_block_order: str = "conv-norm-act"
+    g_upsample: str = "nearest"
     g_norms: tuple[str, ...] | None = None
     d_norms: tuple[str, ...] | None = None
     match_moments: bool = False
@@ -165,6 +168,10 @@ class ModelConfig(_Section):
         _one_of("model.placement", self.placement, models.PLACEMENTS)
         _one_of("model.init", self.init, models.INITS)
         _one_of("model.g_block_order", self.g_block_order, models.BLOCK_ORDERS)
+        _one_of("model.g_upsample", self.g_upsample, models.UPSAMPLINGS)
+        if self.arch != "keras" and self.g_upsample != "nearest":
+            _fail("model.g_upsample", "'nearest' unless arch is 'keras' (only the Keras-style generator has the "
+                                      "choice)", self.g_upsample)
         _in_range("model.bn_eps", self.bn_eps, 0.0, 1.0, open_low=True)
         for name in ("latent_dim", "g_kernel", "d_kernel", "width", "depth"):
             _int_at_least(f"model.{name}", getattr(self, name), 1)

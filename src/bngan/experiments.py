@@ -219,6 +219,55 @@ def one_sided(routine: str, bn_in: str, profile: str | Profile | None = None) ->
                     f"training) with {ONE_SIDED_BN[bn_in]}")
 
 
+# --------------------------------------------------------------------------- chapter 4: kernel size
+
+# Table II #2 (kernel 3, Table I widths) and #7 (kernel 5, 128 filters in every layer) change
+# the kernel and the widths together; chapter 4 crosses the two. Both are batch 16, noise
+# labels, separate D steps.
+KERNEL_WIDTHS = {"table1": {}, "wide": {"g_filters": (128, 128), "d_filters": (128,) * 4}}
+KERNEL_UPSAMPLINGS = {"upsample": "nearest", "transposed": "transposed"}
+
+
+def kernel_size(kernel: int, widths: str = "table1", upsample: str = "upsample", image_size: int | None = None,
+                profile: str | Profile | None = None) -> ExperimentConfig:
+    """Chapter 4's set-ups: Table II #2 with G's ``kernel`` (3, 4 or 5), ``widths`` from
+    :data:`KERNEL_WIDTHS` (``table1``: G 128-64, D 32-64-128-128; ``wide``: 128 everywhere, as
+    #7), G's doubling by ``upsample`` (nearest upsampling then a conv, as Keras-GAN) or by a
+    stride-2 ``transposed`` conv, at the profile's image size or ``image_size``.
+    ``kernel_size(3)`` is #2 and ``kernel_size(5, "wide")`` is #7 (same config hash)."""
+    if kernel not in (3, 4, 5):
+        raise ValueError(f"kernel must be one of 3, 4, 5; got {kernel!r}")
+    if widths not in KERNEL_WIDTHS:
+        raise ValueError(f"widths must be one of {', '.join(KERNEL_WIDTHS)}; got {widths!r}")
+    if upsample not in KERNEL_UPSAMPLINGS:
+        raise ValueError(f"upsample must be one of {', '.join(KERNEL_UPSAMPLINGS)}; got {upsample!r}")
+    p = get_profile(profile)
+    config = table2(2, p).vary(g_kernel=kernel, g_upsample=KERNEL_UPSAMPLINGS[upsample],
+                               **_scaled_widths(KERNEL_WIDTHS[widths], p))
+    if image_size is not None:
+        config = config.vary(image_size=image_size)
+    how = "nearest upsampling + conv" if upsample == "upsample" else "stride-2 transposed convs"
+    name = f"kernel:k{kernel}-{widths}" + ("" if upsample == "upsample" else "-transposed")
+    name += f"-{image_size}px" if image_size is not None else ""
+    return config.vary(name=name, description=(
+        f"Table II #2 settings (batch 16, noise labels, separate D training) with G kernel {kernel}, "
+        f"{'Table I widths' if widths == 'table1' else '128 filters in every layer'}, G doubling by {how}"
+        + (f", {image_size} px images" if image_size is not None else "")))
+
+
+def _scaled_widths(widths: dict[str, tuple[int, ...]], p: Profile) -> dict[str, tuple[int, ...]]:
+    """``widths`` at the paper's scale, narrowed by the profile's width scale as
+    :func:`scale_to_profile` narrows every experiment."""
+    return {name: tuple(max(1, round(w * p.width_scale)) for w in value) for name, value in widths.items()}
+
+
+def kernel_image_sizes(profile: str | Profile | None = None) -> tuple[int, int]:
+    """The two image sizes chapter 4 crosses with the kernel: the profile's and twice it
+    (16 and 32 px at ``quick``, 32 and 64 at ``full``)."""
+    size = get_profile(profile).image_size
+    return size, 2 * size
+
+
 # --------------------------------------------------------------------------- chapter 7: the BN blind spot
 
 # Source 001's shift test: G's loss gets -0.005 * mean(fake[:, 0]), a small push to the right.
@@ -292,6 +341,12 @@ EXPERIMENTS.update({f"noise:{r}-{t}": (lambda p, r=r, t=t: noise_labels(r, t, p)
                     for r in NOISE_ROUTINES for t in NOISE_TREATMENTS})
 EXPERIMENTS.update({f"onesided:{r}-{b}": (lambda p, r=r, b=b: one_sided(r, b, p))
                     for r in ONE_SIDED_ROUTINES for b in ONE_SIDED_BN})
+EXPERIMENTS.update({f"kernel:k{k}-{w}": (lambda p, k=k, w=w: kernel_size(k, w, profile=p))
+                    for k in (3, 4, 5) for w in KERNEL_WIDTHS})
+EXPERIMENTS.update({f"kernel:k{k}-table1-transposed": (lambda p, k=k: kernel_size(k, upsample="transposed", profile=p))
+                    for k in (3, 4, 5)})
+EXPERIMENTS.update({f"kernel:k{k}-table1-{px}px": (lambda p, k=k, px=px: kernel_size(k, image_size=px, profile=p))
+                    for k in (3, 5) for px in (32, 64)})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
@@ -300,6 +355,10 @@ SERIES: dict[str, dict[str, str]] = {
     "table2:batch-size": {f"batch {TABLE2[i][3]} (#{i})": f"table2:{i}" for i in (5, 7, 8, 9, 11)},
     "table2:routine-16": {"combined (#6)": "table2:6", "separate (#7)": "table2:7"},
     "table2:routine-128": {"combined (#10)": "table2:10", "separate (#11)": "table2:11"},
+    "kernel:widths": {"kernel 3, Table I widths (#2)": "kernel:k3-table1", "kernel 5, Table I widths": "kernel:k5-table1",
+                      "kernel 3, 128 filters": "kernel:k3-wide", "kernel 5, 128 filters (#7)": "kernel:k5-wide"},
+    "kernel:upsampling": {**{f"upsample + conv, kernel {k}": f"kernel:k{k}-table1" for k in (3, 4, 5)},
+                          **{f"transposed, kernel {k}": f"kernel:k{k}-table1-transposed" for k in (3, 4, 5)}},
     "heuristics:figure1": {"no BN": "heuristics:fig1-no-bn", "BN": "heuristics:fig1-bn"},
     "heuristics:placement": {"DCGAN placement": "heuristics:dcgan-bn", "every layer": "heuristics:bn-everywhere"},
     "heuristics:beta1": {"beta1 0.5": "heuristics:dcgan-bn", "beta1 0.9": "heuristics:beta1-0.9"},

@@ -26,6 +26,7 @@ PLACEMENTS = ("dcgan", "all")
 NORM_IN = ("none", "g", "d", "both")
 ARCHITECTURES = ("keras", "radford")
 BLOCK_ORDERS = ("conv-norm-act", "conv-act-norm")
+UPSAMPLINGS = ("nearest", "transposed")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -69,6 +70,15 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
+def _doubling_transposed_conv(in_ch: int, out_ch: int, kernel: int, *, norm: str, bias: bool) -> nn.Module:
+    """Stride-2 transposed conv that exactly doubles the map for any kernel: padding
+    ``(k - 1) // 2`` and an output padding of ``2 + 2 * padding - k`` (0 or 1) for the rest.
+    A kernel not divisible by 2 makes the taps overlap unevenly (Odena et al.'s checkerboard)."""
+    padding = (kernel - 1) // 2
+    return norms.conv_transpose2d(in_ch, out_ch, kernel, 2, padding, output_padding=2 + 2 * padding - kernel,
+                                  norm=norm, bias=bias)
+
+
 def _strided_out(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
@@ -98,6 +108,7 @@ def keras_generator(
     bn_momentum: float = 0.1,
     bn_eps: float = 1e-5,
     block_order: str = "conv-norm-act",
+    upsample: str = "nearest",
 ) -> nn.Sequential:
     """The seed paper's generator (Table I, after Keras-GAN's DCGAN).
 
@@ -117,6 +128,7 @@ def keras_generator(
     _positive_int(kernel_size, "kernel_size")
     _choice(placement, PLACEMENTS, "placement")
     _choice(block_order, BLOCK_ORDERS, "block_order")
+    _choice(upsample, UPSAMPLINGS, "upsample")
     _check_weight_placement(norm, placement)
     filters = tuple(_positive_int(f, "filters") for f in filters)
     if len(filters) != 2:
@@ -140,11 +152,12 @@ def keras_generator(
     ]
     in_ch = filters[0]
     for width in filters:
-        layers += [
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            _same_conv(in_ch, width, kernel_size, norm=norm, bias=_hidden_bias(norm)),
-            *normalize_and_activate(norm, width),
-        ]
+        if upsample == "nearest":
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       _same_conv(in_ch, width, kernel_size, norm=norm, bias=_hidden_bias(norm))]
+        else:
+            layers.append(_doubling_transposed_conv(in_ch, width, kernel_size, norm=norm, bias=_hidden_bias(norm)))
+        layers += normalize_and_activate(norm, width)
         in_ch = width
     out_norm = norm if everywhere else "none"
     layers.append(_same_conv(in_ch, channels, kernel_size, norm=out_norm, affine=True))
@@ -416,6 +429,7 @@ def build_dcgan(
     init: str = "dcgan",
     bn_eps: float = 1e-5,
     g_block_order: str = "conv-norm-act",
+    g_upsample: str = "nearest",
 ) -> tuple[nn.Sequential, nn.Sequential]:
     """A (generator, discriminator) pair.
 
@@ -426,7 +440,8 @@ def build_dcgan(
     1e-5). ``init="dcgan"`` draws weights from N(0, 0.02) and BN scales from N(1, 0.02);
     ``init="glorot"`` is Keras' default (Glorot-uniform kernels, zero biases, BN scale 1).
     ``g_block_order`` is the Keras-style generator's order inside a block (see
-    :func:`keras_generator`).
+    :func:`keras_generator`), and ``g_upsample`` how it doubles its maps (``nearest`` then a
+    conv, or a stride-2 transposed conv).
     """
     _choice(arch, ARCHITECTURES, "arch")
     _choice(norm_in, NORM_IN, "norm_in")
@@ -437,7 +452,7 @@ def build_dcgan(
     if arch == "keras":
         g = keras_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, filters=g_filters,
                             kernel_size=g_kernel, norm=g_norm, placement=placement, bn_momentum=g_bn_momentum,
-                            bn_eps=bn_eps, block_order=g_block_order)
+                            bn_eps=bn_eps, block_order=g_block_order, upsample=g_upsample)
         d = keras_discriminator(image_size=image_size, channels=channels, filters=d_filters, kernel_size=d_kernel,
                                 norm=d_norm, placement=placement, bn_momentum=d_bn_momentum, dropout=dropout,
                                 bn_eps=bn_eps)

@@ -406,6 +406,7 @@ def conv_transpose2d(
     stride: _Size2 = 1,
     padding: _Size2 = 0,
     *,
+    output_padding: _Size2 = 0,
     norm: str = "none",
     bias: bool = True,
     affine: bool = False,
@@ -417,6 +418,7 @@ def conv_transpose2d(
     """
     check_norm(norm)
     if norm == "weight":
-        return WNConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias, affine=affine)
-    layer = nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
+        return WNConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding, output_padding,
+                                 bias=bias, affine=affine)
+    layer = nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding, output_padding, bias=bias)
     return spectral_norm(layer) if norm == "spectral" else layer
