@@ -79,3 +79,34 @@ def test_mode_samples_figure_has_a_row_per_setting_and_the_numbers_in_titles(res
     assert titles[0] == "bn\neval mode, FID 12" and titles[1] == "bn\ntrain mode, FID 34"
     assert titles[2] == "no bn\neval mode"
     plt.close(fig)
+
+
+def test_zoomed_crops_show_the_top_left_pixels_of_each_image():
+    import torch
+
+    images = {"a": torch.arange(2 * 16 * 16, dtype=torch.float32).reshape(2, 1, 16, 16) / 256 - 1,
+              "b": torch.zeros(3, 1, 16, 16, dtype=torch.uint8)}
+    fig = plots.zoomed_crops(images, n=2, crop=4)
+    axes = fig.axes
+    assert len(axes) == 4
+    shown = axes[1].get_images()[0].get_array()
+    expected = ((images["a"][1, 0, :4, :4].clamp(-1, 1) + 1) * 127.5).round()
+    assert shown.shape == (4, 4) and (shown == expected.numpy()).all()
+    assert axes[0].get_ylabel() == "a" and axes[2].get_ylabel() == "b"
+
+
+def test_mean_spectra_plot_each_batch_centred_on_one_scale():
+    import numpy as np
+    import torch
+
+    i = torch.arange(8)
+    board = (((i[:, None] + i[None, :]) % 2).float() * 2 - 1).expand(2, 1, 8, 8)
+    smooth = torch.linspace(-1, 1, 8).expand(8, 8).expand(2, 1, 8, 8)
+    fig = plots.mean_spectra({"board": board, "smooth": smooth})
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["board", "smooth"]
+    board_img = panels[0].get_images()[0]
+    values = board_img.get_array()
+    # after fftshift the period-2 frequency (4, 4) sits at the corner [0, 0]: the board's only power
+    assert np.unravel_index(np.nanargmax(values), values.shape) == (0, 0)
+    assert board_img.get_clim() == panels[1].get_images()[0].get_clim()

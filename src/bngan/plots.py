@@ -15,6 +15,7 @@ from torchvision.utils import make_grid
 
 from .experiments import RunSet
 from .runs import Run
+from .spectra import power_spectrum
 
 
 
@@ -152,6 +153,42 @@ def mode_samples(samples: Mapping[str, Mapping[str, torch.Tensor]], *, n: int = 
             extra = f", {numbers[label][mode]}" if numbers and label in numbers and mode in numbers[label] else ""
             image_grid(images, nrow=int(np.ceil(np.sqrt(len(images)))), ax=ax, title=f"{label}\n{mode} mode{extra}")
     fig.tight_layout()
+    return fig
+
+
+def zoomed_crops(images: Mapping[str, torch.Tensor], *, n: int = 4, crop: int = 8) -> Figure:
+    """One row per label: the top-left ``crop`` x ``crop`` pixels of its first ``n`` images,
+    drawn with square pixels, so a pattern of period 2 (a checkerboard) is visible."""
+    fig, axes = plt.subplots(len(images), n, figsize=(1.5 * n, 1.6 * len(images)), squeeze=False)
+    for row, (label, batch) in zip(axes, images.items()):
+        if batch.dtype != torch.uint8:
+            batch = ((batch.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        for k, ax in enumerate(row):
+            if k < len(batch):
+                patch = batch[k, :, :crop, :crop].permute(1, 2, 0).numpy()
+                ax.imshow(patch.squeeze(-1) if patch.shape[-1] == 1 else patch, cmap="gray", vmin=0, vmax=255,
+                          interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle(f"top-left {crop} x {crop} pixels of {n} samples", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def mean_spectra(images: Mapping[str, torch.Tensor], *, size: float = 2.2) -> Figure:
+    """The mean power spectrum of each labelled batch (log10, zero frequency in the centre,
+    one colour scale for all panels): a checkerboard shows as bright corners and edge
+    midpoints, the frequencies of period 2."""
+    spectra = {label: torch.fft.fftshift(power_spectrum(batch)).log10().numpy() for label, batch in images.items()}
+    finite = np.concatenate([v[np.isfinite(v)] for v in spectra.values()])
+    low, high = np.percentile(finite, [1, 100])
+    fig, axes = plt.subplots(1, len(spectra), figsize=(size * len(spectra), size + 0.5), squeeze=False)
+    for ax, (label, values) in zip(axes[0], spectra.items()):
+        shown = ax.imshow(values, cmap="magma", vmin=low, vmax=high, interpolation="nearest")
+        ax.set_title(label, fontsize=8)
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, label="log10 power")
     return fig
 
 
