@@ -110,3 +110,36 @@ def test_mean_spectra_plot_each_batch_centred_on_one_scale():
     # after fftshift the period-2 frequency (4, 4) sits at the corner [0, 0]: the board's only power
     assert np.unravel_index(np.nanargmax(values), values.shape) == (0, 0)
     assert board_img.get_clim() == panels[1].get_images()[0].get_clim()
+
+
+def test_curves_plot_the_seed_mean_of_the_history_column_and_its_range(results):
+    import numpy as np
+
+    ax = plots.curves(results, ("loss_d",))
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    runs = results["bn"].runs
+    np.testing.assert_allclose(lines["bn"].get_ydata(), np.mean([r.history["loss_d"] for r in runs], axis=0),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(lines["bn"].get_xdata(), runs[0].history["step"])
+    np.testing.assert_allclose(lines["no bn"].get_ydata(), results["no bn"].runs[0].history["loss_d"], rtol=1e-6)
+    # the shaded band spans min..max over the two seeds
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    stacked = np.stack([r.history["loss_d"] for r in runs])
+    assert band.min() == pytest.approx(stacked.min(), rel=1e-6) and band.max() == pytest.approx(stacked.max(), rel=1e-6)
+    smoothed = plots.curves(results, ("loss_d",), smooth=2).get_lines()[0].get_ydata()
+    raw = np.mean([r.history["loss_d"] for r in runs], axis=0)
+    np.testing.assert_allclose(smoothed, (raw[1:] + raw[:-1]) / 2, rtol=1e-6)
+
+
+def test_sample_grid_shows_the_runs_own_snapshot(results):
+    import numpy as np
+    from torchvision.utils import make_grid
+
+    run = results["bn"].runs[1]
+    for index in (0, -1):
+        ax = plots.sample_grid(run, index=index, n=4)
+        shown = np.asarray(ax.get_images()[0].get_array())
+        expected = make_grid(run.samples[index][:4], nrow=2, padding=1, pad_value=255)[0].numpy()
+        for channel in range(shown.shape[-1]):  # grey images come back as three equal channels
+            np.testing.assert_array_equal(shown[..., channel], expected)
+        assert f"step {int(run.sample_steps[index])}" in ax.get_title()
