@@ -84,19 +84,20 @@ def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
-def check_writable(folder: Path) -> None:
+def check_writable(folder: Path, what: str = "runs folder") -> None:
     """Make ``folder`` if needed and prove it is writable by creating and removing a file in
-    it, so a read-only runs folder is one clear error before any data is loaded or network
-    built, not a traceback at the first checkpoint minutes later."""
+    it, so a read-only runs folder is one clear error (naming ``what`` and the folder) before
+    any data is loaded or network built, not a traceback at the first checkpoint."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise RunsFolderError(f"run folder {folder} is a file, not a folder; remove it or pass another --root")
+        raise RunsFolderError(f"{what} {folder} is a file, not a folder; remove it, or pass another --root or set "
+                              f"{RUNS_ENV}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder, prefix=".write-test."):
             pass
     except OSError as err:
-        raise RunsFolderError(f"runs folder {folder} is not writable ({err.strerror or err}); fix its permissions, "
+        raise RunsFolderError(f"{what} {folder} is not writable ({err.strerror or err}); fix its permissions, "
                               f"or pass another --root or set {RUNS_ENV}") from err
 
 
@@ -146,7 +147,9 @@ def load_dict(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     path = Path(path)
     try:
         found = torch_load(path)
-    except _LOAD_ERRORS as err:
+    except (PermissionError, FileNotFoundError, IsADirectoryError):
+        raise  # the file cannot be reached: not damage
+    except (OSError, *_LOAD_ERRORS) as err:  # torch reports a truncated zip as OSError EINVAL
         raise DamagedRunFileError(path, f"truncated or empty? {first_line(err)}") from err
     if not isinstance(found, dict) or not all(key in found for key in keys):
         raise DamagedRunFileError(path, f"not the {', '.join(keys) or 'values'} this library writes")

@@ -870,7 +870,8 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     if not force and (cached := _cached(rd, config, seed)) is not None:
         return cached
     device = check_device(device) if device is not None else default_device()
-    check_writable(rd.path)  # before any data is loaded or network built
+    check_writable(rd.path.parent)  # before any data is loaded or network built
+    check_writable(rd.path, "run folder")
     with RunLock(rd, wait=lock_wait) as lock:
         if not force and (cached := _cached(rd, config, seed)) is not None:  # finished by the holder we waited for
             return cached
