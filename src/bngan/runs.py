@@ -116,7 +116,7 @@ def _atomic(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, default_file_mode())
+        os.chmod(tmp, default_file_mode())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -253,6 +253,9 @@ def _lock_info(lock: Path) -> dict[str, Any] | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (signal 0 checks without signalling;
+    never called on Windows, where ``os.kill`` would end the process: there only the lock's
+    age makes it stale)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -267,7 +270,7 @@ def lock_is_stale(lock: Path, info: dict[str, Any]) -> str | None:
     host a lock is stale when its PID is dead; a lock of another host (a shared folder), or
     one that cannot be read, when it has not been refreshed for ``LOCK_STALE_SECONDS``."""
     pid, host = info.get("pid"), info.get("host")
-    if host == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool):
+    if host == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool) and os.name != "nt":
         return None if _pid_alive(pid) else f"process {pid} is gone"
     try:
         age = time.time() - lock.stat().st_mtime
@@ -298,7 +301,7 @@ class RunLock:
     def acquire(self) -> "RunLock":
         """Take the lock, waiting up to ``wait`` seconds for a live holder, else raise a
         :class:`RunLockedError` naming the lock file and its holder."""
-        deadline = time.monotonic() + self.wait
+        deadline, said = time.monotonic() + self.wait, False
         while not self._try_create():
             info = _lock_info(self.rd.lock_file)
             if info is None:  # released between our try and our look: try again
@@ -312,6 +315,10 @@ class RunLock:
                 raise RunLockedError(f"{self.rd.lock_file} is held by process {info.get('pid')} on "
                                      f"{info.get('host')}, which is training this run; wait for it to finish, "
                                      f"or delete the lock file if that process is gone")
+            if not said:
+                print(f"waiting up to {self.wait:.0f} s for process {info.get('pid')} on {info.get('host')}, "
+                      f"which holds {self.rd.lock_file}")
+                said = True
             time.sleep(LOCK_POLL_SECONDS)
         self.held = True
         return self
