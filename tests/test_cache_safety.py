@@ -1,9 +1,17 @@
 """The run cache never trusts, deletes or resumes the wrong thing (issue 21's harm cases):
-a seed that is a path, a checkpoint of another configuration, an edited ``config.json``."""
+a seed that is a path, a checkpoint of another configuration, an edited ``config.json``, a
+damaged file, an unwritable runs folder, a second process on the same run; and run files
+get the umask's permissions."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -121,3 +129,243 @@ def test_stale_temporary_files_of_a_killed_write_are_removed(tmp_path):
     stale.write_bytes(b"half a file")
     train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     assert not stale.exists() and rd.finished
+
+
+# --------------------------------------------------------------------------- damaged files (issue 21)
+
+
+def interrupted_checkpoint(cfg: ExperimentConfig, root, step: int = 4) -> RunDir:
+    """Train ``cfg`` seed 0 into ``root`` until ``step`` (a checkpoint step) and stop there."""
+    with pytest.raises(Stop):
+        train_run(cfg, 0, root=root, device="cpu", progress=False, callback=interrupt_at(step))
+    rd = run_dir(cfg, 0, root)
+    assert rd.checkpoint_file.exists()
+    return rd
+
+
+def damage(file, how: str) -> None:
+    data = file.read_bytes()
+    file.write_bytes(b"" if how == "empty" else data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "another architecture"])
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, capsys, how):
+    cfg = toy()
+    if how == "another architecture":  # a checkpoint of wider networks that claims to be this run
+        other = interrupted_checkpoint(toy(width=16), tmp_path / "other")
+        state = torch.load(other.checkpoint_file, weights_only=True)
+        state["config_hash"], state["seed"] = cfg.hash(), 0
+        rd = run_dir(cfg, 0, tmp_path)
+        rd.path.mkdir(parents=True)
+        torch.save(state, rd.checkpoint_file)
+    else:
+        rd = interrupted_checkpoint(cfg, tmp_path)
+        damage(rd.checkpoint_file, how)
+    capsys.readouterr()
+    run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    out = capsys.readouterr().out
+    assert "checkpoint.pt is damaged" in out and "moved to checkpoint.pt.corrupt" in out
+    assert len([line for line in out.splitlines() if "damaged" in line]) == 1
+    assert run.status == "complete" and (rd.path / "checkpoint.pt.corrupt").exists()
+    fresh = train_run(cfg, 0, root=tmp_path / "clean", device="cpu", progress=False)
+    for key, value in final_weights(fresh).items():  # started over exactly as a fresh run
+        assert torch.equal(value, final_weights(run)[key]), key
+
+
+@pytest.mark.parametrize("name,how", [("record.json", "empty"), ("record.json", "truncated"),
+                                      ("history.pt", "empty"), ("history.pt", "truncated"),
+                                      ("samples.pt", "truncated")])
+def test_a_finished_run_with_a_damaged_file_is_trained_again(tmp_path, capsys, name, how):
+    cfg = toy()
+    first = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    damage(first.path / name, how)
+    again = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    assert again.status == "complete" and again.origin == "trained"
+    assert torch.equal(again.samples, first.samples)  # retrained from scratch, the same result
+    if name != "record.json":  # a damaged record reads as "not finished"; the others are named
+        assert f"{name} is damaged" in capsys.readouterr().out
+    assert train_run(cfg, 0, root=tmp_path, device="cpu", progress=False).origin == "cached"
+
+
+def test_a_failed_checkpoint_write_leaves_a_record_that_says_what_can_be_resumed(tmp_path, monkeypatch):
+    from bngan import train
+
+    cfg = toy(steps=8)
+    original = train.atomic_torch_save
+
+    def disk_full_at_step_4(obj, path):
+        if path.name == "checkpoint.pt" and obj["step"] == 4:
+            raise OSError(28, "No space left on device")
+        original(obj, path)
+
+    monkeypatch.setattr(train, "atomic_torch_save", disk_full_at_step_4)
+    with pytest.raises(OSError, match="No space left"):
+        train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    rd = run_dir(cfg, 0, tmp_path)
+    record = rd.read_record()
+    assert record["status"] == "interrupted" and record["steps_run"] == 4
+    assert record["steps_done"] == 2 == torch.load(rd.checkpoint_file, weights_only=True)["step"]
+    monkeypatch.undo()
+    resumed = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    assert resumed.origin == "resumed" and resumed.resumed_at == 2
+    straight = train_run(cfg, 0, root=tmp_path / "straight", device="cpu", progress=False)
+    for key, value in final_weights(straight).items():
+        assert torch.equal(value, final_weights(resumed)[key]), key
+
+
+# --------------------------------------------------------------------------- the runs folder
+
+
+def test_a_runs_folder_that_is_a_file_is_one_error_naming_it(tmp_path, monkeypatch):
+    from bngan import runs, train
+
+    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the folder check"))
+    not_a_folder = tmp_path / "runs"
+    not_a_folder.write_text("")
+    with pytest.raises(runs.RunsFolderError, match=f"runs folder {not_a_folder} is a file"):
+        train_run(toy(), 0, root=not_a_folder, device="cpu", progress=False)
+
+
+def test_an_unwritable_runs_folder_is_one_error_before_data_is_loaded(tmp_path, monkeypatch):
+    from bngan import runs, train
+
+    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the folder check"))
+
+    def read_only(*args, **kwargs):  # what a read-only folder does (root ignores chmod, so simulate it)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(runs.tempfile, "TemporaryFile", read_only)
+    with pytest.raises(runs.RunsFolderError, match=f"runs folder {tmp_path} is not writable \\(Permission denied\\)"):
+        train_run(toy(), 0, root=tmp_path, device="cpu", progress=False)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_runs_folder_is_one_error_naming_it(tmp_path):
+    from bngan import runs
+
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(runs.RunsFolderError, match=f"runs folder {tmp_path} is not writable"):
+            train_run(toy(), 0, root=tmp_path, device="cpu", progress=False)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+# --------------------------------------------------------------------------- file permissions
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_run_files_get_the_permissions_the_umask_gives(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        run = train_run(toy(), 0, root=tmp_path, device="cpu", progress=False)
+    finally:
+        os.umask(old)
+    files = [f for f in run.path.iterdir() if f.is_file()]
+    assert {f.name for f in files} >= {"config.json", "record.json", "history.pt", "samples.pt", "weights.pt"}
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: mode for f in files}
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_training_uses_and_records_the_thread_count_it_is_given():
+    """The library never sets torch's thread count (results on the CPU may depend on it, and
+    it is the caller's process): a run trains on the count it finds and records it."""
+    threads = torch.get_num_threads()  # tests/conftest.py sets 1
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as root:
+        run = train_run(toy(), 0, root=root, device="cpu", progress=False)
+    assert torch.get_num_threads() == threads
+    assert run.record["threads"] == threads and f"{threads} threads" in run.record["device"]
+
+
+def test_importing_the_library_leaves_the_default_thread_count_alone():
+    code = ("import torch; n = torch.get_num_threads(); import bngan.cli, bngan.train, bngan.experiments; "
+            "print(n, torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == out[1]
+
+
+# --------------------------------------------------------------------------- the lock of a run folder
+
+
+def write_lock(rd: RunDir, pid: int, host: str | None = None, age: float = 0.0) -> None:
+    rd.path.mkdir(parents=True, exist_ok=True)
+    rd.lock_file.write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(), "started": time.time()}))
+    if age:
+        stamp = time.time() - age
+        os.utime(rd.lock_file, (stamp, stamp))
+
+
+def test_a_run_locked_by_a_live_process_is_refused_naming_the_lock(tmp_path, monkeypatch):
+    from bngan import runs, train
+
+    cfg = toy()
+    rd = run_dir(cfg, 0, tmp_path)
+    write_lock(rd, os.getpid())  # a live process on this host
+    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded for a locked run"))
+    with pytest.raises(runs.RunLockedError, match=f"{rd.lock_file} is held by process {os.getpid()}"):
+        train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+    write_lock(rd, 1, host="another-host", age=60)  # another host, refreshed a minute ago
+    with pytest.raises(runs.RunLockedError):
+        train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+
+
+def test_a_stale_lock_is_taken_over_with_a_message(tmp_path, capsys):
+    cfg = toy()
+    rd = run_dir(cfg, 0, tmp_path)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    write_lock(rd, int(gone.stdout))  # its process has exited
+    assert train_run(cfg, 0, root=tmp_path, device="cpu", progress=False).status == "complete"
+    assert f"taking over the stale lock {rd.lock_file} (process {int(gone.stdout)} is gone)" in capsys.readouterr().out
+    assert not rd.lock_file.exists()
+
+    from bngan import runs
+
+    write_lock(rd, 1, host="another-host", age=runs.LOCK_STALE_SECONDS + 60)
+    train_run(cfg, 0, root=tmp_path, device="cpu", progress=False, force=True)
+    assert "not refreshed for" in capsys.readouterr().out and not rd.lock_file.exists()
+
+
+def test_the_lock_is_released_when_a_run_is_interrupted(tmp_path):
+    cfg = toy()
+    rd = interrupted_checkpoint(cfg, tmp_path)
+    assert not rd.lock_file.exists()
+    assert train_run(cfg, 0, root=tmp_path, device="cpu", progress=False).origin == "resumed"
+
+
+TRAIN_SLOWLY = """
+import sys, time
+from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from bngan.train import train_run
+cfg = ExperimentConfig(
+    name="toy", data=DataConfig(kind="toy", toy="gaussian", toy_samples=64),
+    model=ModelConfig(arch="mlp", latent_dim=2, width=8, depth=2, norm="batch", norm_in="both"),
+    train=TrainConfig(steps=6, batch_size=8, log_every=1, sample_every=3, checkpoint_every=2))
+def slow(trainer):
+    if trainer.step == 1:
+        print("training", flush=True)
+    time.sleep(0.5)
+train_run(cfg, 0, root=sys.argv[1], device="cpu", progress=False, callback=slow)
+"""
+
+
+def test_a_second_process_waits_for_the_first_and_loads_its_result(tmp_path, monkeypatch):
+    """Two processes asked for the same run: the second does not train it a second time."""
+    from bngan import runs, train
+
+    cfg = toy()
+    assert cfg.hash() in str(run_dir(cfg, 0, tmp_path).path)
+    first = subprocess.Popen([sys.executable, "-c", TRAIN_SLOWLY, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "training"  # it holds the lock now
+        with pytest.raises(runs.RunLockedError):
+            train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
+        monkeypatch.setattr(train, "Trainer", lambda *a, **k: pytest.fail("the run was trained twice"))
+        run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False, lock_wait=60)
+    finally:
+        first.wait(60)
+    assert first.returncode == 0
+    assert run.status == "complete" and run.origin == "cached"

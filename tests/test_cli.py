@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -61,3 +62,95 @@ def test_errors_are_one_line_with_exit_code_2(argv, message, capsys):
 def test_the_installed_command_exits_2_without_a_traceback():
     result = subprocess.run([sys.executable, "-m", "bngan.cli", "run", "table2:99"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "unknown experiment" in result.stderr
+
+
+def interrupt_cli_runs_at(monkeypatch, step: int) -> None:
+    """Make every training the CLI starts raise KeyboardInterrupt (Ctrl-C) after ``step``."""
+    from bngan import train
+
+    original = train.Trainer.run
+
+    def ctrl_c(trainer):
+        if trainer.step == step:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.Trainer, "run", lambda self, callback=None: original(self, ctrl_c))
+
+
+def test_ctrl_c_is_one_line_saying_where_to_resume_and_exit_130(tmp_path, monkeypatch, capsys):
+    from bngan.runs import RunDir
+
+    interrupt_cli_runs_at(monkeypatch, 13)  # blindspot:no-bn at smoke checkpoints every 10 steps
+    argv = ["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "1", "--root", str(tmp_path)]
+    assert cli.main(argv) == 130
+    captured = capsys.readouterr()
+    assert captured.err == ("bngan: interrupted at step 13 of seed 1 of blindspot:no-bn; "
+                            "run the same command to resume from step 10\n")
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert RunDir(run_dir).read_record()["steps_done"] == 10
+    monkeypatch.undo()
+    assert cli.main(argv) == 0
+    assert "seed 1: resumed at step 10 (40 steps, " in capsys.readouterr().out
+
+
+def test_run_prints_a_status_line_per_seed_and_explains_the_metrics(tmp_path, capsys):
+    argv = ["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "1", "--root", str(tmp_path)]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr()
+    lines = first.out.splitlines()
+    assert lines[0].startswith("seed 0: trained (40 steps, ") and lines[1].startswith("seed 1: trained (40 steps, ")
+    assert "metrics:" in lines and "  mmd: kernel MMD to held-out points, lower is better" in lines
+    assert cli.main(argv) == 0
+    again = capsys.readouterr()
+    assert again.out.splitlines()[:2] == ["seed 0: cached", "seed 1: cached"]
+    assert "0/2" not in again.err and again.err == ""  # no bar for cached runs (nor outside a terminal)
+
+
+def test_show_says_an_unfinished_run_is_unfinished_instead_of_drawing_empty_axes(tmp_path, monkeypatch, capsys):
+    interrupt_cli_runs_at(monkeypatch, 1)  # before anything was checkpointed
+    assert cli.main(["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "--root", str(tmp_path)]) == 130
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no matplotlib warning either
+        assert cli.main(["show", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "not finished (interrupted, 1 of 40 steps): no figure" in out and "from step 0" in out
+    assert not (run_dir / "summary.png").exists()
+
+
+@pytest.mark.parametrize("name", ["record.json", "history.pt"])
+def test_show_names_a_damaged_file_on_one_line(tmp_path, capsys, name):
+    assert cli.main(["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "--root", str(tmp_path)]) == 0
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    (run_dir / name).write_bytes((run_dir / name).read_bytes()[:20])
+    capsys.readouterr()
+    assert cli.main(["show", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"bngan: error: {run_dir / name} is damaged")
+    assert "run the experiment again" in err
+
+
+def test_a_runs_folder_that_is_a_file_is_one_line_naming_it(tmp_path, capsys):
+    not_a_folder = tmp_path / "runs"
+    not_a_folder.write_text("")
+    assert cli.main(["run", "blindspot:no-bn", "--profile", "smoke", "--root", str(not_a_folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"runs folder {not_a_folder} is a file" in err
+
+
+def test_a_locked_run_is_one_line_naming_the_lock(tmp_path, capsys):
+    import json
+    import os
+    import socket
+
+    from bngan import experiments as ex
+    from bngan.runs import run_dir
+
+    config = ex.get_experiment("blindspot:no-bn", "smoke")
+    rd = run_dir(config, 0, tmp_path)
+    rd.path.mkdir(parents=True)
+    rd.lock_file.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert cli.main(["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{rd.lock_file} is held by process {os.getpid()}" in err

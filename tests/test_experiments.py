@@ -295,6 +295,18 @@ def test_sweep_goes_on_past_a_diverged_seed(tmp_path, monkeypatch):
     assert mean == pytest.approx(np.mean([rs.runs[0].metrics["swd"], rs.runs[2].metrics["swd"]]))
     row = summary_table({"x": rs}, metrics=("swd",)).splitlines()[2]
     assert row.split()[:3] == ["x", "3", "1"]
+    assert experiments.seed_status(diverged).startswith("seed 1: trained, diverged at step 3 (")
+    cached = run_experiment(tiny_toy(), seeds=[1], root=tmp_path, device="cpu", progress=False).runs[0]
+    assert experiments.seed_status(cached) == "seed 1: cached (diverged at step 3)"
+
+
+def test_progress_false_prints_nothing_per_seed_and_true_one_line_each(tmp_path, capsys):
+    """Chapters pass progress=False: their outputs stay clean whether runs train or load."""
+    for _ in range(2):  # trained, then cached
+        run_experiment(tiny_toy(), seeds=[0, 1], root=tmp_path, device="cpu", progress=False)
+    assert capsys.readouterr() == ("", "")
+    run_experiment(tiny_toy(), seeds=[0, 1], root=tmp_path, device="cpu", progress=True)
+    assert capsys.readouterr() == ("seed 0: cached\nseed 1: cached\n", "")
 
 
 def test_robust_summary_shows_median_and_range_of_the_completed_seeds():

@@ -533,7 +533,8 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
     assert seen["checkpoint"]
     assert rd.status == "interrupted" and not rd.finished
     partial = Run.load(rd.path)
-    assert partial.status == "interrupted" and partial.steps_done == 5
+    # steps_done is what can be resumed (the checkpoint's step), steps_run how far it got
+    assert partial.status == "interrupted" and partial.steps_done == 3 and partial.record["steps_run"] == 5
     assert partial.history["step"].tolist() == [1, 2, 3, 4, 5]
     ckpt = runs.torch_load(rd.checkpoint_file)  # weights_only=True
     assert ckpt["step"] == 3
@@ -556,6 +557,58 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
         for key in wa[net]:
             assert torch.equal(wa[net][key], wb[net][key]), (net, key)
     assert not rd.checkpoint_file.exists()
+
+
+def test_resume_from_a_time_triggered_checkpoint_is_exact(tmp_path):
+    """Checkpoints by time (every ``checkpoint_seconds``; 0 here: after every step) resume as
+    exactly as step checkpoints, and the setting is not part of the config (nor its hash)."""
+    cfg = image_config(checkpoint_every=0)  # no step checkpoints at all
+
+    def interrupt(trainer):
+        if trainer.step == 5:
+            raise KeyboardInterrupt
+
+    root_a, root_b = tmp_path / "a", tmp_path / "b"
+    with pytest.raises(train.TrainingInterrupted) as stopped:
+        train_run(cfg, 0, root=root_a, device="cpu", progress=False, callback=interrupt, checkpoint_seconds=0.0)
+    rd = run_dir(cfg, 0, root_a)
+    assert stopped.value.step == stopped.value.resume_step == 5 and "resume from step 5" in str(stopped.value)
+    assert runs.torch_load(rd.checkpoint_file)["step"] == 5 and rd.read_record()["steps_done"] == 5
+    resumed = train_run(cfg, 0, root=root_a, device="cpu", progress=False)
+    straight = train_run(cfg, 0, root=root_b, device="cpu", progress=False, checkpoint_seconds=math.inf)
+    assert resumed.origin == "resumed" and resumed.resumed_at == 5 and straight.origin == "trained"
+    assert rd.path.name == run_dir(cfg, 0, root_b).path.name
+    assert torch.equal(resumed.samples, straight.samples)
+    for name in ("loss_d", "loss_g", "d_real", "bn0_gap_fake"):
+        assert np.array_equal(resumed.history[name], straight.history[name]), name
+    wa, wb = resumed.weights(), straight.weights()
+    for net in ("g", "d"):
+        for key in wa[net]:
+            assert torch.equal(wa[net][key], wb[net][key]), (net, key)
+
+
+def test_a_checkpoint_is_due_by_steps_or_by_time(tmp_path):
+    cfg = toy_config(checkpoint_every=4)
+    trainer = train.Trainer(cfg, 0, run_dir(cfg, 0, tmp_path), device=CPU, checkpoint_seconds=60.0)
+    trainer._last_checkpoint = 1000.0
+    trainer.step = 3
+    assert not trainer._checkpoint_due(1059.0) and trainer._checkpoint_due(1060.0)
+    trainer.step = 4
+    assert trainer._checkpoint_due(1000.5)
+    assert train.Trainer(cfg, 0, run_dir(cfg, 0, tmp_path), device=CPU).checkpoint_seconds == train.CHECKPOINT_SECONDS
+
+
+def test_without_step_or_time_checkpoints_an_interrupted_run_restarts_from_step_0(tmp_path):
+    cfg = toy_config(checkpoint_every=0)
+
+    def interrupt(trainer):
+        if trainer.step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(train.TrainingInterrupted, match="start it again from step 0"):
+        train_run(cfg, 0, root=tmp_path, device="cpu", progress=False, callback=interrupt, checkpoint_seconds=math.inf)
+    rd = run_dir(cfg, 0, tmp_path)
+    assert not rd.checkpoint_file.exists() and rd.read_record()["steps_done"] == 0
 
 
 def test_nan_loss_marks_run_diverged_and_keeps_history(tmp_path, monkeypatch):

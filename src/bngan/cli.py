@@ -10,6 +10,36 @@ from pathlib import Path
 from . import __version__
 from .data import DatasetUnavailableError
 
+# What each recorded metric measures and which way is better, for the summary `bngan run`
+# prints (short: the chapters and the README explain them).
+METRIC_MEANINGS = {
+    "recon_mse": "reconstruction error of held-out images, lower is better",
+    "recon_mse_std": "its spread over the images",
+    "fid": "Frechet distance to held-out images on a classifier's features, lower is better",
+    "kid": "kernel distance on the same features, lower is better",
+    "classes_covered": "classes the fakes cover, higher is better",
+    "class_kl": "KL of the fakes' class mix from the data's, lower is better (0 = same mix)",
+    "classifier_accuracy": "held-out accuracy of the classifier behind fid/kid/classes",
+    "fid_inception": "FID on Inception features, lower is better",
+    "kid_inception": "KID on Inception features, lower is better",
+    "swd": "sliced Wasserstein distance to held-out samples, lower is better",
+    "diversity": "mean distance between fakes, higher is more varied (0 = collapsed)",
+    "mmd": "kernel MMD to held-out points, lower is better",
+    "mean_shift": "fakes' mean minus the data's, closer to 0 is better",
+    "shift_x": "its x part, closer to 0 is better",
+    "shift_norm": "its length, lower is better",
+    "final_loss_d": "D's loss over the last 10% of steps (no better direction)",
+    "final_loss_g": "G's loss over the last 10% of steps (no better direction)",
+    "final_d_real": "mean D output on reals at the end",
+    "final_d_fake": "mean D output on fakes (D's step) at the end",
+    "final_d_fake_g": "mean D output on fakes (G's step) at the end",
+}
+
+
+def metric_legend(names) -> list[str]:
+    """One ``name: meaning`` line per metric in ``names`` that has a known meaning."""
+    return [f"  {name}: {METRIC_MEANINGS[name]}" for name in sorted(set(names)) if name in METRIC_MEANINGS]
+
 
 def _list(args: argparse.Namespace) -> int:
     from .experiments import EXPERIMENTS, SERIES, _natural, get_experiment
@@ -35,6 +65,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{args.name} at profile {profile.name}:")
     for run in runs:
         print(f"  {run.path}\n    {run.summary()}")
+    legend = metric_legend(name for run in runs for name in run.metrics)
+    if legend:
+        print("metrics:", *legend, sep="\n")
     return 0
 
 
@@ -45,8 +78,15 @@ def _show(args: argparse.Namespace) -> int:
     from .plots import run_summary
     from .runs import Run
 
+    from .runs import FINISHED
+
     run = Run.load(args.run_dir)
     print(run.summary())
+    if run.status not in FINISHED:
+        print(f"  not finished ({run.status}, {run.record.get('steps_run', run.steps_done)} of "
+              f"{run.record.get('steps')} steps): no figure; run its experiment again to resume it from step "
+              f"{run.steps_done}")
+        return 0
     print(f"  config: {run.config.name} ({run.config.hash()}) {run.config.description}")
     record = run.record
     print(f"  device: {record.get('device')}, {record.get('elapsed_s')} s, {record.get('steps_per_s')} steps/s")
@@ -54,6 +94,9 @@ def _show(args: argparse.Namespace) -> int:
     if len(run.evals.get('step', [])):
         pairs = ", ".join(f"{int(s)}: {v:.4f}" for s, v in zip(run.evals["step"], run.evals["recon_mse"]))
         print(f"  reconstruction error during training: {pairs}")
+    if not len(run.history.get("step", [])):
+        print("  no figure: nothing was logged")
+        return 0
     out = Path(args.save) if args.save else Path(args.run_dir) / "summary.png"
     run_summary(run).savefig(out, dpi=110)
     print(f"  figure: {out}")
@@ -87,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, DatasetUnavailableError) as err:  # bad input, files, folders, data
         print(f"bngan: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C: where it stopped and how to resume, not a traceback
+        print(f"bngan: {str(err) or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from .norms import keras_to_torch_momentum
@@ -468,16 +467,33 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     ``experiment`` is a registered name (``"table2:10"``) or a config; a config is used as
     given (scale it with :func:`scale_to_profile` first if it should follow a profile).
     ``seeds`` defaults to the profile's seeds (its ``toy_seeds`` for toy 2D data). A
-    diverged seed is recorded and the sweep goes on with the next one.
+    diverged seed is recorded and the sweep goes on with the next one. With ``progress``,
+    each seed prints one line as it is done (:func:`seed_status`) and a step bar shows while
+    one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed.
     """
     p = get_profile(profile)
     config = get_experiment(experiment, p) if isinstance(experiment, str) else experiment
     if seeds is None:
         seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
     seeds = _check_seeds(seeds)
-    runs = [train_run(config, seed, root=root, device=device, progress=progress)
-            for seed in tqdm(seeds, desc=config.name, disable=not progress or len(seeds) == 1, leave=False)]
+    runs = []
+    for seed in seeds:
+        runs.append(train_run(config, seed, root=root, device=device, progress=progress))
+        if progress:
+            print(seed_status(runs[-1]), flush=True)
     return RunSet(label or config.name, config, runs)
+
+
+def seed_status(run: Run) -> str:
+    """One line on how a seed's run was obtained: ``seed 1: cached``, ``seed 1: resumed at
+    step 100 (400 steps, 12 s)``, ``seed 1: trained (400 steps, 12 s)``, or ``diverged``."""
+    if run.origin == "cached" or not run.origin:
+        return f"seed {run.seed}: cached" + ("" if run.status != "diverged" else f" (diverged at step {run.diverged_at})")
+    seconds = run.record.get("elapsed_s") or 0.0
+    how = "trained" if run.origin == "trained" else f"resumed at step {run.resumed_at}"
+    if run.status == "diverged":
+        return f"seed {run.seed}: {how}, diverged at step {run.diverged_at} ({seconds:.0f} s)"
+    return f"seed {run.seed}: {how} ({run.steps_done} steps, {seconds:.0f} s)"
 
 
 def _check_seeds(seeds) -> list[int]:

@@ -10,13 +10,22 @@ Layout of ``<root>/<config hash>-seed<seed>/``::
     samples.pt       sample snapshots from fixed noise (steps + tensor)
     checkpoint.pt    everything needed to resume exactly (while the run is unfinished)
     weights.pt       final generator and discriminator weights
+    lock             while a process trains the run: its PID, host and start time
+
+Files are written with the permissions the umask gives (not tempfile's 0600), and a file
+that cannot be read back (truncated, empty) raises :class:`DamagedRunFileError`, naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pickle
+import socket
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,20 +37,86 @@ from .config import ExperimentConfig
 
 RUNS_ENV = "BNGAN_RUNS"
 FINISHED = ("complete", "diverged")
+LOCK_NAME = "lock"
+# A lock of another host is taken over once its holder has not refreshed it for this long
+# (the trainer refreshes it at least at every time-triggered checkpoint).
+LOCK_STALE_SECONDS = 3600.0
+LOCK_POLL_SECONDS = 0.5
+
+
+class RunsFolderError(OSError):
+    """The runs folder (or a run folder) is a file or cannot be written."""
+
+
+# What to do about a damaged file, appended to every DamagedRunFileError message.
+RETRAIN_HINT = "run the experiment again (`bngan run`, or train_run) to train this run afresh"
+
+
+class DamagedRunFileError(ValueError):
+    """A file of a run cannot be read back (truncated, empty, not what this library wrote).
+    ``file`` and ``reason`` are kept apart so a caller that retrains can say so itself."""
+
+    def __init__(self, file: Path, reason: str) -> None:
+        self.file, self.reason = Path(file), reason
+        super().__init__(f"{file} is damaged ({reason}); {RETRAIN_HINT}")
+
+
+class RunLockedError(OSError):
+    """Another live process holds the run's lock."""
+
+
+# Errors a damaged torch file raises on load: a truncated zip, an empty file, bad pickle data.
+_LOAD_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, KeyError, IndexError,
+                TypeError, AttributeError)
 
 
 def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The folder holding run directories: ``root``, else ``$BNGAN_RUNS``, else ``./runs``."""
+    """The folder holding run directories: ``root``, else ``$BNGAN_RUNS``, else ``./runs``
+    (made if missing; a :class:`RunsFolderError` naming it when it is a file or cannot be made)."""
     path = Path(root if root is not None else os.environ.get(RUNS_ENV) or "runs").expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        raise RunsFolderError(f"runs folder {path} is a file, not a folder; pass another --root or set {RUNS_ENV}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunsFolderError(f"runs folder {path} cannot be made ({err.strerror or err}); "
+                              f"pass another --root or set {RUNS_ENV}") from err
     return path
 
 
+def check_writable(folder: Path, what: str = "runs folder") -> None:
+    """Make ``folder`` if needed and prove it is writable by creating and removing a file in
+    it, so a read-only runs folder is one clear error (naming ``what`` and the folder) before
+    any data is loaded or network built, not a traceback at the first checkpoint."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunsFolderError(f"{what} {folder} is a file, not a folder; remove it, or pass another --root or set "
+                              f"{RUNS_ENV}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-test."):
+            pass
+    except OSError as err:
+        raise RunsFolderError(f"{what} {folder} is not writable ({err.strerror or err}); fix its permissions, "
+                              f"or pass another --root or set {RUNS_ENV}") from err
+
+
+def default_file_mode() -> int:
+    """The mode ``open()`` would give a new file under the current umask (0o666 & ~umask).
+    The umask can only be read by setting it, so it is set and restored at once."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
+    """Write through a temporary file in the same folder, then rename over ``path``. The
+    temporary file (0600 from ``mkstemp``) gets the umask's default mode first, so run files
+    are readable by whoever could read files written with ``open()``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, default_file_mode())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -66,6 +141,27 @@ def torch_load(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def load_dict(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``torch_load(path)`` checked to be a dict with ``keys``, or a
+    :class:`DamagedRunFileError` naming the file (truncated, empty, or something else)."""
+    path = Path(path)
+    try:
+        found = torch_load(path)
+    except (PermissionError, FileNotFoundError, IsADirectoryError):
+        raise  # the file cannot be reached: not damage
+    except (OSError, *_LOAD_ERRORS) as err:  # torch reports a truncated zip as OSError EINVAL
+        raise DamagedRunFileError(path, f"truncated or empty? {first_line(err)}") from err
+    if not isinstance(found, dict) or not all(key in found for key in keys):
+        raise DamagedRunFileError(path, f"not the {', '.join(keys) or 'values'} this library writes")
+    return found
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type when the message is empty)."""
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
 @dataclass(frozen=True)
 class RunDir:
     """The files of one run (see the module docstring)."""
@@ -78,16 +174,29 @@ class RunDir:
     samples_file = property(lambda self: self.path / "samples.pt")
     checkpoint_file = property(lambda self: self.path / "checkpoint.pt")
     weights_file = property(lambda self: self.path / "weights.pt")
+    lock_file = property(lambda self: self.path / LOCK_NAME)
 
     def read_record(self) -> dict[str, Any]:
+        """The record (``{}`` when there is none), or a :class:`DamagedRunFileError` naming
+        it when it is not a JSON object (truncated, empty)."""
         if not self.record_file.exists():
             return {}
-        return json.loads(self.record_file.read_text())
+        try:
+            record = json.loads(self.record_file.read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise DamagedRunFileError(self.record_file, f"truncated or empty? {first_line(err)}") from err
+        if not isinstance(record, dict):
+            raise DamagedRunFileError(self.record_file, "not a JSON object")
+        return record
 
     @property
     def status(self) -> str:
-        """``new``, ``running``, ``interrupted``, ``complete`` or ``diverged``."""
-        return self.read_record().get("status", "new")
+        """``new``, ``running``, ``interrupted``, ``complete``, ``diverged``, or ``damaged``
+        when the record cannot be read (such a run is not finished: it is trained again)."""
+        try:
+            return self.read_record().get("status", "new")
+        except DamagedRunFileError:
+            return "damaged"
 
     @property
     def finished(self) -> bool:
@@ -97,7 +206,17 @@ class RunDir:
         return ExperimentConfig.from_json(self.config_file.read_text())
 
     def read_checkpoint(self) -> dict[str, Any] | None:
-        return torch_load(self.checkpoint_file) if self.checkpoint_file.exists() else None
+        """The checkpoint, ``None`` when there is none, or a :class:`DamagedRunFileError`."""
+        if not self.checkpoint_file.exists():
+            return None
+        return load_dict(self.checkpoint_file, ("step", "g", "d"))
+
+    def set_aside(self, file: Path) -> Path:
+        """Rename a damaged ``file`` to ``<name>.corrupt`` (replacing an older one), so it no
+        longer blocks the run but stays there to be looked at."""
+        target = file.with_name(file.name + ".corrupt")
+        os.replace(file, target)
+        return target
 
 
 def check_seed(seed: Any) -> int:
@@ -119,11 +238,117 @@ def run_dir(config: ExperimentConfig, seed: int, root: str | os.PathLike[str] | 
     return RunDir(path)
 
 
+# --------------------------------------------------------------------------- the lock of a run folder
+
+
+def _lock_info(lock: Path) -> dict[str, Any] | None:
+    """What a lock file says (pid, host, started), ``{}`` if unreadable, ``None`` if gone."""
+    try:
+        info = json.loads(lock.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (signal 0 checks without signalling;
+    never called on Windows, where ``os.kill`` would end the process: there only the lock's
+    age makes it stale)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def lock_is_stale(lock: Path, info: dict[str, Any]) -> str | None:
+    """Why the lock is stale (its holder is gone), or ``None`` while it is held. On this
+    host a lock is stale when its PID is dead; a lock of another host (a shared folder), or
+    one that cannot be read, when it has not been refreshed for ``LOCK_STALE_SECONDS``."""
+    pid, host = info.get("pid"), info.get("host")
+    if host == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool) and os.name != "nt":
+        return None if _pid_alive(pid) else f"process {pid} is gone"
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return "it was removed"
+    return f"not refreshed for {age:.0f} s" if age > LOCK_STALE_SECONDS else None
+
+
+class RunLock:
+    """An exclusive lock on one run folder, held while a process trains the run, so two
+    processes asked for the same run do not train it twice side by side. The file records
+    the holder's PID, host and start time; a stale lock (see :func:`lock_is_stale`) is
+    taken over with a message. Use as a context manager."""
+
+    def __init__(self, rd: RunDir, *, wait: float = 0.0) -> None:
+        self.rd, self.wait = rd, wait
+        self.held = False
+
+    def _try_create(self) -> bool:
+        try:
+            fd = os.open(self.rd.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, default_file_mode())
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}, handle)
+        return True
+
+    def acquire(self) -> "RunLock":
+        """Take the lock, waiting up to ``wait`` seconds for a live holder, else raise a
+        :class:`RunLockedError` naming the lock file and its holder."""
+        deadline, said = time.monotonic() + self.wait, False
+        while not self._try_create():
+            info = _lock_info(self.rd.lock_file)
+            if info is None:  # released between our try and our look: try again
+                continue
+            why = lock_is_stale(self.rd.lock_file, info)
+            if why is not None:
+                print(f"taking over the stale lock {self.rd.lock_file} ({why})")
+                self.rd.lock_file.unlink(missing_ok=True)
+                continue
+            if time.monotonic() >= deadline:
+                raise RunLockedError(f"{self.rd.lock_file} is held by process {info.get('pid')} on "
+                                     f"{info.get('host')}, which is training this run; wait for it to finish, "
+                                     f"or delete the lock file if that process is gone")
+            if not said:
+                print(f"waiting up to {self.wait:.0f} s for process {info.get('pid')} on {info.get('host')}, "
+                      f"which holds {self.rd.lock_file}")
+                said = True
+            time.sleep(LOCK_POLL_SECONDS)
+        self.held = True
+        return self
+
+    def refresh(self) -> None:
+        """Touch the lock, so another host sees its holder is alive."""
+        if self.held:
+            with contextlib.suppress(OSError):
+                os.utime(self.rd.lock_file)
+
+    def release(self) -> None:
+        if self.held:
+            self.rd.lock_file.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def cached_run_matches(rd: RunDir, config: ExperimentConfig, seed: int) -> bool:
     """True when the run stored in ``rd`` was made from ``config`` and ``seed``: its record's
     hash and seed and its ``config.json`` (re-hashed) all agree with the request. A run
     whose files were edited or belong to something else is never trusted as a cached result."""
-    record = rd.read_record()
+    try:
+        record = rd.read_record()
+    except DamagedRunFileError:
+        return False
     if record.get("hash") != config.hash() or record.get("seed") != seed:
         return False
     try:
@@ -154,18 +379,26 @@ class Run:
     samples: torch.Tensor
     metrics: dict[str, Any]
     record: dict[str, Any] = field(repr=False)
+    # How train_run got it: "cached", "trained" or "resumed" (empty when loaded directly).
+    origin: str = field(default="", repr=False, compare=False)
+    resumed_at: int | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Run":
+        """Load a run folder; a :class:`DamagedRunFileError` names a file that cannot be read."""
         rd = RunDir(Path(path))
         if not rd.record_file.exists():
             raise FileNotFoundError(f"no run record in {rd.path} (expected {rd.record_file.name})")
         record = rd.read_record()
-        history = torch_load(rd.history_file) if rd.history_file.exists() else {"columns": [], "values": None}
+        if "seed" not in record or "status" not in record:
+            raise DamagedRunFileError(rd.record_file, "it has no seed or status")
+        history = (load_dict(rd.history_file, ("columns", "values")) if rd.history_file.exists()
+                   else {"columns": [], "values": None})
         values = history["values"]
         columns = {name: values[:, i].numpy() for i, name in enumerate(history["columns"])} if values is not None else {}
         evals = {k: np.asarray(v) for k, v in history.get("evals", {}).items()}
-        snaps = torch_load(rd.samples_file) if rd.samples_file.exists() else {"steps": [], "samples": torch.empty(0)}
+        snaps = (load_dict(rd.samples_file, ("steps", "samples")) if rd.samples_file.exists()
+                 else {"steps": [], "samples": torch.empty(0)})
         return cls(path=rd.path, config=rd.read_config(), seed=int(record["seed"]), status=record["status"],
                    steps_done=int(record.get("steps_done", 0)), diverged_at=record.get("diverged_at"),
                    history=columns, evals=evals, sample_steps=np.asarray(snaps["steps"]),
@@ -173,7 +406,7 @@ class Run:
 
     def weights(self) -> dict[str, dict[str, torch.Tensor]]:
         """The final ``{"g": state_dict, "d": state_dict}``."""
-        return torch_load(RunDir(self.path).weights_file)
+        return load_dict(RunDir(self.path).weights_file, ("g", "d"))
 
     def networks(self, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
         """Rebuild (G, D) from the config and load the final weights, in eval mode."""

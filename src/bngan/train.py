@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,7 +24,26 @@ from tqdm.auto import tqdm
 
 from . import __version__, data, metrics, models, norms, quality
 from .config import ExperimentConfig, Label
-from .runs import Run, RunDir, atomic_torch_save, atomic_write_json, cached_run_matches, run_dir
+from .runs import (DamagedRunFileError, Run, RunDir, RunLock, atomic_torch_save, atomic_write_json,
+                   cached_run_matches, check_writable, first_line, run_dir)
+
+# A run in progress is checkpointed every ``train.checkpoint_every`` steps and also whenever
+# this many seconds have passed since its last checkpoint, so a Ctrl-C or a lost session
+# costs at most about a minute of training. It is not a config field (it does not change
+# what a run computes, so it must not change the config hash); train_run takes it as an
+# argument, and math.inf turns it off.
+CHECKPOINT_SECONDS = 60.0
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, with where it stopped: ``step`` (reached), ``resume_step`` (what
+    the checkpoint on disk resumes from, 0 when there is none) and ``seed``. A
+    KeyboardInterrupt, so code that catches that still does."""
+
+    def __init__(self, name: str, seed: int, step: int, resume_step: int) -> None:
+        self.name, self.seed, self.step, self.resume_step = name, seed, step, resume_step
+        again = f"resume from step {resume_step}" if resume_step else "start it again from step 0"
+        super().__init__(f"interrupted at step {step} of seed {seed} of {name}; run the same command to {again}")
 
 # --------------------------------------------------------------------------- networks and optimizers
 
@@ -494,11 +514,19 @@ class Trainer:
                     "grad_d_bottom", "grad_d_top", "grad_g_bottom", "grad_g_top", *GANStep.D_HALF_COLUMNS)
 
     def __init__(self, config: ExperimentConfig, seed: int, rd: RunDir, *, device: torch.device,
-                 progress: bool = True) -> None:
+                 progress: bool = True, checkpoint_seconds: float | None = None, lock: RunLock | None = None) -> None:
         self.config, self.seed, self.rd, self.device, self.progress = config, seed, rd, device, progress
-        t = config.train
+        self.checkpoint_seconds = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
+        self.lock = lock
         # Data first: a cache miss must not change the RNG stream the run sees.
         self.train_data, self.test_data = load_run_data(config, device)
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """Seed and build everything a run starts from (networks, optimizers, sampler, fixed
+        noise, empty logs): called once, and again when a checkpoint turns out not to fit, so
+        the run then starts exactly as a fresh one would."""
+        config, seed, device, t = self.config, self.seed, self.device, self.config.train
         torch.manual_seed(seed)
         self.g, self.d = (net.to(device) for net in build_networks(config))
         for layer in self.g.modules():
@@ -518,6 +546,9 @@ class Trainer:
         self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
         self.step = 0
         self.elapsed = 0.0
+        self.checkpointed_step = 0  # what the checkpoint on disk resumes from (0: none)
+        self.resumed_at: int | None = None
+        self._last_checkpoint = time.perf_counter()
 
     # ----------------------------------------------------------------- state
 
@@ -560,7 +591,52 @@ class Trainer:
         self.bad_step.fill_(state["bad_step"])
 
     def checkpoint(self) -> None:
+        """Write everything needed to resume exactly from this step. Only once the write has
+        succeeded does ``checkpointed_step`` (what an interrupted record reports) move on."""
         atomic_torch_save(self.state(), self.rd.checkpoint_file)
+        self.checkpointed_step = self.step
+        self._last_checkpoint = time.perf_counter()
+        if self.lock is not None:
+            self.lock.refresh()
+
+    def _checkpoint_due(self, now: float) -> bool:
+        """Every ``train.checkpoint_every`` steps, or ``checkpoint_seconds`` after the last one."""
+        every = self.config.train.checkpoint_every
+        by_steps = bool(every) and self.step % every == 0
+        return by_steps or now - self._last_checkpoint >= self.checkpoint_seconds
+
+    def _resume_point(self) -> dict[str, Any] | None:
+        """The checkpoint to resume from, or ``None`` to start at step 0: a checkpoint of
+        another config or seed is deleted, a damaged one moved aside, each with a message."""
+        cfg, rd = self.config, self.rd
+        try:
+            checkpoint = rd.read_checkpoint()
+        except DamagedRunFileError as err:
+            self._set_aside(err.reason)
+            return None
+        if checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) != (cfg.hash(), self.seed):
+            print(f"{rd.checkpoint_file} belongs to another run (config hash {checkpoint.get('config_hash')}, "
+                  f"seed {checkpoint.get('seed')}); starting {cfg.name} seed {self.seed} from step 0")
+            rd.checkpoint_file.unlink()
+            return None
+        return checkpoint
+
+    def _set_aside(self, reason: str) -> None:
+        moved = self.rd.set_aside(self.rd.checkpoint_file)
+        print(f"{self.rd.checkpoint_file} is damaged ({reason}); moved to {moved.name}, "
+              f"starting {self.config.name} seed {self.seed} from step 0")
+
+    def _resume(self, checkpoint: dict[str, Any]) -> bool:
+        """Load ``checkpoint``; if it does not fit these networks (another architecture, a
+        missing entry), move it aside, rebuild the fresh state and return False."""
+        try:
+            self.load_state(checkpoint)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+            self._set_aside(f"it does not fit this run: {first_line(err)}")
+            self._fresh()
+            return False
+        self.checkpointed_step = self.resumed_at = self.step
+        return True
 
     # ----------------------------------------------------------------- measurements
 
@@ -644,12 +720,21 @@ class Trainer:
             "name": cfg.name, "hash": cfg.hash(), "seed": self.seed, "status": status, "steps_done": self.step,
             "steps": cfg.train.steps, "diverged_at": None, "elapsed_s": round(self.elapsed, 3),
             "steps_per_s": round(self.step / self.elapsed, 3) if self.elapsed > 0 else None,
-            "device": _device_name(self.device), "versions": _versions(),
+            "device": _device_name(self.device), "threads": torch.get_num_threads(), "versions": _versions(),
         }
         record.update(extra or {})
         atomic_torch_save(self._history_payload(), self.rd.history_file)
         atomic_torch_save(self._samples_payload(), self.rd.samples_file)
         atomic_write_json(self.rd.record_file, record)
+
+    def _record_interruption(self) -> None:
+        """Record an interrupted run: ``steps_done`` is the step its checkpoint resumes from
+        (a later checkpoint may have failed to write), ``steps_run`` how far it got. A failed
+        write here (a full disk) is reported on one line and does not hide the interruption."""
+        try:
+            self._write_record("interrupted", {"steps_done": self.checkpointed_step, "steps_run": self.step})
+        except OSError as err:
+            print(f"could not record the interruption in {self.rd.record_file}: {err}")
 
     def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
         cfg, t = self.config, self.config.train
@@ -657,21 +742,16 @@ class Trainer:
         for stale in self.rd.path.glob(".*.tmp"):  # left by a write that was killed
             stale.unlink(missing_ok=True)
         atomic_write_json(self.rd.config_file, cfg.to_dict())
-        checkpoint = self.rd.read_checkpoint()
-        if checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) != (cfg.hash(), self.seed):
-            print(f"{self.rd.checkpoint_file} belongs to another run (config hash {checkpoint.get('config_hash')}, "
-                  f"seed {checkpoint.get('seed')}); starting {cfg.name} seed {self.seed} from step 0")
-            self.rd.checkpoint_file.unlink()
-            checkpoint = None
-        if checkpoint is not None:
-            self.load_state(checkpoint)
-        elif t.sample_every:
+        checkpoint = self._resume_point()
+        resumed = checkpoint is not None and self._resume(checkpoint)
+        if not resumed and t.sample_every:
             self.snapshot()
         self.g.train()
         self.d.train()
-        bar = tqdm(total=t.steps, initial=self.step, desc=f"{cfg.name} s{self.seed}", disable=not self.progress,
-                   leave=False, dynamic_ncols=True)
+        bar = tqdm(total=t.steps, initial=self.step, desc=f"{cfg.name} s{self.seed}",
+                   disable=not (self.progress and interactive()), leave=False, dynamic_ncols=True)
         last_refresh, started = 0.0, time.perf_counter() - self.elapsed
+        self._last_checkpoint = time.perf_counter()
         diverged_at = None
         try:
             while self.step < t.steps:
@@ -702,14 +782,16 @@ class Trainer:
                         last = self.rows[-1].tolist()
                         bar.set_postfix(loss_d=f"{last[1]:.3f}", loss_g=f"{last[2]:.3f}", refresh=False)
                 self.elapsed = now - started
-                if t.checkpoint_every and self.step % t.checkpoint_every == 0 and self.step < t.steps:
+                if self.step < t.steps and self._checkpoint_due(now):
                     self.checkpoint()
                 if callback is not None:
                     callback(self)
-        except BaseException:
+        except BaseException as err:
             self.elapsed = time.perf_counter() - started
-            self._write_record("interrupted")
             bar.close()
+            self._record_interruption()
+            if isinstance(err, KeyboardInterrupt) and not isinstance(err, TrainingInterrupted):
+                raise TrainingInterrupted(cfg.name, self.seed, self.step, self.checkpointed_step) from err
             raise
         bar.close()
         self.elapsed = time.perf_counter() - started
@@ -725,6 +807,15 @@ class Trainer:
             self._write_record("complete", {"metrics": found})
         self.rd.checkpoint_file.unlink(missing_ok=True)
         return Run.load(self.rd.path)
+
+
+def interactive() -> bool:
+    """True where a progress bar is watched rather than logged: a terminal, or a Jupyter
+    kernel. Elsewhere (a pipe, a CI log) bars only add noise, so they are off."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is not None and hasattr(shell, "kernel"):
+        return True
+    return sys.stderr.isatty()
 
 
 def _device_name(device: torch.device) -> str:
@@ -759,22 +850,56 @@ def check_device(device: str | torch.device) -> torch.device:
 
 
 def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str | torch.device | None = None,
-              progress: bool = True, force: bool = False,
-              callback: Callable[[Trainer], None] | None = None) -> Run:
+              progress: bool = True, force: bool = False, callback: Callable[[Trainer], None] | None = None,
+              checkpoint_seconds: float | None = None, lock_wait: float = 0.0) -> Run:
     """Train ``config`` with ``seed``, or load the cached result if this run finished before.
 
-    An unfinished run resumes from its last checkpoint. ``force=True`` retrains from scratch.
-    A run whose losses become NaN or inf stops and is recorded as ``diverged`` (its history
-    kept). ``callback(trainer)`` is called after every step (tests use it to interrupt).
+    An unfinished run resumes from its last checkpoint (written every
+    ``train.checkpoint_every`` steps and every ``checkpoint_seconds``, default
+    :data:`CHECKPOINT_SECONDS`). ``force=True`` retrains from scratch. A run whose losses
+    become NaN or inf stops and is recorded as ``diverged`` (its history kept). A cached
+    run that cannot be read back is trained again, with a message. While training, the
+    run folder's lock keeps a second process off it: that one waits up to ``lock_wait``
+    seconds (then loads the result if the holder finished it), else raises
+    :class:`~bngan.runs.RunLockedError`. Ctrl-C raises :class:`TrainingInterrupted`.
+    ``callback(trainer)`` is called after every step (tests use it to interrupt). The
+    returned run's ``origin`` is ``cached``, ``trained`` or ``resumed`` (at ``resumed_at``).
     """
     rd = run_dir(config, seed, root)  # checks the seed before anything touches the disk
     seed = int(seed)
-    if rd.path.exists() and (force or (rd.finished and not cached_run_matches(rd, config, seed))):
-        for file in rd.path.iterdir():  # retrain from scratch: forced, or the stored run is not this one
-            if file.is_file():
-                file.unlink()
-    if rd.finished:
-        return Run.load(rd.path)
+    if not force and (cached := _cached(rd, config, seed)) is not None:
+        return cached
     device = check_device(device) if device is not None else default_device()
-    return Trainer(config, seed, rd, device=device, progress=progress).run(callback)
+    check_writable(rd.path.parent)  # before any data is loaded or network built
+    check_writable(rd.path, "run folder")
+    with RunLock(rd, wait=lock_wait) as lock:
+        if not force and (cached := _cached(rd, config, seed)) is not None:  # finished by the holder we waited for
+            return cached
+        if force or rd.finished or rd.status == "damaged":  # finished here: not this run, or unreadable
+            _clear(rd)
+        trainer = Trainer(config, seed, rd, device=device, progress=progress, checkpoint_seconds=checkpoint_seconds,
+                          lock=lock)
+        run = trainer.run(callback)
+    run.origin, run.resumed_at = ("trained", None) if trainer.resumed_at is None else ("resumed", trainer.resumed_at)
+    return run
 
+
+def _cached(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | None:
+    """The finished run stored in ``rd`` if it is this config and seed and can be read back;
+    ``None`` (train it) otherwise. A damaged file is reported on one line, never a traceback."""
+    if not (rd.finished and cached_run_matches(rd, config, seed)):
+        return None
+    try:
+        run = Run.load(rd.path)
+    except DamagedRunFileError as err:
+        print(f"{err.file} is damaged ({err.reason}); training {config.name} seed {seed} again")
+        return None
+    run.origin = "cached"
+    return run
+
+
+def _clear(rd: RunDir) -> None:
+    """Delete the run's files to train it from scratch (the lock, held by us, stays)."""
+    for file in rd.path.iterdir():
+        if file.is_file() and file != rd.lock_file:
+            file.unlink()
