@@ -19,6 +19,7 @@ from .config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from .norms import keras_to_torch_momentum
 from .profiles import Profile, dataset_name, get_profile
 from .runs import Run
+from .tables import TextTable
 from .train import train_run
 
 Factory = Callable[[Profile], ExperimentConfig]
@@ -533,10 +534,10 @@ def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str 
 
 def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
                   metrics: Sequence[str] = ("recon_mse", "final_loss_d", "final_loss_g"), *,
-                  robust: bool = False) -> str:
-    """A plain-text table: one row per set-up, mean ± std over seeds for each metric, or
-    with ``robust=True`` the median and [min, max] (for heavy tails, such as a few seeds
-    whose fakes run away).
+                  robust: bool = False) -> TextTable:
+    """One row per set-up: mean ± std over seeds for each metric, or with ``robust=True`` the
+    median and [min, max] (for heavy tails, such as a few seeds whose fakes run away). Prints
+    as aligned plain text; a notebook that displays it shows an HTML table.
 
     Rows are labelled by the dict's keys (RunSets of varied configs may share a name), or by
     each RunSet's ``label`` for a sequence.
@@ -555,7 +556,4 @@ def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
                 mean, std = rs.mean_std(metric)
                 row.append(f"{mean:.4g} ± {std:.2g}")
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return TextTable(header, rows[1:])

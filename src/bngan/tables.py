@@ -1,0 +1,34 @@
+"""Tables that read well in both places a chapter is read: as aligned plain text in a
+terminal or a ``print``, and as an HTML table (which the book's theme lets scroll sideways
+instead of cutting it off) when a notebook displays it."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+
+class TextTable(str):
+    """An aligned plain-text table that is also a ``str`` (so existing ``print`` calls and
+    string checks keep working) and renders as HTML when a notebook displays it."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def __new__(cls, header: Sequence[str], rows: Sequence[Sequence[str]]) -> "TextTable":
+        header = tuple(map(str, header))
+        rows = tuple(tuple(map(str, row)) for row in rows)
+        if any(len(row) != len(header) for row in rows):
+            raise ValueError(f"every row must have {len(header)} cells, one per header column")
+        widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in (header, *rows)]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        table = super().__new__(cls, "\n".join(lines))
+        table.header, table.rows = header, rows
+        return table
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                       for row in self.rows)
+        return f'<table class="bngan-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -1,0 +1,41 @@
+"""Summary tables print as aligned text and display as HTML tables in a notebook."""
+
+from __future__ import annotations
+
+import pytest
+
+from bngan.tables import TextTable
+
+
+def test_text_form_is_aligned_and_still_a_string():
+    table = TextTable(["setting", "fid"], [["a", "1 ± 2"], ["longer name", "30 ± 4"]])
+    lines = str(table).splitlines()
+    assert lines[0].split() == ["setting", "fid"] and set(lines[1].replace(" ", "")) == {"-"}
+    assert lines[2].index("1 ± 2") == lines[3].index("30 ± 4") == lines[0].index("fid")
+    assert isinstance(table, str) and "longer name" in table
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_html_form_has_every_cell_escaped():
+    table = TextTable(["setting", "x<y"], [["a & b", "1"], ["c", "<b>2</b>"]])
+    markup = table._repr_html_()
+    assert markup.startswith("<table") and markup.count("<tr>") == 3 and markup.count("<td>") == 4
+    assert "<th>x&lt;y</th>" in markup and "<td>a &amp; b</td>" in markup and "&lt;b&gt;2&lt;/b&gt;" in markup
+
+
+def test_rows_must_match_the_header():
+    with pytest.raises(ValueError, match="2 cells"):
+        TextTable(["a", "b"], [["only one"]])
+
+
+def test_summary_table_is_a_text_table_of_the_seed_statistics():
+    import numpy as np
+
+    from bngan.experiments import RunSet, summary_table
+    from types import SimpleNamespace
+
+    runs = [SimpleNamespace(status="complete", metrics={"fid": v}, seed=i) for i, v in enumerate((1.0, 3.0))]
+    table = summary_table({"set-up": RunSet("x", None, runs)}, ("fid",))
+    assert isinstance(table, TextTable)
+    assert table.header == ("setting", "seeds", "diverged", "fid")
+    assert table.rows == (("set-up", "2", "0", f"2 ± {np.std([1.0, 3.0], ddof=1):.2g}"),)
