@@ -344,3 +344,14 @@ def test_final_value_of_a_history_column_is_its_tail_mean():
     assert rs.values("final_grad_d_bottom").tolist() == [18.5]
     assert rs.values("final_loss_d").tolist() == [0.5]
     assert np.isnan(rs.values("final_nothing")).all()
+
+
+def test_measured_values_compare_like_run_sets():
+    a = stats.Measured("a", {"score": {0: 10.0, 1: 12.0, 2: 11.0}})
+    b = stats.Measured("b", {"score": {0: 2.0, 1: 3.0, 2: float("nan")}})
+    found = stats.compare(a, b, "score")
+    assert found.n_b == 2 and found.n_paired == 2 and found.wins_b == 2
+    assert found.difference == pytest.approx(2.5 - 11.0)
+    assert "b is better" in str(found)
+    with pytest.raises(ValueError, match="score"):
+        stats.compare(a, b, "fid")

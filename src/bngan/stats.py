@@ -9,6 +9,7 @@ interval; scipy's ``bootstrap`` would add a dependency for the same percentile i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +25,22 @@ class SeedResults(Protocol):
 
     @property
     def n_diverged(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Per-seed values of measurements made after the runs (a score of their samples, say),
+    in the form :func:`compare` takes: ``Measured("transposed", {"score": {0: 35.9, 1: 25.2}})``
+    maps each metric to ``{seed: value}``."""
+
+    label: str
+    metrics: Mapping[str, Mapping[int, float]]
+    n_diverged: int = 0
+
+    def by_seed(self, metric: str) -> dict[int, float]:
+        if metric not in self.metrics:
+            raise ValueError(f"metric must be one of {', '.join(self.metrics)}; got {metric!r}")
+        return {int(seed): float(value) for seed, value in self.metrics[metric].items() if not np.isnan(value)}
 
 
 @dataclass(frozen=True)
