@@ -14,6 +14,7 @@ def test_text_form_is_aligned_and_still_a_string():
     assert lines[2].index("1 ± 2") == lines[3].index("30 ± 4") == lines[0].index("fid")
     assert isinstance(table, str) and "longer name" in table
     assert all(line == line.rstrip() for line in lines)
+    assert repr(table) == str(table)  # a notebook's text/plain form is the table, not a quoted string
 
 
 def test_html_form_has_every_cell_escaped():

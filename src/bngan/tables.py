@@ -27,6 +27,9 @@ class TextTable(str):
         table.header, table.rows = header, rows
         return table
 
+    def __repr__(self) -> str:  # the aligned text, not a quoted string, wherever a table is shown as text
+        return str(self)
+
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
