@@ -110,6 +110,7 @@ def test_mean_spectra_plot_each_batch_centred_on_one_scale():
     # after fftshift the period-2 frequency (4, 4) sits at the corner [0, 0]: the board's only power
     assert np.unravel_index(np.nanargmax(values), values.shape) == (0, 0)
     assert board_img.get_clim() == panels[1].get_images()[0].get_clim()
+    assert np.isfinite(np.asarray(values)).all()  # the removed zero frequency is drawn, not left blank
 
 
 def test_curves_plot_the_seed_mean_of_the_history_column_and_its_range(results):

@@ -177,12 +177,14 @@ def zoomed_crops(images: Mapping[str, torch.Tensor], *, n: int = 4, crop: int = 
 
 
 def mean_spectra(images: Mapping[str, torch.Tensor], *, size: float = 2.2) -> Figure:
-    """The mean power spectrum of each labelled batch (log10, zero frequency in the centre,
-    one colour scale for all panels): a checkerboard shows as bright corners and edge
-    midpoints, the frequencies of period 2."""
+    """The mean power spectrum of each labelled batch (log10, zero frequency in the centre and
+    drawn dark, since each image's mean is removed; one colour scale for all panels): a
+    checkerboard shows as bright corners and edge midpoints, the frequencies of period 2."""
     spectra = {label: torch.fft.fftshift(power_spectrum(batch)).log10().numpy() for label, batch in images.items()}
     finite = np.concatenate([v[np.isfinite(v)] for v in spectra.values()])
     low, high = np.percentile(finite, [1, 100])
+    for values in spectra.values():  # the zero frequency holds no power once each image's mean is removed:
+        values[~np.isfinite(values)] = low  # draw it dark, not as a blank (white) pixel
     fig, axes = plt.subplots(1, len(spectra), figsize=(size * len(spectra), size + 0.5), squeeze=False)
     for ax, (label, values) in zip(axes[0], spectra.items()):
         shown = ax.imshow(values, cmap="magma", vmin=low, vmax=high, interpolation="nearest")
