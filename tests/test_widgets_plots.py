@@ -11,6 +11,15 @@ import pytest  # noqa: E402
 from bngan import experiments, plots, widgets  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Each test's figures are closed after it, so pyplot never holds more than one test's."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
