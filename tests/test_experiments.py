@@ -163,6 +163,9 @@ SERIES_FIELDS = {
     "onesided:separate": {"model.norm_in"},
     "onesided:momentum": {"model.g_bn_momentum"},
     "kernel:widths": {"model.g_kernel", "model.g_filters", "model.d_filters"},
+    **{f"routine:{bn}-{b}": {"train.routine"} for bn in ("bn", "nobn") for b in (16, 128)},
+    "routine:g-step": {"train.routine", "train.g_bn_mode"},
+    "routine:ratios": {"train.g_steps", "train.lr_g", "train.lr_d"},
     "kernel:upsampling": {"model.g_kernel", "model.g_upsample"},
     "blindspot:bn": {"model.d_norms"},
     "blindspot:shift": {"model.d_norms"},
@@ -416,3 +419,42 @@ def test_kernel_series_train_at_every_image_size(tmp_path):
         assert run.status == "complete" and np.isfinite(run.metrics["fid"])
         assert run.samples.shape[-1] == rs.config.data.image_size
     assert results["kernel:k5-table1-32px"].runs[0].samples.shape[-1] == 32
+
+
+# --------------------------------------------------------------------------- chapter 6: the training routine
+
+
+def test_routine_design_contains_table2s_pairs_and_moves_only_routine_and_bn():
+    from bngan.experiments import routine_arm, training_routine
+
+    for args, exp_id in ((("combined", True, 16), 6), (("separate", True, 16), 7),
+                         (("combined", True, 128), 10), (("separate", True, 128), 11)):
+        assert training_routine(*args, profile="quick").hash() == table2(exp_id, "quick").hash()
+    split = training_routine("split", False, 128, "smoke")
+    assert split.train.routine == "split" and split.model.norm == "none" and split.train.batch_size == 128
+    g, d = build_networks(split)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in (*g.modules(), *d.modules()))
+    assert routine_arm("g5", "smoke").train.g_steps == 5
+    ttur = routine_arm("ttur", "smoke").train
+    assert ttur.lr_g < table2(7, "smoke").train.lr_g < ttur.lr_d
+    joint = routine_arm("joint-eval", "smoke").train
+    assert (joint.routine, joint.g_bn_mode) == ("combined", "eval")
+    for call, match in ((lambda: training_routine("mixed"), "routine"), (lambda: training_routine("split", batch=32), "batch"),
+                        (lambda: training_routine("split", bn="yes"), "bn"), (lambda: routine_arm("g3"), "arm")):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+def test_routine_series_train_and_log_ds_gradients_for_every_routine(tmp_path):
+    """Smoke test of chapter 6's set-ups at a tiny width: each trains, and D's top and bottom
+    gradient norms are logged under every routine (the quantity the paper's Figure 6 plots)."""
+    names = [*SERIES["routine:bn-16"].values(), *SERIES["routine:g-step"].values(), *SERIES["routine:ratios"].values()]
+    tiny = {name: get_experiment(name, "smoke").vary(
+        g_filters=(8, 8), d_filters=(8, 8, 8, 8), steps=2, batch_size=8, n_test=8, recon_final_steps=2,
+        eval_every=0, sample_every=2, log_every=1) for name in dict.fromkeys(names)}
+    results = run_series(tiny, seeds=[0], root=tmp_path, progress=False)
+    for name, rs in results.items():
+        run = rs.runs[0]
+        assert run.status == "complete" and np.isfinite(run.metrics["fid"])
+        for column in ("grad_d_top", "grad_d_bottom"):
+            assert np.isfinite(run.history[column]).all() and (run.history[column] > 0).all()

@@ -268,6 +268,55 @@ def kernel_image_sizes(profile: str | Profile | None = None) -> tuple[int, int]:
     return size, 2 * size
 
 
+# --------------------------------------------------------------------------- chapter 6: the training routine
+
+# Table II's routine pairs: #6 / #7 (batch 16) and #10 / #11 (batch 128), all kernel 5 with 128
+# filters and noise labels; chapter 6 adds the split routine and the runs without BN.
+ROUTINE_BASES = {16: 7, 128: 11}
+ROUTINES = ("combined", "split", "separate")
+# What each image arm changes on the batch-16 base (#7); the first three carry chapter 7's
+# toy-study variants to images, the rest are source 003's G:D step ratios and TTUR.
+ROUTINE_ARMS: dict[str, tuple[str, dict[str, Any]]] = {
+    "split-eval": ("split D batches, D in eval mode during G's step (chapter 7: fails alone on toy data)",
+                   {"routine": "split", "g_bn_mode": "eval"}),
+    "joint-eval": ("one joint real+fake D batch, D in eval mode during G's step (chapter 7's fix)",
+                   {"routine": "combined", "g_bn_mode": "eval"}),
+    "joint-joint": ("one joint real+fake D batch, and fakes normalized with a fresh real batch in G's step "
+                    "(chapter 7's other fix)", {"routine": "combined", "g_bn_mode": "joint"}),
+    "g2": ("separate D steps, 2 G updates per D update", {"g_steps": 2}),
+    "g5": ("separate D steps, 5 G updates per D update", {"g_steps": 5}),
+    "ttur": ("separate D steps, two time-scale rule: G's learning rate 1e-4, D's 4e-4", {"lr_g": 1e-4, "lr_d": 4e-4}),
+}
+
+
+def training_routine(routine: str, bn: bool = True, batch: int = 16,
+                     profile: str | Profile | None = None) -> ExperimentConfig:
+    """Chapter 6's routine design: Table II #7 (``batch=16``) or #11 (``batch=128``) with D
+    trained by ``routine`` (``combined``, ``split`` or ``separate``), with BN in both nets or
+    (``bn=False``) in neither. ``("combined", True, 16)`` is #6, ``("separate", True, 16)`` #7,
+    ``("combined", True, 128)`` #10 and ``("separate", True, 128)`` #11 (same config hash)."""
+    if routine not in ROUTINES:
+        raise ValueError(f"routine must be one of {', '.join(ROUTINES)}; got {routine!r}")
+    if batch not in ROUTINE_BASES:
+        raise ValueError(f"batch must be one of {', '.join(map(str, ROUTINE_BASES))}; got {batch!r}")
+    if not isinstance(bn, bool):
+        raise ValueError(f"bn must be True or False; got {bn!r}")
+    exp_id = ROUTINE_BASES[batch]
+    return table2(exp_id, profile).vary(
+        name=f"routine:{routine}-{'bn' if bn else 'nobn'}-{batch}", routine=routine, norm="batch" if bn else "none",
+        description=f"Table II #{exp_id} settings (batch {batch}, G kernel 5, 128 filters, noise labels) with "
+                    f"{routine} D training, {'BN in both nets' if bn else 'no BN'}")
+
+
+def routine_arm(arm: str, profile: str | Profile | None = None) -> ExperimentConfig:
+    """One of chapter 6's arms on Table II #7 (batch 16, BN in both nets): see :data:`ROUTINE_ARMS`."""
+    if arm not in ROUTINE_ARMS:
+        raise ValueError(f"arm must be one of {', '.join(ROUTINE_ARMS)}; got {arm!r}")
+    description, changes = ROUTINE_ARMS[arm]
+    return table2(7, profile).vary(name=f"routine:{arm}", description=f"Table II #7 settings; {description}",
+                                   **changes)
+
+
 # --------------------------------------------------------------------------- chapter 7: the BN blind spot
 
 # Source 001's shift test: G's loss gets -0.005 * mean(fake[:, 0]), a small push to the right.
@@ -347,6 +396,9 @@ EXPERIMENTS.update({f"kernel:k{k}-table1-transposed": (lambda p, k=k: kernel_siz
                     for k in (3, 4, 5)})
 EXPERIMENTS.update({f"kernel:k{k}-table1-{px}px": (lambda p, k=k, px=px: kernel_size(k, image_size=px, profile=p))
                     for k in (3, 5) for px in (32, 64)})
+EXPERIMENTS.update({f"routine:{r}-{'bn' if bn else 'nobn'}-{b}": (lambda p, r=r, bn=bn, b=b: training_routine(r, bn, b, p))
+                    for r in ROUTINES for bn in (True, False) for b in ROUTINE_BASES})
+EXPERIMENTS.update({f"routine:{arm}": (lambda p, arm=arm: routine_arm(arm, p)) for arm in ROUTINE_ARMS})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
@@ -359,6 +411,14 @@ SERIES: dict[str, dict[str, str]] = {
                       "kernel 3, 128 filters": "kernel:k3-wide", "kernel 5, 128 filters (#7)": "kernel:k5-wide"},
     "kernel:upsampling": {**{f"upsample + conv, kernel {k}": f"kernel:k{k}-table1" for k in (3, 4, 5)},
                           **{f"transposed, kernel {k}": f"kernel:k{k}-table1-transposed" for k in (3, 4, 5)}},
+    **{f"routine:{'bn' if bn else 'nobn'}-{b}": {r: f"routine:{r}-{'bn' if bn else 'nobn'}-{b}" for r in ROUTINES}
+       for bn in (True, False) for b in ROUTINE_BASES},
+    "routine:g-step": {"separate (#7)": "routine:separate-bn-16", "combined (#6)": "routine:combined-bn-16",
+                       "split, eval-mode D in G step": "routine:split-eval",
+                       "joint D batch, eval-mode D in G step": "routine:joint-eval",
+                       "joint batches in both steps": "routine:joint-joint"},
+    "routine:ratios": {"G:D 1:1 (#7)": "routine:separate-bn-16", "G:D 2:1": "routine:g2", "G:D 5:1": "routine:g5",
+                       "TTUR (G 1e-4, D 4e-4)": "routine:ttur"},
     "heuristics:figure1": {"no BN": "heuristics:fig1-no-bn", "BN": "heuristics:fig1-bn"},
     "heuristics:placement": {"DCGAN placement": "heuristics:dcgan-bn", "every layer": "heuristics:bn-everywhere"},
     "heuristics:beta1": {"beta1 0.5": "heuristics:dcgan-bn", "beta1 0.9": "heuristics:beta1-0.9"},
