@@ -458,3 +458,19 @@ def test_routine_series_train_and_log_ds_gradients_for_every_routine(tmp_path):
         assert run.status == "complete" and np.isfinite(run.metrics["fid"])
         for column in ("grad_d_top", "grad_d_bottom"):
             assert np.isfinite(run.history[column]).all() and (run.history[column] > 0).all()
+
+
+def test_history_heads_and_tails_are_metrics_for_tables_and_comparisons():
+    from bngan.runs import Run
+
+    def run(seed, column):
+        r = Run.__new__(Run)
+        r.seed, r.status, r.metrics = seed, "complete", {"fid": 1.0}
+        r.history = {"grad": np.asarray(column, dtype=float)}
+        return r
+
+    rs = RunSet("x", None, [run(0, [10.0] * 2 + [5.0] * 16 + [1.0] * 2), run(1, [8.0] * 2 + [0.0] * 18)])
+    np.testing.assert_allclose(rs.values("first_grad"), [10.0, 8.0])
+    np.testing.assert_allclose(rs.values("final_grad"), [1.0, 0.0])
+    assert rs.by_seed("final_grad") == {0: 1.0, 1: 0.0} and rs.by_seed("fid") == {0: 1.0, 1: 1.0}
+    assert np.isnan(rs.values("first_missing")).all() and rs.by_seed("first_missing") == {}

@@ -487,7 +487,8 @@ class RunSet:
 
         ``final_<column>`` for a history column that the run did not record as a metric (the
         gradient norms, say) is the column's mean over the last 10% of the logged steps, as
-        the recorded ``final_loss_d`` and the like are."""
+        the recorded ``final_loss_d`` and the like are; ``first_<column>`` is its mean over the
+        first 10%."""
         return np.array([_final_value(r, metric) for r in self.completed])
 
     def mean_std(self, metric: str) -> tuple[float, float]:
@@ -502,8 +503,9 @@ class RunSet:
         return float(np.mean(values)), std
 
     def by_seed(self, metric: str) -> dict[int, float]:
-        """``{seed: final metric}`` over the completed runs that have the metric."""
-        found = {r.seed: float(r.metrics.get(metric, np.nan)) for r in self.completed}
+        """``{seed: final metric}`` over the completed runs that have the metric (read as
+        :meth:`values` reads it, history tails included)."""
+        found = {r.seed: _final_value(r, metric) for r in self.completed}
         return {seed: value for seed, value in found.items() if not np.isnan(value)}
 
     @property
@@ -514,9 +516,11 @@ class RunSet:
 def _final_value(run: Run, metric: str) -> float:
     if metric in run.metrics:
         return float(run.metrics[metric])
-    column = metric.removeprefix("final_")
-    if metric.startswith("final_") and column in getattr(run, "history", {}):
-        return run.final(column)
+    history = getattr(run, "history", {})
+    for prefix, reduce in (("final_", Run.final), ("first_", Run.first)):
+        column = metric.removeprefix(prefix)
+        if metric.startswith(prefix) and column in history:
+            return reduce(run, column)
     return float("nan")
 
 

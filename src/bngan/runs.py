@@ -444,6 +444,13 @@ class Run:
         tail = max(1, int(round(len(values) * fraction)))
         return float(np.mean(values[-tail:]))
 
+    def first(self, column: str, fraction: float = 0.1) -> float:
+        """Mean of a history column over the first ``fraction`` of the logged points (with
+        :meth:`final`, how far a quantity fell or rose over training)."""
+        values = self.history[column]
+        head = max(1, int(round(len(values) * fraction)))
+        return float(np.mean(values[:head]))
+
     def summary(self) -> str:
         metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(self.metrics.items()))
         return (f"{self.config.name} seed={self.seed} status={self.status} steps={self.steps_done}"
