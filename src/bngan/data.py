@@ -53,14 +53,23 @@ class DatasetUnavailableError(RuntimeError):
     """A dataset could neither be found on disk nor downloaded."""
 
 
-def data_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """Return (and create) the dataset folder: `root`, else $BNGAN_DATA, else the user cache."""
-    if root is None:
-        root = os.environ.get("BNGAN_DATA") or None
+DATA_ENV = "BNGAN_DATA"
+
+
+def default_data_root() -> Path:
+    """The dataset cache when no folder is passed: ``$BNGAN_DATA``, else ``bngan`` in the
+    user's cache (``$XDG_CACHE_HOME``, else ``~/.cache``). Nothing is created, so the run
+    cache (:func:`bngan.runs.runs_root`) can derive its default from the same place."""
+    root = os.environ.get(DATA_ENV) or None
     if root is None:
         cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         root = Path(cache) / "bngan"
-    path = Path(root).expanduser()
+    return Path(root).expanduser()
+
+
+def data_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """Return (and create) the dataset folder: `root`, else :func:`default_data_root`."""
+    path = Path(root).expanduser() if root is not None else default_data_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

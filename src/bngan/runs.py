@@ -2,7 +2,14 @@
 checkpoint and final weights, written atomically so an interrupted run never leaves a
 half-written file behind.
 
-Layout of ``<root>/<config hash>-seed<seed>/``::
+The runs root is ``--root``, else ``$BNGAN_RUNS``, else ``runs/`` in the dataset cache
+(``$BNGAN_DATA/runs``, by default ``~/.cache/bngan/runs``), so the command line and the
+chapters share one cache whatever folder they start in. A run folder is named
+``<experiment>-<config hash>-seed<seed>`` (the experiment's name made filesystem-safe) and
+found again by its hash and seed alone, so names that share one config share its runs, and
+legacy folders named ``<config hash>-seed<seed>`` are still used.
+
+Layout of ``<root>/<experiment>-<config hash>-seed<seed>/``::
 
     config.json      the ExperimentConfig
     record.json      status, steps done, divergence, final metrics, timings, device, versions
@@ -22,6 +29,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import socket
 import tempfile
 import time
@@ -34,6 +42,7 @@ import numpy as np
 import torch
 
 from .config import ExperimentConfig
+from .data import default_data_root
 
 RUNS_ENV = "BNGAN_RUNS"
 FINISHED = ("complete", "diverged")
@@ -42,6 +51,9 @@ LOCK_NAME = "lock"
 # (the trainer refreshes it at least at every time-triggered checkpoint).
 LOCK_STALE_SECONDS = 3600.0
 LOCK_POLL_SECONDS = 0.5
+# The experiment-name prefix of a run folder: at most this many characters of [A-Za-z0-9._-].
+NAME_PREFIX_CHARS = 60
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class RunsFolderError(OSError):
@@ -70,10 +82,22 @@ _LOAD_ERRORS = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFi
                 TypeError, AttributeError)
 
 
+def default_runs_root() -> Path:
+    """The runs root when neither ``root`` nor ``$BNGAN_RUNS`` is given: ``runs/`` inside the
+    dataset cache (:func:`bngan.data.default_data_root`, so ``$BNGAN_DATA/runs``, else
+    ``~/.cache/bngan/runs``), one per-user place whatever the working folder. Nothing is made."""
+    try:
+        return default_data_root() / "runs"
+    except RuntimeError as err:  # Path.home() without a home folder
+        raise RunsFolderError(f"no default runs folder ({err}); pass --root or set {RUNS_ENV}") from err
+
+
 def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The folder holding run directories: ``root``, else ``$BNGAN_RUNS``, else ``./runs``
-    (made if missing; a :class:`RunsFolderError` naming it when it is a file or cannot be made)."""
-    path = Path(root if root is not None else os.environ.get(RUNS_ENV) or "runs").expanduser()
+    """The folder holding run directories: ``root``, else ``$BNGAN_RUNS``, else
+    :func:`default_runs_root` (made if missing; a :class:`RunsFolderError` naming it when it
+    is a file or cannot be made)."""
+    chosen = root if root is not None else os.environ.get(RUNS_ENV) or None
+    path = Path(chosen).expanduser() if chosen is not None else default_runs_root()
     if path.exists() and not path.is_dir():
         raise RunsFolderError(f"runs folder {path} is a file, not a folder; pass another --root or set {RUNS_ENV}")
     try:
@@ -226,13 +250,57 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
+def safe_run_name(name: str) -> str:
+    """``name`` as a folder-name prefix: every run of characters outside ``[A-Za-z0-9._-]``
+    becomes one ``_`` (``table2:10`` -> ``table2_10``), leading and trailing ``._-`` go (no
+    hidden folder, no ``..``), at most :data:`NAME_PREFIX_CHARS` characters; ``run`` when
+    nothing is left. The result is one path component that never leaves the runs root."""
+    safe = _UNSAFE_RUN.sub("_", str(name)).strip("._-")
+    return safe[:NAME_PREFIX_CHARS].strip("._-") or "run"
+
+
+def run_key(config: ExperimentConfig, seed: int) -> str:
+    """``<config hash>-seed<seed>``: what identifies a run folder (and ends its name). The
+    seed is checked first (a ValueError naming it), before any path is built from it."""
+    seed = check_seed(seed)
+    return f"{config.hash()}-seed{seed}"
+
+
+def is_run_folder_of(name: str, key: str) -> bool:
+    """Whether a folder called ``name`` holds the run ``key`` (see :func:`run_key`): the name
+    is the key, or ends in ``-`` plus the key, so ``...-seed1`` never matches ``...-seed11``."""
+    return name == key or name.endswith("-" + key)
+
+
+def _preference(path: Path) -> tuple[int, str]:
+    """Sort key among several folders of one run (a copy, or two names created at once): a
+    finished run first, then one being trained (lock) or begun (record), then by name."""
+    rd = RunDir(path)
+    rank = 0 if rd.finished else 1 if rd.lock_file.exists() or rd.record_file.exists() else 2
+    return rank, path.name
+
+
+def find_run_folder(base: Path, key: str) -> Path | None:
+    """The existing folder in ``base`` holding the run ``key``, whatever its name prefix
+    (legacy ``<hash>-seed<k>`` included), found with one scan of ``base``; ``None`` if none."""
+    with os.scandir(base) as entries:
+        found = [Path(entry.path) for entry in entries
+                 if is_run_folder_of(entry.name, key) and entry.is_dir(follow_symlinks=False)]
+    if len(found) < 2:
+        return found[0] if found else None
+    return min(found, key=_preference)
+
+
 def run_dir(config: ExperimentConfig, seed: int, root: str | os.PathLike[str] | None = None) -> RunDir:
     """The run directory for ``config`` and ``seed``: the result cache's key is the config
-    hash plus the seed, so the same set-up is trained once. The seed is checked before any
-    path is made, and the directory always lies inside the runs root."""
-    seed = check_seed(seed)
+    hash plus the seed, so the same set-up is trained once. An existing folder of that key
+    is used whatever its name prefix (names sharing a config share its runs); else the new
+    folder is ``<experiment>-<key>`` (not made here). The seed is checked before any path is
+    made, and the directory always lies inside the runs root."""
+    key = run_key(config, seed)
     base = runs_root(root).resolve()
-    path = (base / f"{config.hash()}-seed{seed}").resolve()
+    existing = find_run_folder(base, key)
+    path = (existing or base / f"{safe_run_name(config.name)}-{key}").resolve()
     if path.parent != base:
         raise ValueError(f"run directory {path} would lie outside the runs folder {base}")
     return RunDir(path)
