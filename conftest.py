@@ -4,7 +4,8 @@ Selects the `smoke` profile unless BNGAN_PROFILE is already set, so every test a
 notebook run under pytest uses tiny offline data and a few steps. Runs go to a fresh
 temporary folder (BNGAN_RUNS) for the whole test session, so a notebook test always trains
 instead of loading runs cached by an earlier session, and nothing is written into the
-repository; the dataset cache (BNGAN_DATA, where the quality classifiers are cached) is a
+repository or the user's run cache (whose default, without BNGAN_RUNS, is runs/ inside the
+dataset cache: ~/.cache/bngan/runs); the dataset cache (BNGAN_DATA, where the quality classifiers are cached) is a
 temporary folder too, so the user's cache is never touched. Notebooks executed by nbmake run in a kernel started by this process, so they
 inherit these variables.
 """

@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=("smoke", "quick", "full"), default=None,
                      help="settings profile (default: $BNGAN_PROFILE, else full on CUDA, else quick)")
     run.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
-    run.add_argument("--root", default=None, help="runs folder (default: $BNGAN_RUNS, else ./runs)")
+    run.add_argument("--root", default=None, help="runs folder (default: $BNGAN_RUNS, else runs/ in the dataset cache: $BNGAN_DATA/runs, else ~/.cache/bngan/runs)")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     run.set_defaults(func=_run)
     show = sub.add_parser("show", help="summarise a run directory and draw its figure")
