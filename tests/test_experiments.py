@@ -446,13 +446,18 @@ def test_batch_registry_names_and_series():
     assert figure9[-1].hash() == table2(10, "quick").hash()
 
 
-def test_every_batch_experiment_trains_at_smoke(tmp_path):
-    """Smoke test of chapter 5's registered experiments at a tiny width: each trains and
-    records its metrics and a loss history long enough for the overlap."""
+def test_every_batch_experiment_builds_and_each_arm_trains_at_smoke(tmp_path):
+    """Every registered chapter 5 name builds its config and networks at smoke; one batch size
+    per arm (two for the images arm) trains at a tiny width and records its metrics and a loss
+    history for the overlap."""
     from bngan.experiments import BATCH_ARMS
     from bngan.histories import add_loss_overlap
 
-    names = [f"batch:{a}-{b}" for a in BATCH_ARMS for b in (8, 16, 32, 64, 128)]
+    for arm in BATCH_ARMS:
+        for b in (8, 16, 32, 64, 128):
+            g, d = build_networks(get_experiment(f"batch:{arm}-{b}", "smoke"))
+            assert sum(p.numel() for p in g.parameters()) and sum(p.numel() for p in d.parameters())
+    names = ["batch:steps-8", "batch:no-bn-8", "batch:lr-scaled-8", "batch:images-32", "batch:images-128"]
     tiny = {name: get_experiment(name, "smoke").vary(
         g_filters=(4, 4), d_filters=(4, 4, 4, 4), n_test=8, recon_final_steps=2, eval_every=0)
         for name in names}
@@ -463,4 +468,4 @@ def test_every_batch_experiment_trains_at_smoke(tmp_path):
         assert run.steps_done == rs.config.train.steps
         assert np.isfinite(run.metrics["fid"]) and 0 <= run.metrics["classes_covered"] <= 10
         assert 0.0 <= run.metrics["loss_overlap"] <= 1.0 and run.metrics["loss_gap"] >= 0.0
-    assert results["batch:images-8"].runs[0].steps_done == 8 * results["batch:images-64"].runs[0].steps_done
+    assert results["batch:images-32"].runs[0].steps_done == 4 * results["batch:images-128"].runs[0].steps_done

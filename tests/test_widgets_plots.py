@@ -79,3 +79,22 @@ def test_mode_samples_figure_has_a_row_per_setting_and_the_numbers_in_titles(res
     assert titles[0] == "bn\neval mode, FID 12" and titles[1] == "bn\ntrain mode, FID 34"
     assert titles[2] == "no bn\neval mode"
     plt.close(fig)
+
+
+def test_metric_lines_plot_the_seed_mean_at_each_config_value(results):
+    import dataclasses
+
+    import numpy as np
+
+    # the same runs relabelled as two batch sizes of one arm, and one of another arm
+    bn, no_bn = results["bn"], results["no bn"]
+    wide = dataclasses.replace(no_bn, config=no_bn.config.vary(batch_size=2 * no_bn.config.train.batch_size))
+    arms = {"arm a": {"small": bn, "large": wide}, "arm b": {"small": bn}}
+    ax = plots.metric_lines(arms, "recon_mse")
+    assert [c.get_label() for c in ax.containers] == ["arm a", "arm b"]  # one errorbar line per arm
+    xs, ys = ax.containers[0].lines[0].get_data()
+    assert list(xs) == [bn.config.train.batch_size, wide.config.train.batch_size]
+    assert ys[0] == np.mean(bn.values("recon_mse")) and ys[1] == wide.values("recon_mse")[0]
+    assert ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="^x must be"):
+        plots.metric_lines(arms, "recon_mse", x="batch_size")
