@@ -98,3 +98,14 @@ def test_metric_lines_plot_the_seed_mean_at_each_config_value(results):
     assert ax.get_xscale() == "log"
     with pytest.raises(ValueError, match="^x must be"):
         plots.metric_lines(arms, "recon_mse", x="batch_size")
+
+
+def test_loss_bands_draws_both_losses_and_states_the_overlap(results):
+    from bngan import histories
+
+    run = results["bn"].runs[0]
+    ax = plots.loss_bands(run, window=2)
+    assert [line.get_label() for line in ax.lines] == ["loss_d", "loss_g"]
+    assert len(ax.collections) == 2  # one band per loss
+    expected = histories.loss_overlap(run.history["loss_d"], run.history["loss_g"], 2)
+    assert f"overlap {expected:.2f}" in ax.get_title()

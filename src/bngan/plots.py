@@ -336,3 +336,26 @@ def metric_lines(arms: Mapping[str, Mapping[str, RunSet]], metric: str, *, x: st
     ax.set_title(title or f"{metric} (mean ± std over seeds)")
     ax.legend(fontsize=8)
     return ax
+
+
+def loss_bands(run: Run, *, window: int | None = None, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """One run's D and G losses as logged, each with its band (running min and max over
+    ``window`` logged points, :func:`bngan.histories.loss_bands`); the title gives the
+    overlap and the gap of :mod:`bngan.histories`."""
+    from . import histories
+
+    window = histories.DEFAULT_WINDOW if window is None else window
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    steps = run.history["step"]
+    for k, column in enumerate(("loss_d", "loss_g")):
+        values = run.history[column]
+        low, high = histories.loss_bands(values, window)
+        ax.plot(steps, values, color=f"C{k}", lw=0.8, label=column)
+        ax.fill_between(steps, low, high, color=f"C{k}", alpha=0.25, lw=0)
+    overlap = histories.loss_overlap(run.history["loss_d"], run.history["loss_g"], window)
+    gap = histories.loss_gap(run.history["loss_d"], run.history["loss_g"], window)
+    ax.set_xlabel("step")
+    ax.set_title(f"{title or run.config.name}: overlap {overlap:.2f}, gap {gap:.2f}", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
