@@ -174,6 +174,7 @@ SERIES_FIELDS = {
                      "train.checkpoint_every"},
     "batch:no-bn": {"train.batch_size"},
     "batch:lr-scaled": {"train.batch_size", "train.lr_g", "train.lr_d"},
+    "batch:layer-norm": {"train.batch_size"},
     "batch:figure9": {"train.batch_size", "train.routine"},
 }
 
@@ -412,6 +413,11 @@ def test_batch_arms_change_only_what_they_say(profile):
         assert _setup(no_bn, "model.norm") == _setup(base, "model.norm")
         g, d = build_networks(no_bn)
         assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in [*g.modules(), *d.modules()])
+        layer = batch_size("layer-norm", batch, profile)
+        assert layer.model.norm == "layer" and _setup(layer, "model.norm") == _setup(base, "model.norm")
+        g, d = build_networks(layer)
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in [*g.modules(), *d.modules()])
+        assert any(isinstance(m, torch.nn.GroupNorm) for m in d.modules())
         scaled = batch_size("lr-scaled", batch, profile)
         assert scaled.train.lr_g == scaled.train.lr_d == pytest.approx(2e-4 * (batch / 16) ** 0.5)
         assert _setup(scaled, "train.lr_g", "train.lr_d") == _setup(base, "train.lr_g", "train.lr_d")
@@ -457,7 +463,8 @@ def test_every_batch_experiment_builds_and_each_arm_trains_at_smoke(tmp_path):
         for b in (8, 16, 32, 64, 128):
             g, d = build_networks(get_experiment(f"batch:{arm}-{b}", "smoke"))
             assert sum(p.numel() for p in g.parameters()) and sum(p.numel() for p in d.parameters())
-    names = ["batch:steps-8", "batch:no-bn-8", "batch:lr-scaled-8", "batch:images-32", "batch:images-128"]
+    names = ["batch:steps-8", "batch:no-bn-8", "batch:lr-scaled-8", "batch:layer-norm-8", "batch:images-32",
+             "batch:images-128"]
     tiny = {name: get_experiment(name, "smoke").vary(
         g_filters=(4, 4), d_filters=(4, 4, 4, 4), n_test=8, recon_final_steps=2, eval_every=0)
         for name in names}

@@ -244,6 +244,8 @@ BATCH_ARMS = {
     "no-bn": "Table II's settings without BN in either network, the profile's number of steps",
     "lr-scaled": (f"Table II's settings, lr_g = lr_d = {LR_ANCHOR[1]:g} x sqrt(batch / {LR_ANCHOR[0]}), "
                   "the profile's number of steps"),
+    "layer-norm": ("Table II's settings with layer norm, which uses no batch statistics, where BN was, "
+                   "the profile's number of steps"),
 }
 
 
@@ -264,7 +266,9 @@ def batch_size(arm: str, batch: int, profile: str | Profile | None = None) -> Ex
       steps, the history keeps the profile's ``log_every`` (one logged point per 5 steps at
       ``quick``);
     * ``no-bn``: ``norm="none"`` in both networks;
-    * ``lr-scaled``: lr_g = lr_d = :func:`batch_lr` (batch).
+    * ``lr-scaled``: lr_g = lr_d = :func:`batch_lr` (batch);
+    * ``layer-norm``: ``norm="layer"``, a normalization with no batch statistics in the same
+      places, so that what changes with the batch is everything but BN's estimates.
     """
     if arm not in BATCH_ARMS:
         raise ValueError(f"arm must be one of {', '.join(BATCH_ARMS)}; got {arm!r}")
@@ -281,6 +285,8 @@ def batch_size(arm: str, batch: int, profile: str | Profile | None = None) -> Ex
                    "eval_every": round(t.eval_every * factor), "checkpoint_every": max(1, steps // 4)}
     elif arm == "no-bn":
         changes = {"norm": "none"}
+    elif arm == "layer-norm":
+        changes = {"norm": "layer"}
     elif arm == "lr-scaled":
         changes = {"lr_g": batch_lr(batch), "lr_d": batch_lr(batch)}
     what = BATCH_ARMS[arm]
