@@ -173,6 +173,14 @@ SERIES_FIELDS = {
     "blindspot:fixes": {"train.g_bn_mode", "model.d_bn_momentum"},
     "blindspot:alternatives": {"model.d_norms"},
     "blindspot:moments": {"model.d_norms"},
+    # chapter 5: batch size
+    "batch:steps": {"train.batch_size"},
+    "batch:images": {"train.batch_size", "train.steps", "train.sample_every", "train.eval_every",
+                     "train.checkpoint_every"},
+    "batch:no-bn": {"train.batch_size"},
+    "batch:lr-scaled": {"train.batch_size", "train.lr_g", "train.lr_d"},
+    "batch:layer-norm": {"train.batch_size"},
+    "batch:figure9": {"train.batch_size", "train.routine"},
 }
 
 
@@ -474,3 +482,106 @@ def test_history_heads_and_tails_are_metrics_for_tables_and_comparisons():
     np.testing.assert_allclose(rs.values("final_grad"), [1.0, 0.0])
     assert rs.by_seed("final_grad") == {0: 1.0, 1: 0.0} and rs.by_seed("fid") == {0: 1.0, 1: 1.0}
     assert np.isnan(rs.values("first_missing")).all() and rs.by_seed("first_missing") == {}
+# --------------------------------------------------------------------------- chapter 5: batch size
+
+
+def _setup(config: ExperimentConfig, *ignore: str) -> dict[str, object]:
+    return {k: v for k, v in flat(config).items() if k not in ignore}
+
+
+@pytest.mark.parametrize("batch", [8, 16, 32, 64, 128])
+def test_batch_steps_arm_is_table2_itself(batch):
+    from bngan.experiments import BATCH_IDS, batch_size
+
+    exp_id = BATCH_IDS[batch]
+    assert PAPER_TABLE2[exp_id][3] == batch and PAPER_TABLE2[exp_id][4] == "separate"
+    for profile in ("smoke", "quick", "full"):
+        cfg = batch_size("steps", batch, profile)
+        assert cfg.hash() == table2(exp_id, profile).hash()
+        assert cfg == get_experiment(f"batch:steps-{batch}", profile)
+        assert cfg.name == f"batch:steps-{batch}" and f"#{exp_id}" in cfg.description
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "full"])
+def test_batch_arms_change_only_what_they_say(profile):
+    from bngan.experiments import IMAGES_ANCHOR, batch_size
+
+    steps = PROFILES[profile].steps
+    for batch in (8, 16, 32, 64, 128):
+        base = batch_size("steps", batch, profile)
+        images = batch_size("images", batch, profile)
+        # the images-seen arm keeps batch x steps constant (the anchor batch's images at the profile's steps)
+        assert images.train.batch_size * images.train.steps == IMAGES_ANCHOR * steps
+        assert images.train.steps == steps * IMAGES_ANCHOR // batch
+        assert images.train.checkpoint_every == max(1, images.train.steps // 4)
+        assert images.train.log_every == base.train.log_every
+        budget = ("train.steps", "train.sample_every", "train.eval_every", "train.checkpoint_every")
+        assert _setup(images, *budget) == _setup(base, *budget)
+        no_bn = batch_size("no-bn", batch, profile)
+        assert no_bn.model.norm == "none" and base.model.norm == "batch"
+        assert _setup(no_bn, "model.norm") == _setup(base, "model.norm")
+        g, d = build_networks(no_bn)
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in [*g.modules(), *d.modules()])
+        layer = batch_size("layer-norm", batch, profile)
+        assert layer.model.norm == "layer" and _setup(layer, "model.norm") == _setup(base, "model.norm")
+        g, d = build_networks(layer)
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in [*g.modules(), *d.modules()])
+        assert any(isinstance(m, torch.nn.GroupNorm) for m in d.modules())
+        scaled = batch_size("lr-scaled", batch, profile)
+        assert scaled.train.lr_g == scaled.train.lr_d == pytest.approx(2e-4 * (batch / 16) ** 0.5)
+        assert _setup(scaled, "train.lr_g", "train.lr_d") == _setup(base, "train.lr_g", "train.lr_d")
+    assert batch_size("lr-scaled", 16, profile).hash() == table2(7, profile).hash()
+    assert batch_size("images", IMAGES_ANCHOR, profile).hash() == batch_size("steps", IMAGES_ANCHOR, profile).hash()
+    assert batch_size("lr-scaled", 128, profile).train.lr_g > batch_size("lr-scaled", 64, profile).train.lr_g
+
+
+def test_batch_size_refuses_bad_arguments():
+    from bngan.experiments import batch_size
+
+    for bad in ("fixed", "", "STEPS"):
+        with pytest.raises(ValueError, match=r"^arm must be one of steps, images, no-bn, lr-scaled"):
+            batch_size(bad, 16, "smoke")
+    for bad in (0, 12, 256, -16, True, 16.5, "16", None):
+        with pytest.raises(ValueError, match=r"^batch must be one of 8, 16, 32, 64, 128"):
+            batch_size("steps", bad, "smoke")
+
+
+def test_batch_registry_names_and_series():
+    from bngan.experiments import BATCH_ARMS
+
+    for arm in BATCH_ARMS:
+        assert list(SERIES[f"batch:{arm}"]) == [f"batch {b}" for b in (8, 16, 32, 64, 128)]
+        for b in (8, 16, 32, 64, 128):
+            assert SERIES[f"batch:{arm}"][f"batch {b}"] == f"batch:{arm}-{b}"
+            cfg = get_experiment(f"batch:{arm}-{b}", "smoke")
+            assert cfg.train.batch_size == b and cfg.name == f"batch:{arm}-{b}"
+    figure9 = [get_experiment(name, "quick") for name in SERIES["batch:figure9"].values()]
+    assert [c.train.batch_size for c in figure9] == [8, 16, 32, 64, 128]
+    assert [c.train.routine for c in figure9] == ["separate"] * 4 + ["combined"]
+    assert figure9[-1].hash() == table2(10, "quick").hash()
+
+
+def test_every_batch_experiment_builds_and_each_arm_trains_at_smoke(tmp_path):
+    """Every registered chapter 5 name builds its config and networks at smoke; one batch size
+    per arm (two for the images arm) trains at a tiny width and records its metrics and a loss
+    history for the overlap."""
+    from bngan.experiments import BATCH_ARMS
+    from bngan.histories import add_loss_overlap
+
+    for arm in BATCH_ARMS:
+        for b in (8, 16, 32, 64, 128):
+            g, d = build_networks(get_experiment(f"batch:{arm}-{b}", "smoke"))
+            assert sum(p.numel() for p in g.parameters()) and sum(p.numel() for p in d.parameters())
+    names = ["batch:steps-8", "batch:no-bn-8", "batch:lr-scaled-8", "batch:layer-norm-8", "batch:images-32",
+             "batch:images-128"]
+    tiny = {name: get_experiment(name, "smoke").vary(
+        g_filters=(4, 4), d_filters=(4, 4, 4, 4), n_test=8, recon_final_steps=2, eval_every=0)
+        for name in names}
+    results = add_loss_overlap(run_series(tiny, seeds=[0], root=tmp_path, progress=False))
+    for name, rs in results.items():
+        run = rs.runs[0]
+        assert run.status == "complete", name
+        assert run.steps_done == rs.config.train.steps
+        assert np.isfinite(run.metrics["fid"]) and 0 <= run.metrics["classes_covered"] <= 10
+        assert 0.0 <= run.metrics["loss_overlap"] <= 1.0 and run.metrics["loss_gap"] >= 0.0
+    assert results["batch:images-32"].runs[0].steps_done == 4 * results["batch:images-128"].runs[0].steps_done

@@ -153,3 +153,31 @@ def test_sample_grid_shows_the_runs_own_snapshot(results):
         for channel in range(shown.shape[-1]):  # grey images come back as three equal channels
             np.testing.assert_array_equal(shown[..., channel], expected)
         assert f"step {int(run.sample_steps[index])}" in ax.get_title()
+def test_metric_lines_plot_the_seed_mean_at_each_config_value(results):
+    import dataclasses
+
+    import numpy as np
+
+    # the same runs relabelled as two batch sizes of one arm, and one of another arm
+    bn, no_bn = results["bn"], results["no bn"]
+    wide = dataclasses.replace(no_bn, config=no_bn.config.vary(batch_size=2 * no_bn.config.train.batch_size))
+    arms = {"arm a": {"small": bn, "large": wide}, "arm b": {"small": bn}}
+    ax = plots.metric_lines(arms, "recon_mse")
+    assert [c.get_label() for c in ax.containers] == ["arm a", "arm b"]  # one errorbar line per arm
+    xs, ys = ax.containers[0].lines[0].get_data()
+    assert list(xs) == [bn.config.train.batch_size, wide.config.train.batch_size]
+    assert ys[0] == np.mean(bn.values("recon_mse")) and ys[1] == wide.values("recon_mse")[0]
+    assert ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="^x must be"):
+        plots.metric_lines(arms, "recon_mse", x="batch_size")
+
+
+def test_loss_bands_draws_both_losses_and_states_the_overlap(results):
+    from bngan import histories
+
+    run = results["bn"].runs[0]
+    ax = plots.loss_bands(run, window=2)
+    assert [line.get_label() for line in ax.lines] == ["loss_d", "loss_g"]
+    assert len(ax.collections) == 2  # one band per loss
+    expected = histories.loss_overlap(run.history["loss_d"], run.history["loss_g"], 2)
+    assert f"overlap {expected:.2f}" in ax.get_title()

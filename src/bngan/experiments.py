@@ -315,6 +315,83 @@ def routine_arm(arm: str, profile: str | Profile | None = None) -> ExperimentCon
     description, changes = ROUTINE_ARMS[arm]
     return table2(7, profile).vary(name=f"routine:{arm}", description=f"Table II #7 settings; {description}",
                                    **changes)
+# --------------------------------------------------------------------------- chapter 5: batch size
+
+# Table II's batch-size sweep: kernel 5, 128 filters, noise labels, separate D training, batch
+# 8, 16, 32, 64, 128 (#5, #7, #8, #9, #11). The paper's Figure 9 shows #10 (combined routine)
+# at batch 128 instead of #11: the series ``batch:figure9`` is that row as printed.
+BATCH_IDS = {8: 5, 16: 7, 32: 8, 64: 9, 128: 11}
+BATCH_SIZES = tuple(BATCH_IDS)
+# The fixed-images arm: every batch size sees as many images as batch IMAGES_ANCHOR does in the
+# profile's steps (steps x batch constant), so batch 16 and 32 take more steps than the
+# profile's and batch 128 fewer. Batch 64 sits in the middle of the sweep: no run is shorter
+# than half the profile's steps, and none is longer than 4 times them at the batches chapter 5
+# runs at ``quick`` (16, 32, 128); batch 8 takes 8 times.
+IMAGES_ANCHOR = 64
+# The lr-scaled arm: lr_g = lr_d = LR_ANCHOR[1] * sqrt(batch / LR_ANCHOR[0]). Source 003 says only
+# that a larger batch allows a larger learning rate; the square-root rule is the conservative
+# one of the two usual rules (linear scaling, Goyal et al. 2017, was made for SGD; square root,
+# Krizhevsky 2014 and Hoffer et al. 2017, keeps the update noise constant and suits Adam).
+# Anchored at batch 16, Table II's small batch, with the paper's 2e-4, so batch 16 is #7 itself.
+LR_ANCHOR = (16, 2e-4)
+BATCH_ARMS = {
+    "steps": "Table II's settings, the profile's number of steps",
+    "images": f"Table II's settings, steps scaled so that batch x steps = profile steps x {IMAGES_ANCHOR}",
+    "no-bn": "Table II's settings without BN in either network, the profile's number of steps",
+    "lr-scaled": (f"Table II's settings, lr_g = lr_d = {LR_ANCHOR[1]:g} x sqrt(batch / {LR_ANCHOR[0]}), "
+                  "the profile's number of steps"),
+    "layer-norm": ("Table II's settings with layer norm, which uses no batch statistics, where BN was, "
+                   "the profile's number of steps"),
+}
+
+
+def batch_lr(batch: int) -> float:
+    """The lr-scaled arm's learning rate at ``batch``: :data:`LR_ANCHOR`'s rate times
+    sqrt(batch / anchor batch)."""
+    anchor_batch, anchor_lr = LR_ANCHOR
+    return anchor_lr * (batch / anchor_batch) ** 0.5
+
+
+def batch_size(arm: str, batch: int, profile: str | Profile | None = None) -> ExperimentConfig:
+    """Chapter 5's set-ups: Table II's batch-size row (#5, #7, #8, #9, #11 for ``batch`` 8,
+    16, 32, 64, 128) with one ``arm`` of :data:`BATCH_ARMS`:
+
+    * ``steps``: the Table II run itself (same config hash as ``table2:<id>``);
+    * ``images``: steps = profile steps x :data:`IMAGES_ANCHOR` / batch, so every batch size
+      sees the same number of images; snapshots, evaluations and checkpoints scale with the
+      steps, the history keeps the profile's ``log_every`` (one logged point per 5 steps at
+      ``quick``);
+    * ``no-bn``: ``norm="none"`` in both networks;
+    * ``lr-scaled``: lr_g = lr_d = :func:`batch_lr` (batch);
+    * ``layer-norm``: ``norm="layer"``, a normalization with no batch statistics in the same
+      places, so that what changes with the batch is everything but BN's estimates.
+    """
+    if arm not in BATCH_ARMS:
+        raise ValueError(f"arm must be one of {', '.join(BATCH_ARMS)}; got {arm!r}")
+    if isinstance(batch, bool) or batch not in BATCH_IDS:
+        raise ValueError(f"batch must be one of {', '.join(map(str, BATCH_SIZES))} (Table II); got {batch!r}")
+    exp_id = BATCH_IDS[batch]
+    config = table2(exp_id, profile)
+    changes: dict[str, Any] = {}
+    if arm == "images":
+        t = config.train
+        factor = IMAGES_ANCHOR / batch
+        steps = round(t.steps * factor)
+        changes = {"steps": steps, "sample_every": max(1, round(t.sample_every * factor)),
+                   "eval_every": round(t.eval_every * factor), "checkpoint_every": max(1, steps // 4)}
+    elif arm == "no-bn":
+        changes = {"norm": "none"}
+    elif arm == "layer-norm":
+        changes = {"norm": "layer"}
+    elif arm == "lr-scaled":
+        changes = {"lr_g": batch_lr(batch), "lr_d": batch_lr(batch)}
+    what = BATCH_ARMS[arm]
+    if arm == "images":
+        what += f" ({changes['steps']} steps)"
+    elif arm == "lr-scaled":
+        what += f" (lr {batch_lr(batch):.3g})"
+    return config.vary(name=f"batch:{arm}-{batch}", description=f"Table II #{exp_id} (batch {batch}): {what}",
+                       **changes)
 
 
 # --------------------------------------------------------------------------- chapter 7: the BN blind spot
@@ -442,6 +519,14 @@ SERIES: dict[str, dict[str, str]] = {
                           "BN in every layer": "blindspot:moments-bn-all"},
 }
 
+
+# ---- chapter 5: batch size (one block, appended after the registry above)
+EXPERIMENTS.update({f"batch:{a}-{b}": (lambda p, a=a, b=b: batch_size(a, b, p))
+                    for a in BATCH_ARMS for b in BATCH_SIZES})
+SERIES.update({f"batch:{a}": {f"batch {b}": f"batch:{a}-{b}" for b in BATCH_SIZES} for a in BATCH_ARMS})
+SERIES["batch:figure9"] = {f"batch {b} (#{i})": f"table2:{i}" for b, i in BATCH_IDS.items() if b != 128}
+SERIES["batch:figure9"]["batch 128, combined (#10)"] = "table2:10"
+# ---- end of chapter 5
 
 def register(name: str, factory: Factory) -> None:
     """Add a named experiment (chapters register theirs so the CLI can run them)."""

@@ -341,3 +341,60 @@ def discriminator_views(views: Mapping[str, Mapping[str, tuple[float, float]]], 
     ax.set_title("what D says about the same fakes, by how it normalizes them", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
+
+
+def metric_lines(arms: Mapping[str, Mapping[str, RunSet]], metric: str, *, x: str = "train.batch_size",
+                 ax: Axes | None = None, title: str | None = None, logx: bool = True) -> Axes:
+    """One line per arm of a final ``metric`` (mean ± std over seeds, every seed a dot)
+    against a config field ``x`` (``section.field``, by default the batch size): ``arms`` maps
+    an arm's label to its ``{label: RunSet}`` results, as :func:`bngan.run_series` returns
+    them. With ``logx`` the x axis is in powers of 2."""
+    section, _, name = x.partition(".")
+    if not name or section not in ("data", "model", "train"):
+        raise ValueError(f"x must be 'data.<field>', 'model.<field>' or 'train.<field>'; got {x!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    for k, (arm, results) in enumerate(arms.items()):
+        xs, means, stds = [], [], []
+        for rs in _as_sets(results):
+            at = getattr(getattr(rs.config, section), name)
+            values = rs.values(metric)
+            values = values[~np.isnan(values)]
+            if not values.size:
+                continue
+            xs.append(at)
+            means.append(values.mean())
+            stds.append(values.std(ddof=1) if values.size > 1 else 0.0)
+            ax.plot(np.full(values.size, at), values, ".", color=f"C{k}", ms=4, alpha=0.6)
+        order = np.argsort(xs)
+        ax.errorbar(np.array(xs)[order], np.array(means)[order], yerr=np.array(stds)[order], color=f"C{k}",
+                    marker="o", ms=4, lw=1.4, capsize=3, label=arm)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(name.replace("_", " "))
+    ax.set_title(title or f"{metric} (mean ± std over seeds)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def loss_bands(run: Run, *, window: int | None = None, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """One run's D and G losses as logged, each with its band (running min and max over
+    ``window`` logged points, :func:`bngan.histories.loss_bands`); the title gives the
+    overlap and the gap of :mod:`bngan.histories`."""
+    from . import histories
+
+    window = histories.DEFAULT_WINDOW if window is None else window
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    steps = run.history["step"]
+    for k, column in enumerate(("loss_d", "loss_g")):
+        values = run.history[column]
+        low, high = histories.loss_bands(values, window)
+        ax.plot(steps, values, color=f"C{k}", lw=0.8, label=column)
+        ax.fill_between(steps, low, high, color=f"C{k}", alpha=0.25, lw=0)
+    overlap = histories.loss_overlap(run.history["loss_d"], run.history["loss_g"], window)
+    gap = histories.loss_gap(run.history["loss_d"], run.history["loss_g"], window)
+    ax.set_xlabel("step")
+    ax.set_title(f"{title or run.config.name}: overlap {overlap:.2f}, gap {gap:.2f}", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
