@@ -31,7 +31,10 @@ class TextTable(str):
         return str(self)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+        # Cells never wrap ("350.8 ± 59" stays on one line); a wide table scrolls inside its box.
+        style = ' style="white-space: nowrap; padding: 0.1em 0.9em 0.1em 0; text-align: left"'
+        head = "".join(f"<th{style}>{html.escape(cell)}</th>" for cell in self.header)
+        body = "".join("<tr>" + "".join(f"<td{style}>{html.escape(cell)}</td>" for cell in row) + "</tr>"
                        for row in self.rows)
-        return f'<table class="bngan-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return (f'<div style="overflow-x: auto"><table class="bngan-table"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table></div>")
