@@ -369,3 +369,49 @@ def test_a_second_process_waits_for_the_first_and_loads_its_result(tmp_path, mon
         first.wait(60)
     assert first.returncode == 0
     assert run.status == "complete" and run.origin == "cached"
+
+
+# --------------------------------------------------------------------------- fields added later
+
+
+def test_a_field_at_its_neutral_value_hashes_as_before_it_existed():
+    import hashlib
+    import json
+
+    from bngan import config as config_module
+    from bngan.experiments import table2
+
+    cfg = table2(2, "quick")
+    payload = {k: v for k, v in cfg.to_dict().items() if k not in ("name", "description")}
+    del payload["model"]["g_upsample"]  # the config as written before the field was added
+    payload["engine_version"] = config_module.ENGINE_VERSION
+    before = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    assert cfg.hash() == before
+    assert cfg.vary(g_upsample="transposed").hash() != before
+
+
+def test_every_field_added_since_v2_is_listed_with_its_neutral_value():
+    """A field missing from NEUTRAL_SINCE_V2 would re-hash every config and orphan every cached
+    run; its neutral value must also be its default, or old configs would change meaning."""
+    from dataclasses import fields
+
+    from bngan.config import NEUTRAL_SINCE_V2, ExperimentConfig
+
+    at_v2 = {
+        "data": {"channels", "dataset", "image_size", "kind", "n_test", "n_train", "toy", "toy_samples"},
+        "train": {"batch_size", "beta1", "beta2", "checkpoint_every", "d_fakes", "d_steps", "eval_every", "fake_label",
+                  "flip_prob", "g_bn_mode", "g_shift_weight", "g_steps", "instance_noise", "instance_noise_decay",
+                  "log_every", "loss", "lr_d", "lr_g", "n_samples", "optimizer", "real_label", "recon_final_steps",
+                  "recon_steps", "rms_alpha", "rms_eps", "routine", "sample_every", "steps"},
+        "model": {"arch", "norm", "norm_in", "placement", "latent_dim", "g_kernel", "d_kernel", "g_filters",
+                  "d_filters", "width", "depth", "leak", "g_bn_momentum", "d_bn_momentum", "dropout", "init",
+                  "bn_eps", "g_block_order", "g_norms", "d_norms", "match_moments"},
+    }
+    base = ExperimentConfig()
+    for section, names in at_v2.items():
+        section_cls = type(getattr(base, section))
+        added = {f"{section}.{f.name}" for f in fields(section_cls)} - {f"{section}.{n}" for n in names}
+        assert added <= set(NEUTRAL_SINCE_V2), f"fields added since version 2 and not neutral: {added - set(NEUTRAL_SINCE_V2)}"
+    for key, neutral in NEUTRAL_SINCE_V2.items():
+        section, name = key.split(".")
+        assert getattr(getattr(base, section), name) == neutral

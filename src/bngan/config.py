@@ -32,6 +32,13 @@ LABEL_RANGE = (0.0, 1.2)
 # if made after it. Part of every config hash.
 ENGINE_VERSION = 2
 
+# Fields added since ENGINE_VERSION 2, each with the value that does what the engine did before
+# the field existed. A config holding that value hashes as it did before the field was added, so
+# runs cached then stay valid; any other value enters the hash. Add every new field here with its
+# neutral value (tests/test_cache_safety.py checks that each field added after version 2 is
+# listed); a change to what an existing field does still needs ENGINE_VERSION bumped.
+NEUTRAL_SINCE_V2: dict[str, Any] = {"model.g_upsample": "nearest"}
+
 Label = Union[float, tuple[float, float]]
 
 
@@ -401,8 +408,13 @@ class ExperimentConfig:
 
     def hash(self) -> str:
         """Stable 16-hex-digit digest of everything that affects a run (not name/description),
-        and of :data:`ENGINE_VERSION`."""
+        and of :data:`ENGINE_VERSION`; a field of :data:`NEUTRAL_SINCE_V2` at its neutral value
+        is left out, so adding a field does not orphan the runs cached before it."""
         payload = {k: v for k, v in self.to_dict().items() if k not in ("name", "description")}
+        for key, neutral in NEUTRAL_SINCE_V2.items():
+            section, name = key.split(".")
+            if payload[section][name] == neutral:
+                del payload[section][name]
         payload["engine_version"] = ENGINE_VERSION
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
