@@ -72,6 +72,9 @@ def reconstruction_error(
     eps: float = 1e-6,
     batch_size: int = 256,
     pixel_range: tuple[float, float] = (-1.0, 1.0),
+    init: str = "zeros",
+    restarts: int = 1,
+    seed: int = 0,
 ) -> Reconstruction:
     """Per-image latent search with RMSProp against a frozen generator (Xiang & Li).
 
@@ -79,7 +82,10 @@ def reconstruction_error(
     ``pixel_range`` (the library's [-1, 1]) is mapped onto it, so the reported MSE is a
     quarter of the MSE between the [-1, 1] tensors. The search itself runs on the tensors.
 
-    Each image's z starts at zero and takes ``steps`` RMSProp steps on ||G(z) - x||^2. Images
+    Each image's z starts at zero (``init="zeros"``, Xiang & Li's choice) or at a draw from
+    N(0, I) (``init="random"``, seeded by ``seed``) and takes ``steps`` RMSProp steps on
+    ||G(z) - x||^2; with ``restarts`` > 1 the search runs that many times (the first from
+    ``init``, the rest from random draws) and keeps each image's best z. Images
     are processed in chunks of ``batch_size``; the loss is summed over a chunk so every z gets
     its own gradient. G runs in eval mode (BN uses running statistics, so images in a chunk do
     not influence each other) with its parameters' ``requires_grad`` off; both are restored
@@ -88,6 +94,9 @@ def reconstruction_error(
     _check_int(latent_dim, "latent_dim", 1)
     _check_int(steps, "steps", 1)
     _check_int(batch_size, "batch_size", 1)
+    _check_int(restarts, "restarts", 1)
+    if init not in ("zeros", "random"):
+        raise ValueError(f"init must be one of zeros, random; got {init!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0; got {lr!r}")
     if not 0 <= alpha < 1:
@@ -112,21 +121,35 @@ def reconstruction_error(
         generator.eval()
         for p in params:
             p.requires_grad_(False)
+        draws = torch.Generator().manual_seed(seed)
         with torch.enable_grad():
             for x in images.split(batch_size):
-                z = torch.zeros(x.shape[0], latent_dim, device=x.device, dtype=x.dtype, requires_grad=True)
-                opt = torch.optim.RMSprop([z], lr=lr, alpha=alpha, eps=eps)
-                for _ in range(steps):
-                    out = generator(z)
-                    if out.shape != x.shape:
-                        raise ValueError(f"generator output shape {tuple(out.shape[1:])} does not match the "
-                                         f"images' shape {tuple(x.shape[1:])} (per sample)")
-                    opt.zero_grad(set_to_none=True)
-                    (out - x).square().sum().backward()
-                    opt.step()
-                with torch.no_grad():
-                    errors.append((generator(z) - x).square().flatten(1).mean(1))
-                latents.append(z.detach())
+                best_error, best_z = None, None
+                for restart in range(restarts):
+                    if restart == 0 and init == "zeros":
+                        start = torch.zeros(x.shape[0], latent_dim)
+                    else:
+                        start = torch.randn(x.shape[0], latent_dim, generator=draws)
+                    z = start.to(device=x.device, dtype=x.dtype).requires_grad_(True)
+                    opt = torch.optim.RMSprop([z], lr=lr, alpha=alpha, eps=eps)
+                    for _ in range(steps):
+                        out = generator(z)
+                        if out.shape != x.shape:
+                            raise ValueError(f"generator output shape {tuple(out.shape[1:])} does not match the "
+                                             f"images' shape {tuple(x.shape[1:])} (per sample)")
+                        opt.zero_grad(set_to_none=True)
+                        (out - x).square().sum().backward()
+                        opt.step()
+                    with torch.no_grad():
+                        error = (generator(z) - x).square().flatten(1).mean(1)
+                        if best_error is None:
+                            best_error, best_z = error, z.detach().clone()
+                        else:
+                            better = error < best_error
+                            best_error = torch.where(better, error, best_error)
+                            best_z = torch.where(better[:, None], z.detach(), best_z)
+                errors.append(best_error)
+                latents.append(best_z)
     finally:
         for p, flag in zip(params, flags):
             p.requires_grad_(flag)
