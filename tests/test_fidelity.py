@@ -355,3 +355,14 @@ def test_measured_values_compare_like_run_sets():
     assert "b is better" in str(found)
     with pytest.raises(ValueError, match="score"):
         stats.compare(a, b, "fid")
+
+
+def test_rank_correlation_orders_runs_like_scipy_and_refuses_too_few_pairs():
+    rho, p = stats.rank_correlation([1.0, 2.0, 3.0, 4.0, float("nan")], [10.0, 20.0, 30.0, 40.0, 0.0])
+    assert rho == pytest.approx(1.0) and p < 0.05
+    rho, _ = stats.rank_correlation([1, 2, 3, 4, 5], [5, 4, 3, 2, 1])
+    assert rho == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="at least 3"):
+        stats.rank_correlation([1.0, 2.0, float("nan")], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="equal length"):
+        stats.rank_correlation([1.0, 2.0, 3.0], [1.0, 2.0])

@@ -202,3 +202,28 @@ def test_a_bad_seed_is_refused_before_the_runs_folder_is_scanned(tmp_path):
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         run_dir(toy(), "1/../../x", root)
     assert not root.exists() and os.listdir(tmp_path) == []
+
+
+def test_finished_runs_lists_complete_runs_and_skips_the_rest(tmp_path):
+    import shutil
+
+    from bngan import experiments
+    from bngan.runs import finished_runs
+    from bngan.train import train_run
+
+    tiny = experiments.get_experiment("heuristics:dcgan-bn", "smoke").vary(
+        g_filters=(8, 8), d_filters=(8,) * 4, steps=2, n_test=8, recon_final_steps=2, sample_every=2, log_every=1)
+    done = train_run(tiny, 0, root=tmp_path, progress=False)
+    toy = train_run(experiments.get_experiment("blindspot:no-bn", "smoke").vary(steps=2), 0, root=tmp_path,
+                    progress=False)
+    broken = tmp_path / "copy-of-a-run"
+    shutil.copytree(done.path, broken)
+    (broken / "record.json").write_text("{")  # damaged: skipped, left as it is
+    (tmp_path / "not-a-run").mkdir()
+    (tmp_path / "stray.txt").write_text("x")
+    assert [r.path for r in finished_runs(tmp_path)] == sorted([done.path, toy.path])
+    assert [r.path for r in finished_runs(tmp_path, kind="image")] == [done.path]
+    assert (broken / "record.json").read_text() == "{"
+    assert finished_runs(tmp_path / "missing") == []
+    with pytest.raises(ValueError, match="kind"):
+        finished_runs(tmp_path, kind="images")

@@ -531,3 +531,25 @@ def _fmt(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
+
+
+def finished_runs(root: str | os.PathLike[str] | None = None, *, kind: str | None = None) -> list[Run]:
+    """Every complete run stored under the runs root (``root``, else the default), sorted by
+    folder name: the catalogue behind questions asked across experiments (does one metric rank
+    runs as another does?). ``kind`` keeps only ``"image"`` or ``"toy"`` runs. Folders that are
+    unfinished, damaged or not runs at all are skipped, never changed."""
+    base = Path(root) if root is not None else default_runs_root()
+    if kind not in (None, "image", "toy"):
+        raise ValueError(f"kind must be one of image, toy (or None for both); got {kind!r}")
+    found = []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()) if base.is_dir() else []:
+        rd = RunDir(folder)
+        try:
+            if not rd.record_file.exists() or rd.read_record().get("status") != "complete":
+                continue
+            run = Run.load(folder)
+        except (DamagedRunFileError, OSError, ValueError, KeyError, TypeError):
+            continue
+        if kind is None or run.config.data.kind == kind:
+            found.append(run)
+    return found

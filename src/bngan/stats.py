@@ -9,7 +9,7 @@ interval; scipy's ``bootstrap`` would add a dependency for the same percentile i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -121,3 +121,18 @@ def compare(a: SeedResults, b: SeedResults, metric: str, *, lower_is_better: boo
                       difference=difference, low=low, high=high, n_a=values_a.size, n_b=values_b.size,
                       diverged_a=a.n_diverged, diverged_b=b.n_diverged, wins_b=wins, n_paired=len(paired),
                       lower_is_better=lower_is_better)
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Spearman's rank correlation of two paired measurements and its two-sided p-value
+    (scipy's), NaN pairs dropped: do two metrics order the same runs the same way?"""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"x and y must be 1-D and of equal length; got shapes {a.shape} and {b.shape}")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    if keep.sum() < 3:
+        raise ValueError(f"rank_correlation needs at least 3 pairs without NaN; got {int(keep.sum())}")
+    result = spearmanr(a[keep], b[keep])
+    return float(result.statistic), float(result.pvalue)
