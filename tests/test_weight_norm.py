@@ -1,0 +1,123 @@
+"""Chapter 8's library pieces: the WN+ReLU ablation option, the wn:* set-ups and the helper
+that shows a weight-normalized layer's gradient is orthogonal to its direction parameter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bngan import models, norms
+from bngan.config import ConfigError
+from bngan.experiments import SERIES, WEIGHT_NORM, get_experiment, run_series, weight_norm
+from bngan.train import build_networks
+
+
+def kinds(net: nn.Module) -> set[type]:
+    return {type(m) for m in net.modules()}
+
+
+def test_wn_activation_relu_replaces_every_tprelu_and_keeps_strict_layers():
+    g, d = build_networks(get_experiment("wn:wn-relu", "smoke"))
+    g_ref, d_ref = build_networks(get_experiment("wn:wn", "smoke"))
+    assert norms.TPReLU in kinds(g_ref) and norms.TPReLU in kinds(d_ref)
+    assert norms.TPReLU not in kinds(g) | kinds(d)
+    assert nn.ReLU in kinds(g) and nn.LeakyReLU in kinds(d) and nn.ReLU not in kinds(d)
+    # same layers otherwise: as many weight-normalized layers, none of the hidden ones with a bias
+    wn = lambda net: [m for m in net.modules() if norms.is_weight_normalized(m)]  # noqa: E731
+    assert len(wn(g)) == len(wn(g_ref)) and len(wn(d)) == len(wn(d_ref))
+    assert [m.bias is None for m in wn(g)] == [m.bias is None for m in wn(g_ref)]
+    n_act = lambda net, t: sum(isinstance(m, t) for m in net.modules())  # noqa: E731
+    assert n_act(g, nn.ReLU) == n_act(g_ref, norms.TPReLU)
+    assert n_act(d, nn.LeakyReLU) == n_act(d_ref, norms.TPReLU)
+
+
+@pytest.mark.parametrize("arch", ["keras", "radford"])
+def test_build_dcgan_threads_wn_activation(arch):
+    kw = dict(arch=arch, norm="weight", placement="all", image_size=16, channels=1, g_kernel=4, d_kernel=4, width=8,
+              g_filters=(8, 8), d_filters=(8, 8, 8, 8))
+    g, d = models.build_dcgan(**kw, wn_activation="relu")
+    assert norms.TPReLU not in kinds(g) | kinds(d)
+    g, d = models.build_dcgan(**kw)
+    assert norms.TPReLU in kinds(g) and norms.TPReLU in kinds(d)
+    with pytest.raises(ValueError, match="wn_activation must be one of"):
+        models.build_dcgan(**kw, wn_activation="gelu")
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"wn_activation": "gelu"}, "model.wn_activation must be one of"),
+    ({"norm": "batch", "placement": "dcgan", "wn_activation": "relu"}, "model.wn_activation must be 'tprelu' unless"),
+    ({"norm": "spectral", "wn_activation": "relu"}, "model.wn_activation must be 'tprelu' unless"),
+])
+def test_wn_activation_refusals_name_the_field(changes, match):
+    base = get_experiment("wn:wn", "smoke")
+    with pytest.raises(ConfigError, match=match):
+        base.vary(**changes)
+
+
+def test_wn_activation_refused_on_the_mlp():
+    toy = get_experiment("blindspot:weight-shift", "smoke")
+    with pytest.raises(ConfigError, match="model.wn_activation"):
+        toy.vary(norm="weight", wn_activation="relu")
+
+
+def test_wn_activation_enters_the_hash_only_off_its_neutral_value():
+    wn = get_experiment("wn:wn", "smoke")
+    assert wn.vary(wn_activation="tprelu").hash() == wn.hash()
+    assert wn.vary(wn_activation="relu").hash() != wn.hash()
+
+
+def test_wn_set_ups_train_as_xiang_and_li_and_differ_only_in_normalization():
+    configs = {v: get_experiment(f"wn:{v}", "quick") for v in WEIGHT_NORM}
+    for v, c in configs.items():
+        t = c.train
+        assert c.model.arch == "radford" and c.name == f"wn:{v}"
+        assert (t.optimizer, t.lr_g, t.lr_d, t.rms_alpha, t.rms_eps, t.batch_size) == ("rmsprop", 1e-4, 1e-4, 0.9, 1e-6, 32)
+        assert t.eval_every > 0 and t.steps // t.eval_every >= 3  # recon error several times per run
+    assert configs["wn"].model.norm == "weight" and configs["wn-relu"].model.wn_activation == "relu"
+    assert configs["spectral"].model.norm_in == "d"
+    with pytest.raises(ValueError, match="variant must be one of"):
+        weight_norm("nope", "quick")
+
+
+def test_wn_main_series_trains_at_smoke(tmp_path):
+    entries = {label: get_experiment(name, "smoke").vary(width=4) for label, name in SERIES["wn:main"].items()}
+    results = run_series(entries, seeds=[0], root=tmp_path, device="cpu", progress=False)
+    assert set(results) == set(SERIES["wn:main"])
+    for label, rs in results.items():
+        run = rs.completed[0]
+        assert np.isfinite(run.metrics["recon_mse"]), label
+        assert len(run.evals["step"]) >= 2 and np.isfinite(run.evals["recon_mse"]).all(), label
+
+
+def _one_backward(net: nn.Module) -> None:
+    torch.manual_seed(0)
+    net.zero_grad()
+    x = torch.randn(8, 1, 16, 16)
+    (net(x) ** 2).mean().backward()
+
+
+def test_gradient_of_a_weight_normalized_layer_is_orthogonal_to_its_direction():
+    torch.manual_seed(1)
+    wn_d = models.radford_discriminator(image_size=16, channels=1, width=8, norm="weight", placement="all")
+    plain_d = models.radford_discriminator(image_size=16, channels=1, width=8, norm="none")
+    for net in (wn_d, plain_d):
+        _one_backward(net)
+    wn_cos = norms.gradient_weight_cosines(wn_d)
+    plain_cos = norms.gradient_weight_cosines(plain_d)
+    assert len(wn_cos) == 3 and len(plain_cos) == 3
+    assert max(np.abs(c).max() for c in wn_cos.values()) < 1e-6
+    assert max(np.abs(c).max() for c in plain_cos.values()) > 1e-2  # plain layers have no such constraint
+
+
+def test_gradient_cosines_cover_transposed_convs_and_skip_layers_without_grad():
+    torch.manual_seed(2)
+    g = models.radford_generator(latent_dim=4, image_size=16, channels=1, width=8, norm="weight", placement="all")
+    assert norms.gradient_weight_cosines(g) == {}
+    g(torch.randn(5, 4)).sum().backward()
+    cos = norms.gradient_weight_cosines(g)
+    assert len(cos) == 3
+    assert all(c.shape == (m.weight.shape[m._out_dim],) for (name, c), m in
+               zip(cos.items(), (dict(g.named_modules())[n] for n in cos)))
+    assert max(np.abs(c).max() for c in cos.values()) < 1e-6
