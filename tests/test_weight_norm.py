@@ -121,3 +121,39 @@ def test_gradient_cosines_cover_transposed_convs_and_skip_layers_without_grad():
     assert all(c.shape == (m.weight.shape[m._out_dim],) for (name, c), m in
                zip(cos.items(), (dict(g.named_modules())[n] for n in cos)))
     assert max(np.abs(c).max() for c in cos.values()) < 1e-6
+
+
+def test_activation_means_reads_every_hidden_activation_and_restores_the_mode():
+    torch.manual_seed(3)
+    g = models.radford_generator(latent_dim=4, image_size=16, channels=1, width=8, norm="weight", placement="all")
+    g.train()
+    z = torch.randn(16, 4)
+    means = norms.activation_means(g, z)
+    assert len(means) == 2 and g.training
+    assert not any(m._forward_hooks for m in g.modules())
+    # recompute the first TPReLU's output by hand
+    first = next(name for name in means)
+    upto = list(g)[: int(first) + 1]
+    with torch.no_grad():
+        x = z
+        for layer in upto:
+            x = layer(x)
+    assert means[first] == pytest.approx(float(x.mean()), rel=1e-6)
+    plain = models.radford_generator(latent_dim=4, image_size=16, channels=1, width=8, norm="none")
+    assert all(v >= 0 for v in norms.activation_means(plain, z).values())  # ReLU outputs are never negative
+
+
+def test_seeds_needed_and_detectable_difference_invert_each_other():
+    from bngan import stats
+
+    assert stats.seeds_needed(1.0, 1.0) == 16  # 2 * (1.96 + 0.84)^2 = 15.7
+    assert stats.seeds_needed(0.1, 1.0) == 2
+    assert stats.seeds_needed(2.0, 1.0) == 63
+    n = 10
+    d = stats.detectable_difference(1.0, n)
+    assert stats.seeds_needed(1.0, d) == n
+    assert stats.detectable_difference(1.0, 40) == pytest.approx(d / 2)
+    with pytest.raises(ValueError):
+        stats.seeds_needed(1.0, 0.0)
+    with pytest.raises(ValueError):
+        stats.detectable_difference(1.0, 1)

@@ -353,6 +353,26 @@ def gradient_weight_cosines(model: nn.Module) -> dict[str, np.ndarray]:
     return out
 
 
+def activation_means(model: nn.Module, *inputs: torch.Tensor) -> dict[str, float]:
+    """Mean output of each hidden activation (ReLU, LeakyReLU, PReLU, TPReLU) of ``model`` on
+    ``inputs`` (eval mode, no gradients), over the batch, the channels and the positions, keyed
+    by module name: the mean shift each nonlinearity hands to the next layer."""
+    found: dict[str, float] = {}
+    hooks = [module.register_forward_hook(lambda m, i, o, name=name: found.__setitem__(name, float(o.mean())))
+             for name, module in model.named_modules()
+             if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.PReLU, TPReLU))]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return found
+
+
 class TPReLU(nn.Module):
     """Translated PReLU of Xiang & Li: ``PReLU(x - b) + b`` per channel.
 
