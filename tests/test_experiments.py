@@ -183,6 +183,7 @@ SERIES_FIELDS = {
     "batch:figure9": {"train.batch_size", "train.routine"},
     # chapter 8: weight normalization and TReLU
     "wn:main": {"model.norm", "model.norm_in", "model.placement", "model.wn_activation"},
+    "wn:deep": {"model.norm", "model.placement"},
 }
 
 

@@ -157,3 +157,42 @@ def test_seeds_needed_and_detectable_difference_invert_each_other():
         stats.seeds_needed(1.0, 0.0)
     with pytest.raises(ValueError):
         stats.detectable_difference(1.0, 1)
+
+
+def _convs(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) or norms.is_weight_normalized(m)]
+
+
+@pytest.mark.parametrize("norm, placement", [("none", "dcgan"), ("batch", "dcgan"), ("weight", "all")])
+def test_extra_layers_add_stride_one_blocks_to_both_nets(norm, placement):
+    kw = dict(arch="radford", norm=norm, placement=placement, image_size=16, channels=1, width=8)
+    g0, d0 = models.build_dcgan(**kw)
+    g, d = models.build_dcgan(**kw, extra_layers=3)
+    assert len(_convs(g)) == len(_convs(g0)) + 3 and len(_convs(d)) == len(_convs(d0)) + 3
+    added = [m for m in _convs(g) + _convs(d) if tuple(m.weight.shape[-2:]) == (3, 3)]
+    assert len(added) == 6 and all(m.stride == (1, 1) for m in added)
+    if norm == "batch":
+        count = lambda net: sum(isinstance(m, nn.BatchNorm2d) for m in net.modules())  # noqa: E731
+        assert count(g) == count(g0) + 3 and count(d) == count(d0) + 3
+    if norm == "weight":
+        assert all(m.bias is None for m in added)
+    assert g(torch.randn(2, 100)).shape == (2, 1, 16, 16) and d(torch.randn(2, 1, 16, 16)).shape == (2, 1)
+
+
+def test_extra_layers_refusals_and_hash():
+    base = get_experiment("wn:vanilla", "smoke")
+    assert base.vary(extra_layers=0).hash() == base.hash()
+    assert get_experiment("wn:deep-vanilla", "smoke") == base.vary(extra_layers=8, name="wn:deep-vanilla",
+                                                                    description=WEIGHT_NORM["deep-vanilla"][0])
+    with pytest.raises(ConfigError, match="model.extra_layers must be an integer >= 0"):
+        base.vary(extra_layers=-1)
+    with pytest.raises(ConfigError, match="model.extra_layers must be 0 unless model.arch is 'radford'"):
+        get_experiment("table2:7", "smoke").vary(extra_layers=2)
+    with pytest.raises(ValueError, match="extra_layers must be 0 unless arch is 'radford'"):
+        models.build_dcgan(arch="keras", extra_layers=1)
+
+
+def test_wn_deep_series_trains_at_smoke(tmp_path):
+    entries = {label: get_experiment(name, "smoke").vary(width=4) for label, name in SERIES["wn:deep"].items()}
+    results = run_series(entries, seeds=[0], root=tmp_path, device="cpu", progress=False)
+    assert all(np.isfinite(rs.completed[0].metrics["recon_mse"]) for rs in results.values())

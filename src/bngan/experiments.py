@@ -412,6 +412,12 @@ WEIGHT_NORM: dict[str, tuple[str, dict[str, Any]]] = {
     "spectral": ("spectral norm on every D layer, G unnormalized (Miyato et al.: the modern reference)",
                  {"norm": "spectral", "norm_in": "d", "placement": "all"}),
 }
+# The stand-in for Xiang & Li's 21-layer ResNet: the same DCGAN with WN_EXTRA_LAYERS stride-1 3x3
+# conv blocks added to G and to D at their largest maps (11 conv layers each, no skip connections).
+WN_EXTRA_LAYERS = 8
+WEIGHT_NORM.update({f"deep-{v}": (f"{WEIGHT_NORM[v][0]}, {WN_EXTRA_LAYERS} extra 3x3 conv blocks in each net",
+                                  {**WEIGHT_NORM[v][1], "extra_layers": WN_EXTRA_LAYERS})
+                    for v in ("vanilla", "bn", "wn")})
 # Reconstruction error is measured this many times over a run (eval_every = steps / WN_EVALS).
 WN_EVALS = 4
 
@@ -544,6 +550,7 @@ SERIES: dict[str, dict[str, str]] = {
     "onesided:momentum": {f"G only, Keras {TABLE2[i][5]} (#{i})": f"table2:{i}" for i in (12, 13, 14)},
     "wn:main": {"vanilla": "wn:vanilla", "BN": "wn:bn", "WN + TPReLU": "wn:wn", "WN + ReLU": "wn:wn-relu",
                 "spectral (D)": "wn:spectral"},
+    "wn:deep": {"vanilla, deep": "wn:deep-vanilla", "BN, deep": "wn:deep-bn", "WN + TPReLU, deep": "wn:deep-wn"},
     "blindspot:bn": {"no BN": "blindspot:no-bn", "BN, split batches": "blindspot:bn"},
     "blindspot:shift": {"no BN": "blindspot:no-bn-shift", "BN, split batches": "blindspot:bn-shift"},
     "blindspot:failures": {"joint D batch": "blindspot:bn-joint", "eval-mode D in G step": "blindspot:bn-eval"},

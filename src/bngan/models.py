@@ -248,6 +248,23 @@ def keras_discriminator(
 
 # --------------------------------------------------------------------------- Radford-style DCGAN
 
+def _extra_blocks(channels: int, n: int, *, norm: str, leak: float, bn_momentum: float, bn_eps: float,
+                  wn_activation: str) -> list[nn.Module]:
+    """``n`` stride-1 3x3 conv -> norm -> activation blocks at constant width (a deeper plain
+    conv stack; bias only where no normalization follows, as in the other hidden layers)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"extra_layers must be a non-negative integer; got {n!r}")
+    blocks: list[nn.Module] = []
+    for _ in range(n):
+        blocks += [
+            norms.conv2d(channels, channels, 3, 1, 1, norm=norm, bias=norm in ("none", "spectral")),
+            norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
+            (_hidden_activation(norm, channels, leak=leak, wn_activation=wn_activation) if norm == "weight"
+             else (nn.ReLU() if leak == 0 else nn.LeakyReLU(leak))),
+        ]
+    return blocks
+
+
 def _radford_base(image_size: int) -> tuple[int, int]:
     """Smallest map side (4, or 7 for 28px) and the number of doublings to reach the image."""
     base = 7 if image_size == 28 else 4
@@ -265,6 +282,7 @@ def radford_generator(
     bn_momentum: float = 0.1,
     bn_eps: float = 1e-5,
     wn_activation: str = "tprelu",
+    extra_layers: int = 0,
 ) -> nn.Sequential:
     """DCGAN generator from Radford et al. as in the PyTorch example: transposed convs.
 
@@ -292,6 +310,8 @@ def radford_generator(
             _hidden_activation(norm, out_ch, leak=0.0, wn_activation=wn_activation),
         ]
         in_ch = out_ch
+    layers += _extra_blocks(in_ch, extra_layers, norm=norm, leak=0.0, bn_momentum=bn_momentum, bn_eps=bn_eps,
+                            wn_activation=wn_activation)
     out_norm = norm if placement == "all" else "none"
     layers.append(norms.conv_transpose2d(in_ch, channels, 4, 2, 1, norm=out_norm, affine=True))
     if placement == "all":
@@ -311,9 +331,12 @@ def radford_discriminator(
     leak: float = 0.2,
     bn_eps: float = 1e-5,
     wn_activation: str = "tprelu",
+    extra_layers: int = 0,
 ) -> nn.Sequential:
     """DCGAN discriminator from Radford et al.: stride-2 Conv(4, 2, 1) doubling the width,
-    LeakyReLU(0.2), then a conv over the whole base map to one logit."""
+    LeakyReLU(0.2), then a conv over the whole base map to one logit. ``extra_layers`` adds
+    that many stride-1 3x3 conv -> norm -> activation blocks after the first conv (at the
+    largest feature maps), as the DCGAN code of Arjovsky et al.'s WGAN does."""
     norm = check_norm(norm)
     _check_image(image_size, channels)
     _positive_int(width, "width")
@@ -333,6 +356,9 @@ def radford_discriminator(
              else nn.LeakyReLU(leak)),
         ]
         in_ch = out_ch
+        if i == 0:
+            layers += _extra_blocks(in_ch, extra_layers, norm=norm, leak=leak, bn_momentum=bn_momentum, bn_eps=bn_eps,
+                                    wn_activation=wn_activation)
     head_norm = norm if (placement == "all" and norm in ("weight", "spectral")) else "none"
     layers += [norms.conv2d(in_ch, 1, base, 1, 0, norm=head_norm, affine=True), nn.Flatten()]
     return nn.Sequential(*layers)
@@ -450,6 +476,7 @@ def build_dcgan(
     g_block_order: str = "conv-norm-act",
     g_upsample: str = "nearest",
     wn_activation: str = "tprelu",
+    extra_layers: int = 0,
 ) -> tuple[nn.Sequential, nn.Sequential]:
     """A (generator, discriminator) pair.
 
@@ -463,8 +490,11 @@ def build_dcgan(
     :func:`keras_generator`), and ``g_upsample`` how it doubles its maps (``nearest`` then a
     conv, or a stride-2 transposed conv). ``wn_activation`` is the hidden activation of
     weight-normalized layers: ``tprelu`` (Xiang & Li's TPReLU) or ``relu`` (ReLU in G,
-    LeakyReLU in D, as in the unnormalized model: the TReLU ablation).
+    LeakyReLU in D, as in the unnormalized model: the TReLU ablation). ``extra_layers`` (Radford
+    only) adds that many stride-1 3x3 conv blocks to each network at its largest feature maps.
     """
+    if arch != "radford" and extra_layers != 0:
+        raise ValueError(f"extra_layers must be 0 unless arch is 'radford'; got {extra_layers!r}")
     _choice(arch, ARCHITECTURES, "arch")
     _choice(norm_in, NORM_IN, "norm_in")
     _choice(init, INITS, "init")
@@ -482,10 +512,10 @@ def build_dcgan(
     else:
         g = radford_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, width=width,
                               norm=g_norm, placement=placement, bn_momentum=g_bn_momentum, bn_eps=bn_eps,
-                              wn_activation=wn_activation)
+                              wn_activation=wn_activation, extra_layers=extra_layers)
         d = radford_discriminator(image_size=image_size, channels=channels, width=width, norm=d_norm,
                                   placement=placement, bn_momentum=d_bn_momentum, bn_eps=bn_eps,
-                                  wn_activation=wn_activation)
+                                  wn_activation=wn_activation, extra_layers=extra_layers)
     init_weights_(g, init)
     init_weights_(d, init)
     return g, d
