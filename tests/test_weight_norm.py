@@ -196,3 +196,22 @@ def test_wn_deep_series_trains_at_smoke(tmp_path):
     entries = {label: get_experiment(name, "smoke").vary(width=4) for label, name in SERIES["wn:deep"].items()}
     results = run_series(entries, seeds=[0], root=tmp_path, device="cpu", progress=False)
     assert all(np.isfinite(rs.completed[0].metrics["recon_mse"]) for rs in results.values())
+
+
+def test_eval_curves_plot_the_seed_mean_at_the_evaluation_steps(tmp_path):
+    from bngan import plots
+
+    base = get_experiment("wn:wn", "smoke").vary(width=4, steps=6, eval_every=2, recon_steps=2, recon_final_steps=2,
+                                                 n_test=8, sample_every=3)
+    rs = {"wn": run_series({"wn": base}, seeds=[0, 1], root=tmp_path, device="cpu", progress=False)["wn"],
+          "no evals": run_series({"x": base.vary(eval_every=0)}, seeds=[0], root=tmp_path, device="cpu",
+                                 progress=False)["x"]}
+    ax = plots.eval_curves(rs)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"wn"}  # a set-up without evaluations draws nothing
+    runs = rs["wn"].completed
+    np.testing.assert_array_equal(lines["wn"].get_xdata(), [2, 4, 6])
+    np.testing.assert_allclose(lines["wn"].get_ydata(), np.mean([r.evals["recon_mse"] for r in runs], axis=0))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
