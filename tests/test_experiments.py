@@ -181,6 +181,9 @@ SERIES_FIELDS = {
     "batch:lr-scaled": {"train.batch_size", "train.lr_g", "train.lr_d"},
     "batch:layer-norm": {"train.batch_size"},
     "batch:figure9": {"train.batch_size", "train.routine"},
+    # chapter 8: weight normalization and TReLU
+    "wn:main": {"model.norm", "model.norm_in", "model.placement", "model.wn_activation"},
+    "wn:deep": {"model.norm", "model.placement"},
 }
 
 

@@ -37,7 +37,8 @@ ENGINE_VERSION = 2
 # runs cached then stay valid; any other value enters the hash. Add every new field here with its
 # neutral value (tests/test_cache_safety.py checks that each field added after version 2 is
 # listed); a change to what an existing field does still needs ENGINE_VERSION bumped.
-NEUTRAL_SINCE_V2: dict[str, Any] = {"model.g_upsample": "nearest"}
+NEUTRAL_SINCE_V2: dict[str, Any] = {"model.g_upsample": "nearest", "model.wn_activation": "tprelu",
+                                     "model.extra_layers": 0}
 
 Label = Union[float, tuple[float, float]]
 
@@ -142,7 +143,11 @@ class ModelConfig(_Section):
     ``g_upsample`` how it doubles its maps: ``nearest`` upsampling then a conv (Keras-GAN) or
     a stride-2 transposed conv with the same kernel (``transposed``).
     ``norm="weight"`` builds Xiang & Li's weight-normalized model, which normalizes every
-    layer, so it needs ``placement="all"`` for the image architectures.
+    layer, so it needs ``placement="all"`` for the image architectures; ``wn_activation`` is
+    its hidden activation: ``tprelu`` (Xiang & Li's translated PReLU) or ``relu`` (ReLU in G,
+    LeakyReLU in D: the TReLU ablation, image architectures only). ``extra_layers`` (Radford
+    only) adds that many stride-1 3x3 conv blocks to G and to D at their largest feature maps:
+    a deeper plain conv stack.
     """
 
     arch: str = "keras"
@@ -164,6 +169,8 @@ class ModelConfig(_Section):
     bn_eps: float = 1e-5
     g_block_order: str = "conv-norm-act"
     g_upsample: str = "nearest"
+    wn_activation: str = "tprelu"
+    extra_layers: int = 0
     g_norms: tuple[str, ...] | None = None
     d_norms: tuple[str, ...] | None = None
     match_moments: bool = False
@@ -176,9 +183,16 @@ class ModelConfig(_Section):
         _one_of("model.init", self.init, models.INITS)
         _one_of("model.g_block_order", self.g_block_order, models.BLOCK_ORDERS)
         _one_of("model.g_upsample", self.g_upsample, models.UPSAMPLINGS)
+        _one_of("model.wn_activation", self.wn_activation, models.WN_ACTIVATIONS)
+        if self.wn_activation != "tprelu" and (self.norm != "weight" or self.arch == "mlp"):
+            _fail("model.wn_activation", "'tprelu' unless model.norm is 'weight' on an image architecture (it is the "
+                                         "activation of weight-normalized conv layers)", self.wn_activation)
         if self.arch != "keras" and self.g_upsample != "nearest":
             _fail("model.g_upsample", "'nearest' unless arch is 'keras' (only the Keras-style generator has the "
                                       "choice)", self.g_upsample)
+        _int_at_least("model.extra_layers", self.extra_layers, 0)
+        if self.extra_layers and self.arch != "radford":
+            _fail("model.extra_layers", "0 unless model.arch is 'radford'", self.extra_layers)
         _in_range("model.bn_eps", self.bn_eps, 0.0, 1.0, open_low=True)
         for name in ("latent_dim", "g_kernel", "d_kernel", "width", "depth"):
             _int_at_least(f"model.{name}", getattr(self, name), 1)

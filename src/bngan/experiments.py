@@ -394,6 +394,48 @@ def batch_size(arm: str, batch: int, profile: str | Profile | None = None) -> Ex
                        **changes)
 
 
+# --------------------------------------------------------------------------- chapter 8: weight normalization and TReLU
+
+# Xiang & Li's training set-up as their reference code (stormraiser/GAN-weight-norm, pytorch/main.py)
+# has it: RMSprop lr 1e-4, alpha 0.9, eps 1e-6 for both nets, batch 32, clean BCE labels, D's
+# real and fake losses from two forward passes summed into one step (``split``), D's fakes from
+# a train-mode G. The network is the Radford DCGAN (the library's ``radford`` arch).
+WN_TRAIN = {"optimizer": "rmsprop", "lr_g": 1e-4, "lr_d": 1e-4, "rms_alpha": 0.9, "rms_eps": 1e-6,
+            "batch_size": 32, "routine": "split", "d_fakes": "train-mode", "loss": "bce", **CLEAN_LABELS}
+WEIGHT_NORM: dict[str, tuple[str, dict[str, Any]]] = {
+    "vanilla": ("Radford DCGAN without normalization", {"norm": "none"}),
+    "bn": ("Radford DCGAN with BN where DCGAN puts it", {"norm": "batch", "placement": "dcgan"}),
+    "wn": ("Xiang & Li's weight-normalized DCGAN: every layer strict WN, TPReLU activations",
+           {"norm": "weight", "placement": "all"}),
+    "wn-relu": ("weight-normalized DCGAN with ReLU / LeakyReLU instead of TPReLU (the TReLU ablation)",
+                {"norm": "weight", "placement": "all", "wn_activation": "relu"}),
+    "spectral": ("spectral norm on every D layer, G unnormalized (Miyato et al.: the modern reference)",
+                 {"norm": "spectral", "norm_in": "d", "placement": "all"}),
+}
+# The stand-in for Xiang & Li's 21-layer ResNet: the same DCGAN with WN_EXTRA_LAYERS stride-1 3x3
+# conv blocks added to G and to D at their largest maps (11 conv layers each, no skip connections).
+WN_EXTRA_LAYERS = 8
+WEIGHT_NORM.update({f"deep-{v}": (f"{WEIGHT_NORM[v][0]}, {WN_EXTRA_LAYERS} extra 3x3 conv blocks in each net",
+                                  {**WEIGHT_NORM[v][1], "extra_layers": WN_EXTRA_LAYERS})
+                    for v in ("vanilla", "bn", "wn")})
+# Reconstruction error is measured this many times over a run (eval_every = steps / WN_EVALS).
+WN_EVALS = 4
+
+
+def weight_norm(variant: str, profile: str | Profile | None = None) -> ExperimentConfig:
+    """One of chapter 8's set-ups (see :data:`WEIGHT_NORM`) on the Radford DCGAN with Xiang &
+    Li's RMSprop training (:data:`WN_TRAIN`), scaled to ``profile``, with the reconstruction
+    error measured :data:`WN_EVALS` times during training."""
+    if variant not in WEIGHT_NORM:
+        raise ValueError(f"variant must be one of {', '.join(WEIGHT_NORM)}; got {variant!r}")
+    description, changes = WEIGHT_NORM[variant]
+    base = ExperimentConfig(name=f"wn:{variant}", description=description,
+                            model=ModelConfig(arch="radford", g_kernel=4, d_kernel=4, width=64, init="dcgan"),
+                            train=TrainConfig(**WN_TRAIN))
+    config = scale_to_profile(base.vary(**changes), profile)
+    return config.vary(eval_every=max(1, config.train.steps // WN_EVALS))
+
+
 # --------------------------------------------------------------------------- chapter 7: the BN blind spot
 
 # Source 001's shift test: G's loss gets -0.005 * mean(fake[:, 0]), a small push to the right.
@@ -476,6 +518,7 @@ EXPERIMENTS.update({f"kernel:k{k}-table1-{px}px": (lambda p, k=k, px=px: kernel_
 EXPERIMENTS.update({f"routine:{r}-{'bn' if bn else 'nobn'}-{b}": (lambda p, r=r, bn=bn, b=b: training_routine(r, bn, b, p))
                     for r in ROUTINES for bn in (True, False) for b in ROUTINE_BASES})
 EXPERIMENTS.update({f"routine:{arm}": (lambda p, arm=arm: routine_arm(arm, p)) for arm in ROUTINE_ARMS})
+EXPERIMENTS.update({f"wn:{v}": (lambda p, v=v: weight_norm(v, p)) for v in WEIGHT_NORM})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
@@ -505,6 +548,9 @@ SERIES: dict[str, dict[str, str]] = {
     **{f"onesided:{r}": {label: f"onesided:{r}-{b}" for b, label in ONE_SIDED_BN.items()}
        for r in ONE_SIDED_ROUTINES},
     "onesided:momentum": {f"G only, Keras {TABLE2[i][5]} (#{i})": f"table2:{i}" for i in (12, 13, 14)},
+    "wn:main": {"vanilla": "wn:vanilla", "BN": "wn:bn", "WN + TPReLU": "wn:wn", "WN + ReLU": "wn:wn-relu",
+                "spectral (D)": "wn:spectral"},
+    "wn:deep": {"vanilla, deep": "wn:deep-vanilla", "BN, deep": "wn:deep-bn", "WN + TPReLU, deep": "wn:deep-wn"},
     "blindspot:bn": {"no BN": "blindspot:no-bn", "BN, split batches": "blindspot:bn"},
     "blindspot:shift": {"no BN": "blindspot:no-bn-shift", "BN, split batches": "blindspot:bn-shift"},
     "blindspot:failures": {"joint D batch": "blindspot:bn-joint", "eval-mode D in G step": "blindspot:bn-eval"},

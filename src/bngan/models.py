@@ -43,11 +43,20 @@ def _positive_int(value, param: str) -> int:
     return value
 
 
-def _hidden_activation(norm: str, channels: int, *, leak: float) -> nn.Module:
-    """ReLU (leak 0) or LeakyReLU, or TPReLU for weight-normalized nets (Xiang & Li)."""
-    if norm == "weight":
+WN_ACTIVATIONS = ("tprelu", "relu")
+
+
+def _hidden_activation(norm: str, channels: int, *, leak: float, wn_activation: str = "tprelu") -> nn.Module:
+    """ReLU (leak 0) or LeakyReLU, or TPReLU for weight-normalized nets (Xiang & Li).
+    ``wn_activation="relu"`` gives weight-normalized layers the plain ReLU / LeakyReLU instead
+    (the TReLU ablation: strict layers with no bias and no learned shift)."""
+    if norm == "weight" and wn_activation == "tprelu":
         return norms.TPReLU(channels)
     return nn.ReLU() if leak == 0 else nn.LeakyReLU(leak)
+
+
+def _check_wn_activation(wn_activation: str) -> None:
+    _choice(wn_activation, WN_ACTIVATIONS, "wn_activation")
 
 
 def _hidden_bias(norm: str) -> bool:
@@ -109,6 +118,7 @@ def keras_generator(
     bn_eps: float = 1e-5,
     block_order: str = "conv-norm-act",
     upsample: str = "nearest",
+    wn_activation: str = "tprelu",
 ) -> nn.Sequential:
     """The seed paper's generator (Table I, after Keras-GAN's DCGAN).
 
@@ -130,6 +140,7 @@ def keras_generator(
     _choice(block_order, BLOCK_ORDERS, "block_order")
     _choice(upsample, UPSAMPLINGS, "upsample")
     _check_weight_placement(norm, placement)
+    _check_wn_activation(wn_activation)
     filters = tuple(_positive_int(f, "filters") for f in filters)
     if len(filters) != 2:
         raise ValueError(f"filters must list 2 hidden conv widths (one per upsampling); got {filters!r}")
@@ -141,7 +152,7 @@ def keras_generator(
 
     def normalize_and_activate(kind: str, width: int) -> list[nn.Module]:
         pair = [norms.norm_layer(kind, width, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
-                _hidden_activation(norm, width, leak=0.0)]
+                _hidden_activation(norm, width, leak=0.0, wn_activation=wn_activation)]
         return pair if block_order == "conv-norm-act" else pair[::-1]
 
     proj_norm = norm if everywhere else "none"
@@ -186,6 +197,7 @@ def keras_discriminator(
     dropout: float = 0.25,
     leak: float = 0.2,
     bn_eps: float = 1e-5,
+    wn_activation: str = "tprelu",
 ) -> nn.Sequential:
     """The seed paper's discriminator (Table I, after Keras-GAN's DCGAN).
 
@@ -200,6 +212,7 @@ def keras_discriminator(
     _positive_int(kernel_size, "kernel_size")
     _choice(placement, PLACEMENTS, "placement")
     _check_weight_placement(norm, placement)
+    _check_wn_activation(wn_activation)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
     filters = tuple(_positive_int(f, "filters") for f in filters)
@@ -223,7 +236,8 @@ def keras_discriminator(
                                 bias=_hidden_bias(layer_norm))
             size = _strided_out(size, kernel_size, stride, pad)
         layers += [conv, norms.norm_layer(layer_norm, width, spatial=True, bn_momentum=bn_momentum, eps=bn_eps)]
-        layers.append(_hidden_activation(norm, width, leak=leak) if layer_norm == "weight" else nn.LeakyReLU(leak))
+        layers.append(_hidden_activation(norm, width, leak=leak, wn_activation=wn_activation)
+                      if layer_norm == "weight" else nn.LeakyReLU(leak))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         in_ch = width
@@ -233,6 +247,23 @@ def keras_discriminator(
 
 
 # --------------------------------------------------------------------------- Radford-style DCGAN
+
+def _extra_blocks(channels: int, n: int, *, norm: str, leak: float, bn_momentum: float, bn_eps: float,
+                  wn_activation: str) -> list[nn.Module]:
+    """``n`` stride-1 3x3 conv -> norm -> activation blocks at constant width (a deeper plain
+    conv stack; bias only where no normalization follows, as in the other hidden layers)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"extra_layers must be a non-negative integer; got {n!r}")
+    blocks: list[nn.Module] = []
+    for _ in range(n):
+        blocks += [
+            norms.conv2d(channels, channels, 3, 1, 1, norm=norm, bias=norm in ("none", "spectral")),
+            norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
+            (_hidden_activation(norm, channels, leak=leak, wn_activation=wn_activation) if norm == "weight"
+             else (nn.ReLU() if leak == 0 else nn.LeakyReLU(leak))),
+        ]
+    return blocks
+
 
 def _radford_base(image_size: int) -> tuple[int, int]:
     """Smallest map side (4, or 7 for 28px) and the number of doublings to reach the image."""
@@ -250,6 +281,8 @@ def radford_generator(
     placement: str = "dcgan",
     bn_momentum: float = 0.1,
     bn_eps: float = 1e-5,
+    wn_activation: str = "tprelu",
+    extra_layers: int = 0,
 ) -> nn.Sequential:
     """DCGAN generator from Radford et al. as in the PyTorch example: transposed convs.
 
@@ -263,6 +296,7 @@ def radford_generator(
     _positive_int(width, "width")
     _choice(placement, PLACEMENTS, "placement")
     _check_weight_placement(norm, placement)
+    _check_wn_activation(wn_activation)
     base, doublings = _radford_base(image_size)
     widths = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
     layers: list[nn.Module] = [Reshape(latent_dim, 1, 1)]
@@ -273,9 +307,11 @@ def radford_generator(
             norms.conv_transpose2d(in_ch, out_ch, kernel, stride, pad, norm=norm,
                                     bias=norm in ("none", "spectral")),
             norms.norm_layer(norm, out_ch, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
-            _hidden_activation(norm, out_ch, leak=0.0),
+            _hidden_activation(norm, out_ch, leak=0.0, wn_activation=wn_activation),
         ]
         in_ch = out_ch
+    layers += _extra_blocks(in_ch, extra_layers, norm=norm, leak=0.0, bn_momentum=bn_momentum, bn_eps=bn_eps,
+                            wn_activation=wn_activation)
     out_norm = norm if placement == "all" else "none"
     layers.append(norms.conv_transpose2d(in_ch, channels, 4, 2, 1, norm=out_norm, affine=True))
     if placement == "all":
@@ -294,14 +330,19 @@ def radford_discriminator(
     bn_momentum: float = 0.1,
     leak: float = 0.2,
     bn_eps: float = 1e-5,
+    wn_activation: str = "tprelu",
+    extra_layers: int = 0,
 ) -> nn.Sequential:
     """DCGAN discriminator from Radford et al.: stride-2 Conv(4, 2, 1) doubling the width,
-    LeakyReLU(0.2), then a conv over the whole base map to one logit."""
+    LeakyReLU(0.2), then a conv over the whole base map to one logit. ``extra_layers`` adds
+    that many stride-1 3x3 conv -> norm -> activation blocks after the first conv (at the
+    largest feature maps), as the DCGAN code of Arjovsky et al.'s WGAN does."""
     norm = check_norm(norm)
     _check_image(image_size, channels)
     _positive_int(width, "width")
     _choice(placement, PLACEMENTS, "placement")
     _check_weight_placement(norm, placement)
+    _check_wn_activation(wn_activation)
     base, doublings = _radford_base(image_size)
     layers: list[nn.Module] = []
     in_ch = channels
@@ -311,9 +352,13 @@ def radford_discriminator(
         layers += [
             norms.conv2d(in_ch, out_ch, 4, 2, 1, norm=layer_norm, bias=layer_norm in ("none", "spectral")),
             norms.norm_layer(layer_norm, out_ch, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
-            _hidden_activation(norm, out_ch, leak=leak) if layer_norm == "weight" else nn.LeakyReLU(leak),
+            (_hidden_activation(norm, out_ch, leak=leak, wn_activation=wn_activation) if layer_norm == "weight"
+             else nn.LeakyReLU(leak)),
         ]
         in_ch = out_ch
+        if i == 0:
+            layers += _extra_blocks(in_ch, extra_layers, norm=norm, leak=leak, bn_momentum=bn_momentum, bn_eps=bn_eps,
+                                    wn_activation=wn_activation)
     head_norm = norm if (placement == "all" and norm in ("weight", "spectral")) else "none"
     layers += [norms.conv2d(in_ch, 1, base, 1, 0, norm=head_norm, affine=True), nn.Flatten()]
     return nn.Sequential(*layers)
@@ -430,6 +475,8 @@ def build_dcgan(
     bn_eps: float = 1e-5,
     g_block_order: str = "conv-norm-act",
     g_upsample: str = "nearest",
+    wn_activation: str = "tprelu",
+    extra_layers: int = 0,
 ) -> tuple[nn.Sequential, nn.Sequential]:
     """A (generator, discriminator) pair.
 
@@ -441,8 +488,13 @@ def build_dcgan(
     ``init="glorot"`` is Keras' default (Glorot-uniform kernels, zero biases, BN scale 1).
     ``g_block_order`` is the Keras-style generator's order inside a block (see
     :func:`keras_generator`), and ``g_upsample`` how it doubles its maps (``nearest`` then a
-    conv, or a stride-2 transposed conv).
+    conv, or a stride-2 transposed conv). ``wn_activation`` is the hidden activation of
+    weight-normalized layers: ``tprelu`` (Xiang & Li's TPReLU) or ``relu`` (ReLU in G,
+    LeakyReLU in D, as in the unnormalized model: the TReLU ablation). ``extra_layers`` (Radford
+    only) adds that many stride-1 3x3 conv blocks to each network at its largest feature maps.
     """
+    if arch != "radford" and extra_layers != 0:
+        raise ValueError(f"extra_layers must be 0 unless arch is 'radford'; got {extra_layers!r}")
     _choice(arch, ARCHITECTURES, "arch")
     _choice(norm_in, NORM_IN, "norm_in")
     _choice(init, INITS, "init")
@@ -452,15 +504,18 @@ def build_dcgan(
     if arch == "keras":
         g = keras_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, filters=g_filters,
                             kernel_size=g_kernel, norm=g_norm, placement=placement, bn_momentum=g_bn_momentum,
-                            bn_eps=bn_eps, block_order=g_block_order, upsample=g_upsample)
+                            bn_eps=bn_eps, block_order=g_block_order, upsample=g_upsample,
+                            wn_activation=wn_activation)
         d = keras_discriminator(image_size=image_size, channels=channels, filters=d_filters, kernel_size=d_kernel,
                                 norm=d_norm, placement=placement, bn_momentum=d_bn_momentum, dropout=dropout,
-                                bn_eps=bn_eps)
+                                bn_eps=bn_eps, wn_activation=wn_activation)
     else:
         g = radford_generator(latent_dim=latent_dim, image_size=image_size, channels=channels, width=width,
-                              norm=g_norm, placement=placement, bn_momentum=g_bn_momentum, bn_eps=bn_eps)
+                              norm=g_norm, placement=placement, bn_momentum=g_bn_momentum, bn_eps=bn_eps,
+                              wn_activation=wn_activation, extra_layers=extra_layers)
         d = radford_discriminator(image_size=image_size, channels=channels, width=width, norm=d_norm,
-                                  placement=placement, bn_momentum=d_bn_momentum, bn_eps=bn_eps)
+                                  placement=placement, bn_momentum=d_bn_momentum, bn_eps=bn_eps,
+                                  wn_activation=wn_activation, extra_layers=extra_layers)
     init_weights_(g, init)
     init_weights_(d, init)
     return g, d

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -321,6 +322,55 @@ class WNConvTranspose2d(_WeightNormBase):
 def is_weight_normalized(module: nn.Module) -> bool:
     """True for bngan's weight-normalised layers (init code should leave their scale alone)."""
     return isinstance(module, _WeightNormBase)
+
+
+def gradient_weight_cosines(model: nn.Module) -> dict[str, np.ndarray]:
+    """Per output unit, the cosine between each conv/linear layer's weight and the gradient
+    in ``.grad`` (call after a backward pass), keyed by module name.
+
+    For bngan's weight-normalized layers the parameter is the direction ``v`` and the layer
+    applies ``v / ||v||``, so the gradient with respect to ``v`` is orthogonal to ``v``
+    (cosine 0 up to rounding): a gradient step cannot shrink ``||v||``, which grows by
+    ``lr^2 ||g||^2`` per plain-SGD step, and a larger ``||v||`` makes the next steps smaller
+    (Salimans & Kingma; Xiang & Li). Plain layers have no such constraint. Layers without a
+    gradient are left out."""
+    out: dict[str, np.ndarray] = {}
+    for name, module in model.named_modules():
+        if is_weight_normalized(module):
+            w, dim = module.weight, module._out_dim
+        elif isinstance(module, (nn.Conv2d, nn.Linear)):
+            w, dim = module.weight, 0
+        elif isinstance(module, nn.ConvTranspose2d):
+            w, dim = module.weight, 1
+        else:
+            continue
+        if w.grad is None:
+            continue
+        v = w.detach().movedim(dim, 0).flatten(1).double()
+        g = w.grad.detach().movedim(dim, 0).flatten(1).double()
+        denom = (v.norm(dim=1) * g.norm(dim=1)).clamp_min(1e-300)
+        out[name] = ((v * g).sum(dim=1) / denom).numpy()
+    return out
+
+
+def activation_means(model: nn.Module, *inputs: torch.Tensor) -> dict[str, float]:
+    """Mean output of each hidden activation (ReLU, LeakyReLU, PReLU, TPReLU) of ``model`` on
+    ``inputs`` (eval mode, no gradients), over the batch, the channels and the positions, keyed
+    by module name: the mean shift each nonlinearity hands to the next layer."""
+    found: dict[str, float] = {}
+    hooks = [module.register_forward_hook(lambda m, i, o, name=name: found.__setitem__(name, float(o.mean())))
+             for name, module in model.named_modules()
+             if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.PReLU, TPReLU))]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return found
 
 
 class TPReLU(nn.Module):

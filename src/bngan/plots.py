@@ -67,6 +67,27 @@ def curves(results, columns: Sequence[str], *, ax: Axes | None = None, title: st
     return ax
 
 
+def eval_curves(results, column: str = "recon_mse", *, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """A metric evaluated during training (``train.eval_every``; the reconstruction error by
+    default) per set-up: mean over the completed seeds with markers at the evaluations, shaded
+    between min and max; runs are cut to the shortest."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    for k, rs in enumerate(_as_sets(results)):
+        runs = [r for r in rs.completed if len(r.evals.get(column, []))]
+        if not runs:
+            continue
+        n = min(len(r.evals[column]) for r in runs)
+        steps, values = runs[0].evals["step"][:n], np.stack([r.evals[column][:n] for r in runs])
+        ax.plot(steps, values.mean(0), "-o", color=f"C{k}", label=rs.label, lw=1.4, ms=3)
+        if len(values) > 1:
+            ax.fill_between(steps, values.min(0), values.max(0), color=f"C{k}", alpha=0.12, lw=0)
+    ax.set_xlabel("step")
+    ax.set_title(title or f"{column} during training")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def losses(results, *, ax: Axes | None = None, smooth: int = 1) -> Axes:
     """D and G losses over training (mean over seeds, min-max band)."""
     return curves(results, ("loss_d", "loss_g"), ax=ax, title="losses", smooth=smooth)

@@ -9,6 +9,7 @@ interval; scipy's ``bootstrap`` would add a dependency for the same percentile i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -136,3 +137,28 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, flo
         raise ValueError(f"rank_correlation needs at least 3 pairs without NaN; got {int(keep.sum())}")
     result = spearmanr(a[keep], b[keep])
     return float(result.statistic), float(result.pvalue)
+
+
+def seeds_needed(std: float, difference: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Seeds per setting for a two-sided test at level ``alpha`` to detect a difference of the
+    means ``difference`` with probability ``power``, when each setting's seed-to-seed standard
+    deviation is ``std`` (normal approximation: n = 2 (z_(1-alpha/2) + z_power)^2 std^2 / d^2,
+    rounded up, at least 2)."""
+    if not (std >= 0 and difference != 0 and 0 < alpha < 1 and 0 < power < 1):
+        raise ValueError(f"need std >= 0, difference != 0, alpha and power in (0, 1); got {std!r}, {difference!r}, "
+                         f"{alpha!r}, {power!r}")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return max(2, math.ceil(2 * (z * std / difference) ** 2 - 1e-9))  # the tolerance absorbs rounding
+
+
+def detectable_difference(std: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest difference of means that ``n`` seeds per setting detect with probability
+    ``power`` at level ``alpha`` (the inverse of :func:`seeds_needed`)."""
+    if not (std >= 0 and n >= 2 and 0 < alpha < 1 and 0 < power < 1):
+        raise ValueError(f"need std >= 0, n >= 2, alpha and power in (0, 1); got {std!r}, {n!r}, {alpha!r}, {power!r}")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return z * std * math.sqrt(2 / n)

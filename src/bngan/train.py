@@ -66,7 +66,8 @@ def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
         channels=d.image_channels, latent_dim=m.latent_dim, g_kernel=m.g_kernel, d_kernel=m.d_kernel,
         g_filters=m.g_filters, d_filters=m.d_filters, width=m.width, g_bn_momentum=m.g_bn_momentum,
         d_bn_momentum=m.d_bn_momentum, dropout=m.dropout, init=m.init, bn_eps=m.bn_eps,
-        g_block_order=m.g_block_order, g_upsample=m.g_upsample,
+        g_block_order=m.g_block_order, g_upsample=m.g_upsample, wn_activation=m.wn_activation,
+        extra_layers=m.extra_layers,
     )
 
 
