@@ -12,9 +12,8 @@ from bngan.train import Trainer, build_networks, train_run
 from test_fidelity import make_step, tiny_image
 
 
-@pytest.mark.parametrize("routine", ["combined", "split", "separate"])
-def test_instance_noise_reaches_reals_and_fakes_in_d_step(routine):
-    cfg = tiny_image(routine=routine, instance_noise=0.5, instance_noise_decay=0, norm_in="none")
+def one_d_update(cfg):
+    """One D update of a fresh step: (the clean batch, reals then fakes, and what D was fed)."""
     s = make_step(cfg)
     real_batches, fake_batches, seen = [], [], []
     original = s.step.sample_real
@@ -22,10 +21,15 @@ def test_instance_noise_reaches_reals_and_fakes_in_d_step(routine):
     s.g.register_forward_hook(lambda m, i, o: fake_batches.append(o.detach().clone()))
     s.d.register_forward_pre_hook(lambda m, i: seen.append(i[0].detach().clone()))
     s.step.d_update(step=1, monitor=False)
-    seen = torch.cat(seen)
+    return torch.cat([real_batches[0], fake_batches[0]]), torch.cat(seen)
+
+
+@pytest.mark.parametrize("routine", ["combined", "split", "separate"])
+def test_instance_noise_reaches_reals_and_fakes_in_d_step(routine):
+    cfg = tiny_image(routine=routine, instance_noise=0.5, instance_noise_decay=0, norm_in="none")
+    clean, seen = one_d_update(cfg)
     n = cfg.train.batch_size
     assert len(seen) == 2 * n
-    clean = torch.cat([real_batches[0], fake_batches[0]])
     # D sees every real and every fake with noise of the configured std (no decay) on top
     for part in (slice(0, n), slice(n, 2 * n)):
         gap = (seen[part] - clean[part]).std()
@@ -33,15 +37,8 @@ def test_instance_noise_reaches_reals_and_fakes_in_d_step(routine):
 
 
 def test_without_instance_noise_d_sees_exactly_the_batches():
-    cfg = tiny_image(routine="combined", norm_in="none")
-    s = make_step(cfg)
-    real_batches, fake_batches, seen = [], [], []
-    original = s.step.sample_real
-    s.step.sample_real = lambda: real_batches.append(original()) or real_batches[-1]
-    s.g.register_forward_hook(lambda m, i, o: fake_batches.append(o.detach().clone()))
-    s.d.register_forward_pre_hook(lambda m, i: seen.append(i[0].detach().clone()))
-    s.step.d_update(step=1, monitor=False)
-    assert torch.equal(torch.cat(seen), torch.cat([real_batches[0], fake_batches[0]]))
+    clean, seen = one_d_update(tiny_image(routine="combined", norm_in="none"))
+    assert torch.equal(seen, clean)
 
 
 def test_final_metrics_score_g_in_eval_mode(tmp_path, monkeypatch):
