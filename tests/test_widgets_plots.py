@@ -181,3 +181,44 @@ def test_loss_bands_draws_both_losses_and_states_the_overlap(results):
     assert len(ax.collections) == 2  # one band per loss
     expected = histories.loss_overlap(run.history["loss_d"], run.history["loss_g"], 2)
     assert f"overlap {expected:.2f}" in ax.get_title()
+
+
+@pytest.fixture
+def displayed(monkeypatch):
+    """What the widgets hand to IPython's display, captured instead of shown."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    return shown
+
+
+def test_widgets_display_the_live_view_and_a_png_of_their_starting_view(results, displayed):
+    import base64
+
+    import matplotlib.pyplot as plt
+    import torch
+
+    box = widgets.normalization_explorer()
+    (bundle, raw), = displayed
+    assert raw and bundle[widgets.WIDGET_MIME]["model_id"] == box.model_id
+    real = torch.tensor([0.5, 1.5], dtype=torch.float64)
+    assert bundle["image/png"] == widgets.figure_png(plots.normalization_demo(real, real * 2.0 + 5.0))
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+
+    box = widgets.sample_browser(results)
+    bundle, _ = displayed[1]
+    assert bundle[widgets.WIDGET_MIME]["model_id"] == box.model_id
+    fig, ax = plt.subplots(figsize=(4, 4))
+    run = results["bn"].runs[0]
+    plots.sample_grid(run, ax=ax, title=f"bn, seed {run.seed}")
+    assert bundle["image/png"] == widgets.figure_png(fig)  # the first setting's last snapshot
+    assert fig.number not in plt.get_fignums()  # figure_png closes what it drew
+
+
+def test_static_fallback_needs_a_widget():
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(ValueError, match="widget"):
+        widgets.with_static_fallback(object.__new__(type("NotAWidget", (), {"_repr_mimebundle_": lambda self: {}})),
+                                     plt.figure)

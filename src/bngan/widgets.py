@@ -1,20 +1,52 @@
-"""ipywidgets explorers for live notebooks (Colab, Jupyter). The rendered site cannot run
-them, so each explorer has a static figure (``plots``) that the chapter shows beside it."""
+"""ipywidgets explorers for live notebooks (Colab, Jupyter).
+
+The rendered site cannot run a widget, so each explorer displays one output that carries both
+the live widget and a PNG of its starting view: Jupyter and Colab show the widget, the site
+(``_config.yml`` drops the widget mime type for HTML) shows the picture."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import io
+from collections.abc import Callable, Mapping
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from . import plots
 from .experiments import RunSet
 
 
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def figure_png(fig: Figure) -> str:
+    """``fig`` as base64 PNG text (the form notebook outputs store), closing the figure."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def with_static_fallback(box, draw_static: Callable[[], Figure]) -> dict[str, object]:
+    """The widget's display bundle plus ``image/png``: its starting view drawn by
+    ``draw_static``, for renderers that cannot run widgets (the book's site, GitHub)."""
+    bundle = dict(box._repr_mimebundle_() or {})
+    if WIDGET_MIME not in bundle:
+        raise ValueError("box must be an ipywidgets widget with a view")
+    bundle["image/png"] = figure_png(draw_static())
+    return bundle
+
+
+def _show(box, draw_static: Callable[[], Figure]) -> None:
+    from IPython.display import display
+
+    display(with_static_fallback(box, draw_static), raw=True)
+
+
 def sample_browser(results: Mapping[str, RunSet]):
     """Browse sample grids over training: pick a setting, a seed and a snapshot step."""
     import ipywidgets as w
-    from IPython.display import display
 
     if not results:
         raise ValueError("results must hold at least one setting")
@@ -63,7 +95,13 @@ def sample_browser(results: Mapping[str, RunSet]):
     snapshot.observe(draw, names="value")
     refresh_choices()
     box = w.VBox([w.HBox([setting, seed]), snapshot, out])
-    display(box)
+
+    def draw_static() -> Figure:
+        fig, ax = plt.subplots(figsize=(4, 4))
+        plots.sample_grid(first, ax=ax, title=f"{labels[0]}, seed {first.seed}")
+        return fig
+
+    _show(box, draw_static)
     return box
 
 
@@ -73,7 +111,6 @@ def normalization_explorer(real=(0.5, 1.5)):
     :func:`bngan.plots.normalization_demo`)."""
     import ipywidgets as w
     import torch
-    from IPython.display import display
 
     real = torch.as_tensor(real, dtype=torch.float64).reshape(-1)
     if len(real) < 2 or real.std() == 0:
@@ -92,5 +129,5 @@ def normalization_explorer(real=(0.5, 1.5)):
     scale.observe(draw, names="value")
     draw()
     box = w.VBox([w.HBox([shift, scale]), out])
-    display(box)
+    _show(box, lambda: plots.normalization_demo(real, real * scale.value + shift.value))
     return box
