@@ -151,11 +151,17 @@ def sample_grid(run: Run, *, index: int = -1, n: int = 64, ax: Axes | None = Non
                       title=title or f"{run.config.name} seed {run.seed}, step {step}")
 
 
-def samples_side_by_side(results, *, seed_index: int = 0, n: int = 36) -> Figure:
-    """The final sample grid of one seed of each set-up, side by side."""
+def samples_side_by_side(results, *, seed_index: int = 0, n: int = 36, columns: int | None = None) -> Figure:
+    """The final sample grid of one seed of each set-up, side by side (``columns`` per row,
+    default all in one row). Every run draws its grids from the same fixed latents, so
+    panels of one figure compare like with like."""
     sets = _as_sets(results)
-    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.4), squeeze=False)
-    for ax, rs in zip(axes[0], sets):
+    columns = len(sets) if columns is None else max(1, min(columns, len(sets)))
+    rows = -(-len(sets) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(sets):]:
+        ax.set_axis_off()
+    for ax, rs in zip(axes.flat, sets):
         run = rs.runs[min(seed_index, len(rs.runs) - 1)]
         sample_grid(run, n=n, ax=ax, title=f"{rs.label}\nseed {run.seed} ({run.status})")
     fig.tight_layout()

@@ -14,8 +14,10 @@ class TextTable(str):
 
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    wrap: bool
 
-    def __new__(cls, header: Sequence[str], rows: Sequence[Sequence[str]]) -> "TextTable":
+    def __new__(cls, header: Sequence[str], rows: Sequence[Sequence[str]], *, wrap: bool = False) -> "TextTable":
+        """``wrap=True`` lets HTML cells wrap (tables of sentences); by default they never do."""
         header = tuple(map(str, header))
         rows = tuple(tuple(map(str, row)) for row in rows)
         if any(len(row) != len(header) for row in rows):
@@ -24,15 +26,17 @@ class TextTable(str):
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in (header, *rows)]
         lines.insert(1, "  ".join("-" * w for w in widths))
         table = super().__new__(cls, "\n".join(lines))
-        table.header, table.rows = header, rows
+        table.header, table.rows, table.wrap = header, rows, wrap
         return table
 
     def __repr__(self) -> str:  # the aligned text, not a quoted string, wherever a table is shown as text
         return str(self)
 
     def _repr_html_(self) -> str:
-        # Cells never wrap ("350.8 ± 59" stays on one line); a wide table scrolls inside its box.
-        style = ' style="white-space: nowrap; padding: 0.1em 0.9em 0.1em 0; text-align: left"'
+        # Unless ``wrap``, cells never wrap ("350.8 ± 59" stays on one line); a wide table scrolls
+        # inside its box.
+        white_space = "normal; vertical-align: top" if self.wrap else "nowrap"
+        style = f' style="white-space: {white_space}; padding: 0.1em 0.9em 0.1em 0; text-align: left"'
         head = "".join(f"<th{style}>{html.escape(cell)}</th>" for cell in self.header)
         body = "".join("<tr>" + "".join(f"<td{style}>{html.escape(cell)}</td>" for cell in row) + "</tr>"
                        for row in self.rows)
