@@ -150,3 +150,42 @@ def test_table2_table_puts_the_papers_report_next_to_the_numbers():
     assert row[0] == "#10" and row[2] == experiments.TABLE2_REPORTED[10] and "combined D training" in row[1]
     with pytest.raises(ValueError, match="Table II ids"):
         ledger.table2_table({15: rs}, ("fid",))
+
+
+def test_tally_table_counts_each_source_of_a_claim():
+    good = result([10, 11, 12], [1, 2, 3], "lower")
+    flat = result([1, 5, 9], [2, 6, 8], "lower")
+    both = ledger.Claim("6.1", "x", f"{ledger.S000}; {ledger.S003}", 6, (good.check,))
+    one = ledger.Claim("2.3", "y", ledger.S003, 2, (flat.check,))
+    table = ledger.tally_table([ledger.Verdict(both, (good,)), ledger.Verdict(one, (flat,))])
+    rows = {row[0]: row[1:] for row in table.rows}
+    assert rows[ledger.S000] == ("1", "1", "0", "0", "0")
+    assert rows[ledger.S003] == ("2", "1", "1", "0", "0")
+    assert rows[ledger.S001] == ("0", "0", "0", "0", "0")
+    assert rows["all claims"] == ("2", "1", "1", "0", "0")
+
+
+def test_verdict_map_draws_each_claim_in_its_chapters_row_in_its_verdicts_colour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
+
+    from bngan import plots
+
+    good = result([10, 11, 12], [1, 2, 3], "lower")
+    flat = result([1, 5, 9], [2, 6, 8], "lower")
+    verdicts = [ledger.Verdict(ledger.Claim("1.1", "a", "s", 1, (good.check,)), (good,)),
+                ledger.Verdict(ledger.Claim("1.2", "b", "s", 1, (flat.check,)), (flat,)),
+                ledger.Verdict(ledger.Claim("3.1", "c", "s", 3, (good.check, flat.check)), (good, flat))]
+    fig = plots.verdict_map(verdicts)
+    ax = fig.axes[0]
+    squares = {t.get_text(): (p.get_xy(), to_hex(p.get_facecolor())) for t, p in zip(ax.texts, ax.patches)}
+    assert squares["1.1"][1] == plots.VERDICT_COLOURS["reproduced"]
+    assert squares["1.2"][1] == plots.VERDICT_COLOURS["not reproduced"]
+    assert squares["3.1"][1] == plots.VERDICT_COLOURS["depends"]
+    assert squares["1.1"][0][1] == squares["1.2"][0][1] != squares["3.1"][0][1]  # one row per chapter
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["chapter 1", "chapter 3"]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

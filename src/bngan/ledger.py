@@ -28,6 +28,7 @@ from .tables import TextTable
 
 Expect = Literal["lower", "higher", "same"]
 EXPECTATIONS = ("lower", "higher", "same")
+VERDICT_CLASSES = ("reproduced", "not reproduced", "depends", "not enough seeds")
 
 #: How each metric reads: its name in a sentence, and which way is better (``None``: neither).
 METRICS: dict[str, tuple[str, bool | None]] = {
@@ -157,6 +158,12 @@ class Verdict:
         return "depends: " + "; ".join(f"{o} ({', '.join(parts[o])})" for o in order)
 
     @property
+    def verdict_class(self) -> str:
+        """The verdict's class: one of :data:`VERDICT_CLASSES`."""
+        word = self.verdict
+        return next((k for k in VERDICT_CLASSES[1:] if word.startswith(k)), VERDICT_CLASSES[0])
+
+    @property
     def numbers(self) -> str:
         return "; ".join(r.numbers for r in self.results)
 
@@ -180,8 +187,9 @@ def _signed(x: float) -> str:
 
 # --------------------------------------------------------------------------- the claims
 
-S000, S001, S002, S003, S004 = ("seed paper (000)", "blind-spot post (001)", "Xiang & Li review (002)",
-                                "stabilising-GANs post (003)", "DCGAN heuristics (004)")
+SOURCES = ("seed paper (000)", "blind-spot post (001)", "Xiang & Li review (002)", "stabilising-GANs post (003)",
+           "DCGAN heuristics (004)")
+S000, S001, S002, S003, S004 = SOURCES
 
 CLAIMS: tuple[Claim, ...] = (
     # chapter 1: DCGAN heuristics
@@ -426,9 +434,19 @@ def table2_table(results: Mapping[int, RunSet], metrics: Sequence[str]) -> TextT
 
 def tally(verdicts: Sequence[Verdict]) -> dict[str, int]:
     """How many claims came out reproduced, not reproduced, depends, or undecided."""
-    counts = {"reproduced": 0, "not reproduced": 0, "depends": 0, "not enough seeds": 0}
+    counts = dict.fromkeys(VERDICT_CLASSES, 0)
     for v in verdicts:
-        word = v.verdict
-        key = next((k for k in ("depends", "not reproduced", "not enough seeds") if word.startswith(k)), "reproduced")
-        counts[key] += 1
+        counts[v.verdict_class] += 1
     return counts
+
+
+def tally_table(verdicts: Sequence[Verdict]) -> TextTable:
+    """The verdicts counted per source (a claim several sources make counts for each) and in all."""
+    outcomes = VERDICT_CLASSES
+    rows = []
+    for source in SOURCES:
+        counts = tally([v for v in verdicts if source in v.claim.source])
+        rows.append([source, str(sum(counts.values()))] + [str(counts[o]) for o in outcomes])
+    counts = tally(verdicts)
+    rows.append(["all claims", str(len(verdicts))] + [str(counts[o]) for o in outcomes])
+    return TextTable(("source", "claims", *outcomes), rows)

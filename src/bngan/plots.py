@@ -425,3 +425,31 @@ def loss_bands(run: Run, *, window: int | None = None, ax: Axes | None = None, t
     ax.set_title(f"{title or run.config.name}: overlap {overlap:.2f}, gap {gap:.2f}", fontsize=9)
     ax.legend(fontsize=8)
     return ax
+
+
+VERDICT_COLOURS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "depends": "#f9a825",
+                   "not enough seeds": "#9e9e9e"}
+
+
+def verdict_map(verdicts) -> Figure:
+    """Every claim of the ledger as one labelled square, a row per chapter, coloured by its
+    verdict (:data:`bngan.ledger.VERDICT_CLASSES`): the whole book's answers at a glance."""
+    chapters = sorted({v.claim.chapter for v in verdicts})
+    per_row = {c: [v for v in verdicts if v.claim.chapter == c] for c in chapters}
+    width = max(len(row) for row in per_row.values())
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.2 + 0.9 * width), 0.8 + 0.45 * len(chapters)))
+    for y, chapter in enumerate(chapters):
+        for x, v in enumerate(per_row[chapter]):
+            ax.add_patch(plt.Rectangle((x + 0.05, -y - 0.45), 0.9, 0.9, color=VERDICT_COLOURS[v.verdict_class]))
+            ax.text(x + 0.5, -y, v.claim.key, ha="center", va="center", fontsize=8, color="white")
+    ax.set_xlim(0, width)
+    ax.set_ylim(-len(chapters) + 0.5, 0.5)
+    ax.set_yticks([-y for y in range(len(chapters))], [f"chapter {c}" for c in chapters])
+    ax.set_xticks([])
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in VERDICT_COLOURS.values()]
+    ax.legend(handles, list(VERDICT_COLOURS), ncol=4, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0),
+              frameon=False)
+    fig.tight_layout()
+    return fig
