@@ -125,7 +125,7 @@ class CheckResult:
         where = f"{self.check.condition}: " if self.check.condition else ""
         if self.correlation is not None:
             rho, p, n = self.correlation
-            subset = f", runs covering {self.check.min_classes}+ classes" if self.check.min_classes else ""
+            subset = f" covering {self.check.min_classes}+ classes" if self.check.min_classes and not where else ""
             return (f"{where}Spearman rho {rho:+.2f} (p {p:.2g}) between {_name(self.check.metric)} and "
                     f"{_name(self.check.reference)} over {n} runs{subset}")
         c = self.comparison
