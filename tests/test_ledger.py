@@ -147,7 +147,9 @@ def test_table2_table_puts_the_papers_report_next_to_the_numbers():
     rs = experiments.RunSet("#10", config, [])
     table = ledger.table2_table({10: rs}, ("fid",))
     row, = table.rows
-    assert row[0] == "#10" and row[2] == experiments.TABLE2_REPORTED[10] and "combined D training" in row[1]
+    assert row[:7] == ("#10", "yes", "both", "5", "128", "combined", experiments.TABLE2_REPORTED[10])
+    rs12 = experiments.RunSet("#12", experiments.get_experiment("table2:12", "smoke"), [])
+    assert ledger.table2_table({12: rs12}, ("fid",)).rows[0][2] == "G (0.5)"
     with pytest.raises(ValueError, match="Table II ids"):
         ledger.table2_table({15: rs}, ("fid",))
 

@@ -41,3 +41,13 @@ def test_summary_table_is_a_text_table_of_the_seed_statistics():
     assert isinstance(table, TextTable)
     assert table.header == ("setting", "seeds", "diverged", "fid")
     assert table.rows == (("set-up", "2", "0", f"2 ± {np.std([1.0, 3.0], ddof=1):.2g}"),)
+
+
+def test_only_the_columns_named_in_wrap_may_wrap():
+    from bngan.tables import TextTable
+
+    table = TextTable(("claim", "number"), [("a long sentence", "350.8 ± 59")], wrap=(0,))
+    cells = table._repr_html_().split("<t")[1:]
+    styles = [c for c in cells if c.startswith(("h ", "d ", "h style", "d style"))]
+    assert [("normal" in c, "nowrap" in c) for c in styles] == [(True, False), (False, True)] * 2
+    assert TextTable(("a",), [("x",)], wrap=True).wrap == {0} and TextTable(("a",), [("x",)]).wrap == set()

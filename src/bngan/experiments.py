@@ -123,9 +123,6 @@ def table2(exp_id: int, profile: str | Profile | None = None) -> ExperimentConfi
     return scale_to_profile(config, profile)
 
 
-# --------------------------------------------------------------------------- chapter 1: DCGAN heuristics
-
-# The seed paper's Table I DCGAN at one batch size; each variant changes one heuristic.
 #: What the seed paper reported of each Table II experiment (its figures and their reading),
 #: in our words; chapter 10 shows it next to the measured numbers.
 TABLE2_REPORTED: dict[int, str] = {
@@ -146,6 +143,9 @@ TABLE2_REPORTED: dict[int, str] = {
 }
 
 
+# --------------------------------------------------------------------------- chapter 1: DCGAN heuristics
+
+# The seed paper's Table I DCGAN at one batch size; each variant changes one heuristic.
 HEURISTICS_BATCH = 32
 HEURISTICS: dict[str, tuple[str, dict[str, Any]]] = {
     "fig1-no-bn": ("Table I DCGAN without BN, combined D batches (the seed paper's Figure 1, left)",

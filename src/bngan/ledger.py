@@ -414,22 +414,25 @@ def ledger_table(verdicts: Sequence[Verdict]) -> TextTable:
     """One row per claim: key, claim, source, chapter, verdict and the deciding numbers."""
     rows = [(v.claim.key, v.claim.claim, v.claim.source, str(v.claim.chapter), v.verdict, v.numbers)
             for v in verdicts]
-    return TextTable(("#", "claim", "source", "chapter", "verdict", "deciding numbers"), rows, wrap=True)
+    return TextTable(("#", "claim", "source", "chapter", "verdict", "deciding numbers"), rows, wrap=(1, 2, 4, 5))
 
 
 def table2_table(results: Mapping[int, RunSet], metrics: Sequence[str]) -> TextTable:
-    """Table II in full: one row per experiment id with its settings, what the seed paper
-    reported of it, and each metric's mean ± std over seeds (diverged seeds counted)."""
-    from .experiments import TABLE2_REPORTED
+    """Table II in full: one row per experiment id with the paper's settings (as its Table II
+    lists them), what the paper reported of it, and each metric's mean ± std over seeds."""
+    from .experiments import TABLE2, TABLE2_REPORTED
 
     rows = []
     for exp_id, rs in results.items():
         if exp_id not in TABLE2_REPORTED:
             raise ValueError(f"results keys must be Table II ids 1-14; got {exp_id!r}")
+        noise, bn_in, kernel, batch, routine, momentum = TABLE2[exp_id]
+        bn = "both" if bn_in == "both" else f"G ({momentum})"
         cells = [f"{m:.4g} ± {s:.2g}" for m, s in (rs.mean_std(metric) for metric in metrics)]
-        settings = rs.config.description.split(": ", 1)[-1]
-        rows.append([f"#{exp_id}", settings, TABLE2_REPORTED[exp_id], f"{len(rs)} ({rs.n_diverged})", *cells])
-    return TextTable(("#", "settings", "the paper reported", "seeds (diverged)", *metrics), rows, wrap=True)
+        rows.append([f"#{exp_id}", "yes" if noise else "no", bn, str(kernel), str(batch), routine,
+                     TABLE2_REPORTED[exp_id], f"{len(rs)} ({rs.n_diverged})", *cells])
+    header = ("#", "noise labels", "BN", "kernel", "batch", "routine", "the paper reported", "seeds (diverged)")
+    return TextTable((*header, *metrics), rows, wrap=(6,))
 
 
 def tally(verdicts: Sequence[Verdict]) -> dict[str, int]:

@@ -437,11 +437,11 @@ def verdict_map(verdicts) -> Figure:
     chapters = sorted({v.claim.chapter for v in verdicts})
     per_row = {c: [v for v in verdicts if v.claim.chapter == c] for c in chapters}
     width = max(len(row) for row in per_row.values())
-    fig, ax = plt.subplots(figsize=(max(7.0, 1.2 + 0.9 * width), 0.8 + 0.45 * len(chapters)))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 + 0.6 * width), 0.8 + 0.42 * len(chapters)))
     for y, chapter in enumerate(chapters):
         for x, v in enumerate(per_row[chapter]):
             ax.add_patch(plt.Rectangle((x + 0.05, -y - 0.45), 0.9, 0.9, color=VERDICT_COLOURS[v.verdict_class]))
-            ax.text(x + 0.5, -y, v.claim.key, ha="center", va="center", fontsize=8, color="white")
+            ax.text(x + 0.5, -y, v.claim.key, ha="center", va="center", fontsize=9, color="white")
     ax.set_xlim(0, width)
     ax.set_ylim(-len(chapters) + 0.5, 0.5)
     ax.set_yticks([-y for y in range(len(chapters))], [f"chapter {c}" for c in chapters])

@@ -14,10 +14,12 @@ class TextTable(str):
 
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    wrap: bool
+    wrap: frozenset[int]
 
-    def __new__(cls, header: Sequence[str], rows: Sequence[Sequence[str]], *, wrap: bool = False) -> "TextTable":
-        """``wrap=True`` lets HTML cells wrap (tables of sentences); by default they never do."""
+    def __new__(cls, header: Sequence[str], rows: Sequence[Sequence[str]], *,
+                wrap: bool | Sequence[int] = False) -> "TextTable":
+        """``wrap`` lets the HTML cells of some columns wrap (``True``: every column; or the
+        column indices), for tables of sentences; by default no cell wraps."""
         header = tuple(map(str, header))
         rows = tuple(tuple(map(str, row)) for row in rows)
         if any(len(row) != len(header) for row in rows):
@@ -26,19 +28,22 @@ class TextTable(str):
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in (header, *rows)]
         lines.insert(1, "  ".join("-" * w for w in widths))
         table = super().__new__(cls, "\n".join(lines))
-        table.header, table.rows, table.wrap = header, rows, wrap
+        columns = range(len(header)) if wrap is True else () if wrap is False else wrap
+        table.header, table.rows, table.wrap = header, rows, frozenset(columns)
         return table
 
     def __repr__(self) -> str:  # the aligned text, not a quoted string, wherever a table is shown as text
         return str(self)
 
     def _repr_html_(self) -> str:
-        # Unless ``wrap``, cells never wrap ("350.8 ± 59" stays on one line); a wide table scrolls
-        # inside its box.
-        white_space = "normal; vertical-align: top" if self.wrap else "nowrap"
-        style = f' style="white-space: {white_space}; padding: 0.1em 0.9em 0.1em 0; text-align: left"'
-        head = "".join(f"<th{style}>{html.escape(cell)}</th>" for cell in self.header)
-        body = "".join("<tr>" + "".join(f"<td{style}>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-                       for row in self.rows)
+        # Cells never wrap unless their column is in ``wrap`` ("350.8 ± 59" stays on one line); a
+        # wide table scrolls inside its box.
+        def style(column: int) -> str:
+            white_space = "normal; min-width: 10em; vertical-align: top" if column in self.wrap else "nowrap; vertical-align: top"
+            return f' style="white-space: {white_space}; padding: 0.1em 0.9em 0.1em 0; text-align: left"'
+
+        head = "".join(f"<th{style(i)}>{html.escape(cell)}</th>" for i, cell in enumerate(self.header))
+        body = "".join("<tr>" + "".join(f"<td{style(i)}>{html.escape(cell)}</td>" for i, cell in enumerate(row))
+                       + "</tr>" for row in self.rows)
         return (f'<div style="overflow-x: auto"><table class="bngan-table"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table></div>")
