@@ -191,6 +191,13 @@ SOURCES = ("seed paper (000)", "blind-spot post (001)", "Xiang & Li review (002)
            "DCGAN heuristics (004)")
 S000, S001, S002, S003, S004 = SOURCES
 
+def _both_routines(baseline: str, treatment: str) -> tuple[Check, Check]:
+    """Chapter 2's FID comparison of two noise-label treatments under the combined and the
+    separate routine (``noise:<routine>-<treatment>``)."""
+    return tuple(Check(f"noise:{r}-{baseline}", f"noise:{r}-{treatment}", "fid", "lower", f"{r} routine")
+                 for r in ("combined", "separate"))
+
+
 CLAIMS: tuple[Claim, ...] = (
     # chapter 1: DCGAN heuristics
     Claim("1.1", "With one combined D batch, adding BN to the seed paper's DCGAN makes it worse",
@@ -211,17 +218,13 @@ CLAIMS: tuple[Claim, ...] = (
           (Check("table2:1", "table2:2", "fid", "same", "separate, batch 16 (#1 vs #2)"),
            Check("table2:3", "table2:4", "fid", "same", "combined, batch 128 (#3 vs #4)"))),
     Claim("2.3", "Two-sided smoothing (reals 0.7-1.2, fakes 0-0.3) gives large gains", f"{S003}, label smoothing", 2,
-          (Check("noise:combined-none-0", "noise:combined-two-sided-0", "fid", "lower", "combined routine"),
-           Check("noise:separate-none-0", "noise:separate-two-sided-0", "fid", "lower", "separate routine"))),
+          _both_routines("none-0", "two-sided-0")),
     Claim("2.4", "Flipping 5% of the labels helps further", f"{S003}, label flipping", 2,
-          (Check("noise:combined-two-sided-0", "noise:combined-two-sided-5", "fid", "lower", "combined routine"),
-           Check("noise:separate-two-sided-0", "noise:separate-two-sided-5", "fid", "lower", "separate routine"))),
+          _both_routines("two-sided-0", "two-sided-5")),
     Claim("2.5", "One-sided smoothing (reals at 0.9) helps", f"{S004}; Salimans et al.", 2,
-          (Check("noise:combined-none-0", "noise:combined-one-sided-0", "fid", "lower", "combined routine"),
-           Check("noise:separate-none-0", "noise:separate-one-sided-0", "fid", "lower", "separate routine"))),
+          _both_routines("none-0", "one-sided-0")),
     Claim("2.6", "Instance noise on D's inputs, decayed over training, helps", S004, 2,
-          (Check("noise:combined-none-0", "noise:combined-instance", "fid", "lower", "combined routine"),
-           Check("noise:separate-none-0", "noise:separate-instance", "fid", "lower", "separate routine"))),
+          _both_routines("none-0", "instance")),
     # chapter 3: one-sided BN
     Claim("3.2", "BN only in G does not collapse the model", f"{S000}, III and IV", 3,
           (Check("onesided:combined-none", "onesided:combined-g", "classes_covered", "higher", "combined routine"),
