@@ -154,3 +154,22 @@ def test_a_locked_run_is_one_line_naming_the_lock(tmp_path, capsys):
     assert cli.main(["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{rd.lock_file} is held by process {os.getpid()}" in err
+
+
+def test_verdicts_prints_the_ledger_of_the_chapters_asked_for(tmp_path, capsys):
+    from bngan import ledger
+
+    assert cli.main(["verdicts", "--chapter", "7", "--profile", "smoke", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    keys = [c.key for c in ledger.CLAIMS if c.chapter == 7]
+    rows = [line.split()[0] for line in out.splitlines() if line[:1].isdigit() and "." in line.split()[0]]
+    assert rows == keys  # chapter 7's claims, in order, and no other chapter's
+    assert f"{len(keys)} claims: " in out and "at profile smoke" in out
+    assert sum(name.startswith("blindspot_") for name in (p.name for p in tmp_path.iterdir())) > 0  # ran there
+
+
+def test_verdicts_refuses_an_unknown_chapter_on_one_line(tmp_path, capsys):
+    assert cli.main(["verdicts", "--chapter", "11", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--chapter must be among 1, 2" in err and "got 11" in err
+    assert not any(tmp_path.iterdir())  # refused before any training

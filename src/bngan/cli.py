@@ -1,4 +1,4 @@
-"""Command line: ``bngan list``, ``bngan run NAME``, ``bngan show RUN_DIR``."""
+"""Command line: ``bngan list``, ``bngan run NAME``, ``bngan show RUN_DIR``, ``bngan verdicts``."""
 
 from __future__ import annotations
 
@@ -103,6 +103,36 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verdicts(args: argparse.Namespace) -> int:
+    from . import ledger
+    from .profiles import get_profile
+
+    chapters = sorted({c.chapter for c in ledger.CLAIMS})
+    wanted = args.chapter or chapters
+    unknown = sorted(set(wanted) - set(chapters))
+    if unknown:
+        raise ValueError(f"--chapter must be among {', '.join(map(str, chapters))}; got {', '.join(map(str, unknown))}")
+    claims = [c for c in ledger.CLAIMS if c.chapter in wanted]
+    profile = get_profile(args.profile)
+    verdicts = ledger.evaluate(claims, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
+                               progress=True)
+    print(f"claims ledger at profile {profile.name} (chapter 10 explains how a verdict is made):")
+    print(ledger.ledger_table(verdicts))
+    counts = ledger.tally(verdicts)
+    print(f"{len(verdicts)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
+    return 0
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that trains or loads runs."""
+    parser.add_argument("--profile", choices=("smoke", "quick", "full"), default=None,
+                        help="settings profile (default: $BNGAN_PROFILE, else full on CUDA, else quick)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
+    parser.add_argument("--root", default=None, help="runs folder (default: $BNGAN_RUNS, else runs/ in the dataset "
+                                                     "cache: $BNGAN_DATA/runs, else ~/.cache/bngan/runs)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bngan", description="Batch normalization in GANs: run and inspect experiments.")
     parser.add_argument("--version", action="version", version=f"bngan {__version__}")
@@ -110,12 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the named experiments and series").set_defaults(func=_list)
     run = sub.add_parser("run", help="train a named experiment (or load its cached runs)")
     run.add_argument("name", help="experiment name, e.g. table2:10 (see `bngan list`)")
-    run.add_argument("--profile", choices=("smoke", "quick", "full"), default=None,
-                     help="settings profile (default: $BNGAN_PROFILE, else full on CUDA, else quick)")
-    run.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the profile's)")
-    run.add_argument("--root", default=None, help="runs folder (default: $BNGAN_RUNS, else runs/ in the dataset cache: $BNGAN_DATA/runs, else ~/.cache/bngan/runs)")
-    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    _add_run_options(run)
     run.set_defaults(func=_run)
+    verdicts = sub.add_parser("verdicts", help="the claims ledger: each claim's verdict from the cached runs "
+                                                "(training the runs it lacks)")
+    verdicts.add_argument("--chapter", type=int, nargs="+", default=None, help="only these chapters' claims")
+    _add_run_options(verdicts)
+    verdicts.set_defaults(func=_verdicts)
     show = sub.add_parser("show", help="summarise a run directory and draw its figure")
     show.add_argument("run_dir")
     show.add_argument("--save", default=None, help="figure path (default: RUN_DIR/summary.png)")
