@@ -234,9 +234,13 @@ def test_run_experiment_by_name_uses_the_profile_and_its_seeds(monkeypatch, tmp_
     monkeypatch.setattr(experiments, "train_run", lambda config, seed, **kw: calls.append((config, seed, kw)) or seed)
     rs = run_experiment("table2:12", profile="smoke", root=tmp_path, device="cpu", progress=False)
     assert [seed for _, seed, _ in calls] == list(PROFILES["smoke"].seeds)
-    assert all(config == table2(12, "smoke") for config, _, _ in calls)
+    narrowed = table2(12, "smoke").vary(g_filters=(8, 8), d_filters=(8,) * 4)  # smoke only proves the code runs
+    assert all(config == narrowed for config, _, _ in calls)
     assert all(kw["root"] == tmp_path and kw["device"] == "cpu" for _, _, kw in calls)
-    assert rs.label == "table2:12" and rs.config == table2(12, "smoke") and rs.runs == list(PROFILES["smoke"].seeds)
+    assert rs.label == "table2:12" and rs.config == narrowed and rs.runs == list(PROFILES["smoke"].seeds)
+    calls.clear()
+    assert run_experiment("table2:12", profile="quick", seeds=[0], progress=False).config == table2(12, "quick")
+    assert calls[0][0] == table2(12, "quick")  # quick and full run the registered config unchanged
 
 
 # --------------------------------------------------------------------------- sweeps

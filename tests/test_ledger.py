@@ -191,3 +191,14 @@ def test_verdict_map_draws_each_claim_in_its_chapters_row_in_its_verdicts_colour
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_series_configs_are_the_registered_configs_as_the_profile_runs_them():
+    smoke = experiments.series_configs("batch:images", "smoke")
+    assert set(smoke) == set(experiments.SERIES["batch:images"])
+    assert all(c.train.steps <= get_profile("smoke").steps and c.model.g_filters == (8, 8) for c in smoke.values())
+    quick = experiments.series_configs({"a": "batch:images-16"}, "quick")
+    assert quick == {"a": experiments.get_experiment("batch:images-16", "quick")}
+    assert quick["a"].train.steps == 4 * get_profile("quick").steps  # quick keeps the arm's own steps
+    with pytest.raises(ValueError, match="unknown series 'nope'"):
+        experiments.series_configs("nope")

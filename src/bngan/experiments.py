@@ -614,15 +614,31 @@ SMOKE_WIDTH = 4  # Radford base width at ``smoke``
 def for_profile(name: str, profile: str | Profile | None = None) -> ExperimentConfig:
     """A registered experiment as the chapters run it: as registered at ``quick`` and ``full``;
     at ``smoke`` (CI only: it proves the code runs) image networks are narrowed to a few
-    filters so that a chapter executes in seconds. Toy experiments are never changed."""
+    filters and no run is longer than the profile's steps, so that a chapter executes in
+    seconds. Toy experiments are never changed."""
     p = get_profile(profile)
     config = get_experiment(name, p)
     if p.name != "smoke" or config.data.kind != "image":
         return config
+    config = config.vary(steps=min(config.train.steps, p.steps))  # arms that scale the steps stay short
     if config.model.arch == "radford":
         return config.vary(width=SMOKE_WIDTH)
     return config.vary(g_filters=(SMOKE_FILTERS,) * len(config.model.g_filters),
                        d_filters=(SMOKE_FILTERS,) * len(config.model.d_filters))
+
+
+def series_configs(series: str | dict[str, str], profile: str | Profile | None = None) -> dict[str, ExperimentConfig]:
+    """``{label: config}`` of a registered series (or a ``{label: registered name}`` dict), each as
+    :func:`for_profile` gives it."""
+    return {label: for_profile(name, profile) for label, name in _series_entries(series).items()}
+
+
+def _series_entries(series: str | dict) -> dict:
+    if isinstance(series, str):
+        if series not in SERIES:
+            raise ValueError(f"unknown series {series!r}; known series: {', '.join(sorted(SERIES))}")
+        return SERIES[series]
+    return series
 
 
 def _natural(name: str) -> tuple:
@@ -698,15 +714,16 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
                    label: str | None = None) -> RunSet:
     """Train (or load from the cache) one experiment for each seed.
 
-    ``experiment`` is a registered name (``"table2:10"``) or a config; a config is used as
-    given (scale it with :func:`scale_to_profile` first if it should follow a profile).
+    ``experiment`` is a registered name (``"table2:10"``), run as :func:`for_profile` gives it
+    (at ``smoke``, with narrowed networks), or a config, used as given (scale it with
+    :func:`scale_to_profile` first if it should follow a profile).
     ``seeds`` defaults to the profile's seeds (its ``toy_seeds`` for toy 2D data). A
     diverged seed is recorded and the sweep goes on with the next one. With ``progress``,
     each seed prints one line as it is done (:func:`seed_status`) and a step bar shows while
     one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed.
     """
     p = get_profile(profile)
-    config = get_experiment(experiment, p) if isinstance(experiment, str) else experiment
+    config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
     if seeds is None:
         seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
     seeds = _check_seeds(seeds)
@@ -755,14 +772,11 @@ def _check_seeds(seeds) -> list[int]:
 def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str | Profile | None = None,
                seeds: Sequence[int] | None = None, root=None, device=None,
                progress: bool = True) -> dict[str, RunSet]:
-    """Run every experiment of a series (a registered name or a ``{label: experiment}`` dict)."""
-    if isinstance(series, str):
-        if series not in SERIES:
-            raise ValueError(f"unknown series {series!r}; known series: {', '.join(sorted(SERIES))}")
-        series = SERIES[series]
+    """Run every experiment of a series (a registered name or a ``{label: experiment}`` dict);
+    registered names run as :func:`for_profile` gives them."""
     return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
                                   progress=progress, label=label)
-            for label, exp in series.items()}
+            for label, exp in _series_entries(series).items()}
 
 
 def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
