@@ -3,11 +3,13 @@
 =========  =========================  =====  ======  =====  ==========================================
 profile    data                       px     width   steps  measured cost
 =========  =========================  =====  ======  =====  ==========================================
-``smoke``  bundled digits, 256        16     x1      12     seconds per run: proves the code runs
+``smoke``  bundled digits, 256        16     8 (*)   12     seconds per run: proves the code runs
 ``quick``  Fashion-MNIST, 60k / 10k   16     x1/4    400    4-73 s per Table II run, ~300 s for all 14
 ``full``   CIFAR-10, 50k / 10k        32     x1      5000   a GPU (Colab)
 =========  =========================  =====  ======  =====  ==========================================
 
+(*) ``width_scale`` is 1 at ``smoke``, but registered experiments run there with 8 filters per
+layer (:func:`bngan.experiments.for_profile`).
 ``quick`` is sized for a 2-core CPU, where the seed paper's 128-filter, batch-128 DCGAN runs
 at under 1 iteration per second at 16 px (400 steps: about 10 minutes per seed). It multiplies
 every conv width by ``width_scale`` = 1/4, alike for every experiment (the kernel-5 networks
