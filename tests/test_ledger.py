@@ -202,3 +202,21 @@ def test_series_configs_are_the_registered_configs_as_the_profile_runs_them():
     assert quick["a"].train.steps == 4 * get_profile("quick").steps  # quick keeps the arm's own steps
     with pytest.raises(ValueError, match="unknown series 'nope'"):
         experiments.series_configs("nope")
+
+
+def test_the_numbers_name_the_direction_the_seed_wins_were_counted_in():
+    check = ledger.Check("table2:1", "table2:2", "classes_covered", "same")
+    a = stats.Measured("a", {"classes_covered": {0: 5, 1: 6, 2: 7}})
+    b = stats.Measured("b", {"classes_covered": {0: 6, 1: 7, 2: 6}})
+    comparison = stats.compare(a, b, "classes_covered", lower_is_better=False)  # as evaluate counts a "same" check
+    r = ledger.CheckResult(check, comparison)
+    assert r.outcome == "reproduced" and f"higher in {comparison.wins_b}/3 seeds" in r.numbers
+
+
+def test_agreements_refuse_what_they_cannot_read():
+    with pytest.raises(ValueError, match="expect must be one of lower, higher"):
+        ledger.Agreement("recon_mse", "fid", "same")
+    with pytest.raises(ValueError, match="reference must be one of"):
+        ledger.Agreement("recon_mse", "sharpness")
+    with pytest.raises(ValueError, match="min_classes"):
+        ledger.Agreement("recon_mse", "fid", min_classes=-1)

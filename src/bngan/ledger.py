@@ -77,6 +77,15 @@ class Agreement:
     condition: str = ""
     min_classes: int = 0
 
+    def __post_init__(self) -> None:
+        if self.expect not in ("lower", "higher"):
+            raise ValueError(f"expect must be one of lower, higher (the sign of the correlation); got {self.expect!r}")
+        for name in ("metric", "reference"):
+            if getattr(self, name) not in METRICS:
+                raise ValueError(f"{name} must be one of {', '.join(METRICS)}; got {getattr(self, name)!r}")
+        if not isinstance(self.min_classes, int) or self.min_classes < 0:
+            raise ValueError(f"min_classes must be a non-negative integer; got {self.min_classes!r}")
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -129,7 +138,7 @@ class CheckResult:
             return (f"{where}Spearman rho {rho:+.2f} (p {p:.2g}) between {_name(self.check.metric)} and "
                     f"{_name(self.check.reference)} over {n} runs{subset}")
         c = self.comparison
-        direction = "lower" if self.check.expect != "higher" else "higher"
+        direction = "lower" if c.lower_is_better else "higher"  # the way compare counted wins_b
         return (f"{where}{_name(c.metric)} {_fmt(c.mean_a)} → {_fmt(c.mean_b)}, {_signed(c.difference)} "
                 f"[{_signed(c.low)}, {_signed(c.high)}], {direction} in {c.wins_b}/{c.n_paired} seeds")
 
@@ -190,6 +199,7 @@ def _signed(x: float) -> str:
 SOURCES = ("seed paper (000)", "blind-spot post (001)", "Xiang & Li review (002)", "stabilising-GANs post (003)",
            "DCGAN heuristics (004)")
 S000, S001, S002, S003, S004 = SOURCES
+
 
 def _both_routines(baseline: str, treatment: str) -> tuple[Check, Check]:
     """Chapter 2's FID comparison of two noise-label treatments under the combined and the
