@@ -96,9 +96,9 @@ def test_an_unedited_finished_run_is_loaded_not_retrained(tmp_path, monkeypatch)
 @pytest.mark.parametrize("device,message", [("tpu", "device must be cpu, cuda"), ("cuda:7", "CUDA"),
                                             ("bogus", "device must be")])
 def test_an_unusable_device_is_one_clear_error_before_training(tmp_path, device, message, monkeypatch):
-    from bngan import train
+    from bngan import trainer
 
-    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the device check"))
+    monkeypatch.setattr(trainer, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the device check"))
     with pytest.raises(ValueError, match=message):
         train_run(toy(), 0, root=tmp_path, device=device, progress=False)
 
@@ -188,17 +188,17 @@ def test_a_finished_run_with_a_damaged_file_is_trained_again(tmp_path, capsys, n
 
 
 def test_a_failed_checkpoint_write_leaves_a_record_that_says_what_can_be_resumed(tmp_path, monkeypatch):
-    from bngan import train
+    from bngan import trainer
 
     cfg = toy(steps=8)
-    original = train.atomic_torch_save
+    original = trainer.atomic_torch_save
 
     def disk_full_at_step_4(obj, path):
         if path.name == "checkpoint.pt" and obj["step"] == 4:
             raise OSError(28, "No space left on device")
         original(obj, path)
 
-    monkeypatch.setattr(train, "atomic_torch_save", disk_full_at_step_4)
+    monkeypatch.setattr(trainer, "atomic_torch_save", disk_full_at_step_4)
     with pytest.raises(OSError, match="No space left"):
         train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     rd = run_dir(cfg, 0, tmp_path)
@@ -217,9 +217,9 @@ def test_a_failed_checkpoint_write_leaves_a_record_that_says_what_can_be_resumed
 
 
 def test_a_runs_folder_that_is_a_file_is_one_error_naming_it(tmp_path, monkeypatch):
-    from bngan import runs, train
+    from bngan import runs, trainer
 
-    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the folder check"))
+    monkeypatch.setattr(trainer, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the folder check"))
     not_a_folder = tmp_path / "runs"
     not_a_folder.write_text("")
     with pytest.raises(runs.RunsFolderError, match=f"runs folder {not_a_folder} is a file"):
@@ -227,9 +227,9 @@ def test_a_runs_folder_that_is_a_file_is_one_error_naming_it(tmp_path, monkeypat
 
 
 def test_an_unwritable_runs_folder_is_one_error_before_data_is_loaded(tmp_path, monkeypatch):
-    from bngan import runs, train
+    from bngan import runs, trainer
 
-    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the folder check"))
+    monkeypatch.setattr(trainer, "load_run_data", lambda *a, **k: pytest.fail("data loaded before the folder check"))
 
     def read_only(*args, **kwargs):  # what a read-only folder does (root ignores chmod, so simulate it)
         raise PermissionError(13, "Permission denied")
@@ -300,12 +300,12 @@ def write_lock(rd: RunDir, pid: int, host: str | None = None, age: float = 0.0) 
 
 
 def test_a_run_locked_by_a_live_process_is_refused_naming_the_lock(tmp_path, monkeypatch):
-    from bngan import runs, train
+    from bngan import runs, trainer
 
     cfg = toy()
     rd = run_dir(cfg, 0, tmp_path)
     write_lock(rd, os.getpid())  # a live process on this host
-    monkeypatch.setattr(train, "load_run_data", lambda *a, **k: pytest.fail("data loaded for a locked run"))
+    monkeypatch.setattr(trainer, "load_run_data", lambda *a, **k: pytest.fail("data loaded for a locked run"))
     with pytest.raises(runs.RunLockedError, match=f"{rd.lock_file} is held by process {os.getpid()}"):
         train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     write_lock(rd, 1, host="another-host", age=60)  # another host, refreshed a minute ago

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 import bngan
 from bngan import models, runs, train
+from bngan import step as step_module
 from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from bngan.data import BatchSampler
 from bngan.runs import Run, RunDir, run_dir
@@ -625,7 +626,7 @@ def test_nan_loss_marks_run_diverged_and_keeps_history(tmp_path, monkeypatch):
         return loss * float("nan") if current["step"] >= 4 else loss
 
     monkeypatch.setattr(GANStep, "__call__", call)
-    monkeypatch.setattr(train, "d_loss_fn", nan_from_step_4)
+    monkeypatch.setattr(step_module, "d_loss_fn", nan_from_step_4)
     run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     rd = RunDir(run.path)
     assert run.status == "diverged" and run.diverged_at == 4
@@ -656,7 +657,7 @@ def test_each_routine_gives_reals_and_fakes_their_own_targets_loss_and_scores(ro
         drawn[real] = original(real, n, **kwargs)
         return drawn[real]
 
-    monkeypatch.setattr(train, "make_targets", recording)
+    monkeypatch.setattr(step_module, "make_targets", recording)
     s = instrumented_step(toy_config(routine=routine, real_label=(0.7, 1.0), fake_label=(0.0, 0.3), flip_prob=0.3))
     out = s.step.d_update(1, monitor=False)
     y_real, y_fake = drawn[True], drawn[False]

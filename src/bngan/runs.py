@@ -43,6 +43,7 @@ import torch
 
 from .config import ExperimentConfig
 from .data import default_data_root
+from .networks import build_networks
 
 RUNS_ENV = "BNGAN_RUNS"
 FINISHED = ("complete", "diverged")
@@ -478,8 +479,6 @@ class Run:
 
     def networks(self, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
         """Rebuild (G, D) from the config and load the final weights, in eval mode."""
-        from .train import build_networks
-
         g, d = build_networks(self.config)
         state = self.weights()
         g.load_state_dict(state["g"])

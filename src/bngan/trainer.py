@@ -1,0 +1,372 @@
+"""The training loop of one (config, seed): monitoring, snapshots, evaluations, checkpoints
+that resume exactly, divergence and Ctrl-C handling, and the final metrics and record.
+
+The hot loop makes no host-device sync per step: logged values stay on the device and are
+read back at most about once a second (for the progress bar) and at checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from . import data, metrics, models, quality
+from .config import ExperimentConfig
+from .devices import device_name, versions
+from .networks import build_networks, make_optimizers
+from .run_data import load_run_data
+from .runs import DamagedRunFileError, Run, RunDir, RunLock, atomic_torch_save, atomic_write_json, first_line
+from .step import GANStep, StepOutput
+
+# A run in progress is checkpointed every ``train.checkpoint_every`` steps and also whenever
+# this many seconds have passed since its last checkpoint, so a Ctrl-C or a lost session
+# costs at most about a minute of training. It is not a config field (it does not change
+# what a run computes, so it must not change the config hash); train_run takes it as an
+# argument, and math.inf turns it off.
+CHECKPOINT_SECONDS = 60.0
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, with where it stopped: ``step`` (reached), ``resume_step`` (what
+    the checkpoint on disk resumes from, 0 when there is none) and ``seed``. A
+    KeyboardInterrupt, so code that catches that still does."""
+
+    def __init__(self, name: str, seed: int, step: int, resume_step: int) -> None:
+        self.name, self.seed, self.step, self.resume_step = name, seed, step, resume_step
+        again = f"resume from step {resume_step}" if resume_step else "start it again from step 0"
+        super().__init__(f"interrupted at step {step} of seed {seed} of {name}; run the same command to {again}")
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+
+class Trainer:
+    """Trains one (config, seed) into its run directory, resuming from a checkpoint if one
+    is there. Use :func:`train_run` unless you need the pieces."""
+
+    BASE_COLUMNS = ("step", "loss_d", "loss_g", "d_real", "d_fake", "d_fake_g",
+                    "grad_d_bottom", "grad_d_top", "grad_g_bottom", "grad_g_top", *GANStep.D_HALF_COLUMNS)
+
+    def __init__(self, config: ExperimentConfig, seed: int, rd: RunDir, *, device: torch.device,
+                 progress: bool = True, checkpoint_seconds: float | None = None, lock: RunLock | None = None) -> None:
+        self.config, self.seed, self.rd, self.device, self.progress = config, seed, rd, device, progress
+        self.checkpoint_seconds = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
+        self.lock = lock
+        # Data first: a cache miss must not change the RNG stream the run sees.
+        self.train_data, self.test_data = load_run_data(config, device)
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """Seed and build everything a run starts from (networks, optimizers, sampler, fixed
+        noise, empty logs): called once, and again when a checkpoint turns out not to fit, so
+        the run then starts exactly as a fresh one would."""
+        config, seed, device, t = self.config, self.seed, self.device, self.config.train
+        torch.manual_seed(seed)
+        self.g, self.d = (net.to(device) for net in build_networks(config))
+        for layer in self.g.modules():
+            if isinstance(layer, models.MomentMatch):
+                layer.set_target(self.train_data)
+        self.opt_g, self.opt_d = make_optimizers(config, self.g, self.d)
+        self.sampler = data.BatchSampler(self.train_data, t.batch_size, seed=seed)
+        self.step_fn = GANStep(config, self.g, self.d, self.opt_g, self.opt_d, self.sampler, device)
+        self.columns = list(self.BASE_COLUMNS) + self.step_fn.probe.columns + self.step_fn.g_probe.columns
+        fixed = torch.Generator().manual_seed(10_000 + seed)
+        n_fixed = config.data.toy_samples if config.data.kind == "toy" else t.n_samples
+        self.fixed_noise = torch.randn(n_fixed, config.model.latent_dim, generator=fixed).to(device)
+        self.rows: list[torch.Tensor] = []
+        self.sample_steps: list[int] = []
+        self.snapshots: list[torch.Tensor] = []
+        self.evals: dict[str, list[float]] = {"step": [], "recon_mse": []}
+        self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
+        self.step = 0
+        self.elapsed = 0.0
+        self.checkpointed_step = 0  # what the checkpoint on disk resumes from (0: none)
+        self.resumed_at: int | None = None
+        self._last_checkpoint = time.perf_counter()
+
+    # ----------------------------------------------------------------- state
+
+    def _history_payload(self) -> dict[str, Any]:
+        values = torch.stack(self.rows).float().cpu() if self.rows else torch.empty(0, len(self.columns))
+        return {"columns": self.columns, "values": values, "evals": dict(self.evals)}
+
+    def _samples_payload(self) -> dict[str, Any]:
+        samples = torch.stack(self.snapshots) if self.snapshots else torch.empty(0)
+        return {"steps": list(self.sample_steps), "samples": samples}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "elapsed": self.elapsed, "g": self.g.state_dict(), "d": self.d.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
+            "rng": _rng_state(self.device), "history": self._history_payload(), "samples": self._samples_payload(),
+            "bad_step": int(self.bad_step), "config_hash": self.config.hash(), "seed": self.seed,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sampler.load_state_dict(state["sampler"])
+        _set_rng_state(state["rng"], self.device)
+        values = state["history"]["values"]
+        saved = list(state["history"].get("columns", self.columns))
+        if saved != self.columns and len(values):  # a checkpoint written before columns were added
+            remapped = torch.full((len(values), len(self.columns)), float("nan"))
+            for j, name in enumerate(self.columns):
+                if name in saved:
+                    remapped[:, j] = values[:, saved.index(name)]
+            values = remapped
+        self.rows = [row.to(self.device) for row in values]
+        self.evals = {k: list(v) for k, v in state["history"]["evals"].items()}
+        self.sample_steps = list(state["samples"]["steps"])
+        self.snapshots = list(state["samples"]["samples"]) if self.sample_steps else []
+        self.bad_step.fill_(state["bad_step"])
+
+    def checkpoint(self) -> None:
+        """Write everything needed to resume exactly from this step. Only once the write has
+        succeeded does ``checkpointed_step`` (what an interrupted record reports) move on."""
+        atomic_torch_save(self.state(), self.rd.checkpoint_file)
+        self.checkpointed_step = self.step
+        self._last_checkpoint = time.perf_counter()
+        if self.lock is not None:
+            self.lock.refresh()
+
+    def _checkpoint_due(self, now: float) -> bool:
+        """Every ``train.checkpoint_every`` steps, or ``checkpoint_seconds`` after the last one."""
+        every = self.config.train.checkpoint_every
+        by_steps = bool(every) and self.step % every == 0
+        return by_steps or now - self._last_checkpoint >= self.checkpoint_seconds
+
+    def _resume_point(self) -> dict[str, Any] | None:
+        """The checkpoint to resume from, or ``None`` to start at step 0: a checkpoint of
+        another config or seed is deleted, a damaged one moved aside, each with a message."""
+        cfg, rd = self.config, self.rd
+        try:
+            checkpoint = rd.read_checkpoint()
+        except DamagedRunFileError as err:
+            self._set_aside(err.reason)
+            return None
+        if checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) != (cfg.hash(), self.seed):
+            print(f"{rd.checkpoint_file} belongs to another run (config hash {checkpoint.get('config_hash')}, "
+                  f"seed {checkpoint.get('seed')}); starting {cfg.name} seed {self.seed} from step 0")
+            rd.checkpoint_file.unlink()
+            return None
+        return checkpoint
+
+    def _set_aside(self, reason: str) -> None:
+        moved = self.rd.set_aside(self.rd.checkpoint_file)
+        print(f"{self.rd.checkpoint_file} is damaged ({reason}); moved to {moved.name}, "
+              f"starting {self.config.name} seed {self.seed} from step 0")
+
+    def _resume(self, checkpoint: dict[str, Any]) -> bool:
+        """Load ``checkpoint``; if it does not fit these networks (another architecture, a
+        missing entry), move it aside, rebuild the fresh state and return False."""
+        try:
+            self.load_state(checkpoint)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+            self._set_aside(f"it does not fit this run: {first_line(err)}")
+            self._fresh()
+            return False
+        self.checkpointed_step = self.resumed_at = self.step
+        return True
+
+    # ----------------------------------------------------------------- measurements
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        was_training = self.g.training
+        self.g.eval()
+        try:
+            out = self.g(self.fixed_noise)
+        finally:
+            self.g.train(was_training)
+        if self.config.data.kind == "image":
+            out = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        self.sample_steps.append(self.step)
+        self.snapshots.append(out.cpu())
+
+    def evaluate(self, steps: int) -> metrics.Reconstruction:
+        return metrics.reconstruction_error(self.g, self.test_data, latent_dim=self.config.model.latent_dim,
+                                            steps=steps)
+
+    @torch.no_grad()
+    def final_metrics(self) -> dict[str, Any]:
+        t, found = self.config.train, {}
+        image = self.config.data.kind == "image"
+        held_out = load_run_data(self.config, self.device, all_test=True)[1] if image else self.test_data
+        n = min(512, len(self.test_data))
+        n_fakes = max(n, min(quality.N_SAMPLES, len(held_out))) if image else n
+        g_mode = self.g.training
+        self.g.eval()
+        try:  # image G in eval mode treats samples independently, so it may go in chunks; toy G
+            # may not (MomentMatch normalizes over its batch), so it gets one batch as before
+            chunks = self.noise_for_metrics(n_fakes).split(500 if image else n_fakes)
+            fakes = torch.cat([self.g(z) for z in chunks])
+        finally:
+            self.g.train(g_mode)
+        found["swd"] = metrics.sliced_wasserstein(fakes[:n], self.test_data[:n])
+        found["diversity"] = metrics.sample_diversity(fakes[:n])
+        if not image:
+            fakes = fakes[:n]
+            shift = metrics.mean_shift(fakes, self.train_data)
+            found["mean_shift"] = shift.tolist()
+            found["shift_x"] = float(shift[0])
+            found["shift_norm"] = float(torch.linalg.vector_norm(shift))
+            found["mmd"] = metrics.mmd_rbf(fakes, self.test_data[:n])
+        else:
+            recon = self.evaluate(t.recon_final_steps)
+            found["recon_mse"] = recon.mse
+            found["recon_mse_std"] = float(recon.per_image.std())
+            # FID, KID and class coverage on a classifier's features, fakes against the held-out split.
+            found.update(quality.sample_quality(fakes, held_out, dataset=self.config.data.dataset))
+            if os.environ.get(quality.INCEPTION_ENV, "").strip() in ("1", "true", "yes"):
+                try:
+                    found.update(quality.inception_quality(fakes, held_out))
+                except quality.QualityUnavailableError as err:
+                    warnings.warn(str(err), stacklevel=2)
+        history = self._history_payload()
+        tail = max(1, len(self.rows) // 10)
+        for name in ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_g"):
+            column = history["values"][-tail:, self.columns.index(name)]
+            found[f"final_{name}"] = float(column.mean()) if len(column) else float("nan")
+        return found
+
+    def noise_for_metrics(self, n: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(20_000 + self.seed)
+        return torch.randn(n, self.config.model.latent_dim, generator=gen).to(self.device)
+
+    # ----------------------------------------------------------------- loop
+
+    def _log(self, out: StepOutput) -> None:
+        nan = torch.full((), float("nan"), device=self.device)
+        row = [torch.tensor(float(self.step), device=self.device), out.loss_d, out.loss_g, out.d_real, out.d_fake,
+               out.d_fake_g]
+        row += [out.grads.get(name, nan) for name in self.BASE_COLUMNS[6:]]
+        row += self.step_fn.probe.row(self.device)
+        row += self.step_fn.g_probe.row(self.device)
+        self.rows.append(torch.stack([v.float() for v in row]))
+
+    def _write_record(self, status: str, extra: dict[str, Any] | None = None) -> None:
+        cfg = self.config
+        record = {
+            "name": cfg.name, "hash": cfg.hash(), "seed": self.seed, "status": status, "steps_done": self.step,
+            "steps": cfg.train.steps, "diverged_at": None, "elapsed_s": round(self.elapsed, 3),
+            "steps_per_s": round(self.step / self.elapsed, 3) if self.elapsed > 0 else None,
+            "device": device_name(self.device), "threads": torch.get_num_threads(), "versions": versions(),
+        }
+        record.update(extra or {})
+        atomic_torch_save(self._history_payload(), self.rd.history_file)
+        atomic_torch_save(self._samples_payload(), self.rd.samples_file)
+        atomic_write_json(self.rd.record_file, record)
+
+    def _record_interruption(self) -> None:
+        """Record an interrupted run: ``steps_done`` is the step its checkpoint resumes from
+        (a later checkpoint may have failed to write), ``steps_run`` how far it got. A failed
+        write here (a full disk) is reported on one line and does not hide the interruption."""
+        try:
+            self._write_record("interrupted", {"steps_done": self.checkpointed_step, "steps_run": self.step})
+        except OSError as err:
+            print(f"could not record the interruption in {self.rd.record_file}: {err}")
+
+    def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
+        cfg, t = self.config, self.config.train
+        self.rd.path.mkdir(parents=True, exist_ok=True)
+        for stale in self.rd.path.glob(".*.tmp"):  # left by a write that was killed
+            stale.unlink(missing_ok=True)
+        atomic_write_json(self.rd.config_file, cfg.to_dict())
+        checkpoint = self._resume_point()
+        resumed = checkpoint is not None and self._resume(checkpoint)
+        if not resumed and t.sample_every:
+            self.snapshot()
+        self.g.train()
+        self.d.train()
+        bar = tqdm(total=t.steps, initial=self.step, desc=f"{cfg.name} s{self.seed}",
+                   disable=not (self.progress and interactive()), leave=False, dynamic_ncols=True)
+        last_refresh, started = 0.0, time.perf_counter() - self.elapsed
+        self._last_checkpoint = time.perf_counter()
+        diverged_at = None
+        try:
+            while self.step < t.steps:
+                self.step += 1
+                monitor = self.step % t.log_every == 0 or self.step == t.steps
+                out = self.step_fn(self.step, monitor)
+                bad = ~(torch.isfinite(out.loss_d) & torch.isfinite(out.loss_g))
+                self.bad_step = torch.where((self.bad_step < 0) & bad, self.step, self.bad_step)
+                if monitor:
+                    self._log(out)
+                    if int(self.bad_step) >= 0:  # one sync per logged row
+                        diverged_at = int(self.bad_step)
+                        break
+                if t.sample_every and self.step % t.sample_every == 0:
+                    self.snapshot()
+                if t.eval_every and self.step % t.eval_every == 0:
+                    self.evals["step"].append(self.step)
+                    self.evals["recon_mse"].append(self.evaluate(t.recon_steps).mse)
+                now = time.perf_counter()
+                bar.update(1)
+                if now - last_refresh > 1.0 or self.step == t.steps:
+                    last_refresh = now
+                    if int(self.bad_step) >= 0:
+                        diverged_at = int(self.bad_step)
+                        self._log(out)  # keep the step that showed it
+                        break
+                    if self.rows:
+                        last = self.rows[-1].tolist()
+                        bar.set_postfix(loss_d=f"{last[1]:.3f}", loss_g=f"{last[2]:.3f}", refresh=False)
+                self.elapsed = now - started
+                if self.step < t.steps and self._checkpoint_due(now):
+                    self.checkpoint()
+                if callback is not None:
+                    callback(self)
+        except BaseException as err:
+            self.elapsed = time.perf_counter() - started
+            bar.close()
+            self._record_interruption()
+            if isinstance(err, KeyboardInterrupt) and not isinstance(err, TrainingInterrupted):
+                raise TrainingInterrupted(cfg.name, self.seed, self.step, self.checkpointed_step) from err
+            raise
+        bar.close()
+        self.elapsed = time.perf_counter() - started
+        if diverged_at is None and int(self.bad_step) >= 0:
+            diverged_at = int(self.bad_step)
+        if diverged_at is not None:
+            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}})
+        else:
+            if t.sample_every and self.sample_steps[-1:] != [self.step]:
+                self.snapshot()
+            found = self.final_metrics()
+            atomic_torch_save({"g": self.g.state_dict(), "d": self.d.state_dict()}, self.rd.weights_file)
+            self._write_record("complete", {"metrics": found})
+        self.rd.checkpoint_file.unlink(missing_ok=True)
+        return Run.load(self.rd.path)
+
+
+def interactive() -> bool:
+    """True where a progress bar is watched rather than logged: a terminal, or a Jupyter
+    kernel. Elsewhere (a pipe, a CI log) bars only add noise, so they are off."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is not None and hasattr(shell, "kernel"):
+        return True
+    return sys.stderr.isatty()
+
+
