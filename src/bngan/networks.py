@@ -3,6 +3,8 @@ monitoring watches."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -32,15 +34,17 @@ def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
     )
 
 
-def make_optimizers(config: ExperimentConfig, g: nn.Module, d: nn.Module) -> tuple[torch.optim.Optimizer, ...]:
-    """Adam (DCGAN: lr 2e-4, beta1 0.5) or RMSProp (Xiang & Li: alpha 0.9, eps 1e-6), with
-    separate learning rates for G and D (TTUR when they differ)."""
+def make_optimizer(config: ExperimentConfig, params: Iterable[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    """Adam (DCGAN: lr 2e-4, beta1 0.5) or RMSProp (Xiang & Li: alpha 0.9, eps 1e-6) over ``params``."""
     t = config.train
     if t.optimizer == "adam":
-        make = lambda params, lr: torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2))  # noqa: E731
-    else:
-        make = lambda params, lr: torch.optim.RMSprop(params, lr=lr, alpha=t.rms_alpha, eps=t.rms_eps)  # noqa: E731
-    return make(g.parameters(), t.lr_g), make(d.parameters(), t.lr_d)
+        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2))
+    return torch.optim.RMSprop(params, lr=lr, alpha=t.rms_alpha, eps=t.rms_eps)
+
+
+def make_optimizers(config: ExperimentConfig, g: nn.Module, d: nn.Module) -> tuple[torch.optim.Optimizer, ...]:
+    """G's and D's optimizers, with separate learning rates (TTUR when they differ)."""
+    return make_optimizer(config, g.parameters(), config.train.lr_g), make_optimizer(config, d.parameters(), config.train.lr_d)
 
 
 def layer_weights(model: nn.Module) -> list[torch.Tensor]:

@@ -9,6 +9,22 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+def mean_gap(module: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """Mean over channels of ``|batch mean - running mean| / sqrt(running var + eps)``."""
+    x = x.detach()
+    dims = [0] + list(range(2, x.dim()))
+    scale = (module.running_var + module.eps).sqrt()
+    return ((x.mean(dims) - module.running_mean).abs() / scale).mean()
+
+
+def tagged_gaps(module: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, index: int, tag: str,
+                split: int | None) -> dict[str, torch.Tensor]:
+    """D's BN layer ``index`` on input ``x``: the gap of reals and/or fakes by column name
+    (``tag`` real, fake, or joint: the first ``split`` samples real, the rest fake)."""
+    parts = {"real": x[:split], "fake": x[split:]} if tag == "joint" else {tag: x}
+    return {f"bn{index}_gap_{part}": mean_gap(module, values) for part, values in parts.items()}
+
+
 class BNProbe:
     """Measures, for each BatchNorm layer of D, how far the current batch statistics of real
     and of fake samples are from the layer's running statistics.
@@ -30,13 +46,7 @@ class BNProbe:
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
             if self._tag is None or not module.training or module.running_mean is None:
                 return
-            x = inputs[0].detach()
-            parts = {"real": x[: self._split], "fake": x[self._split:]} if self._tag == "joint" else {self._tag: x}
-            dims = [0] + list(range(2, x.dim()))
-            scale = (module.running_var + module.eps).sqrt()
-            for part, values in parts.items():
-                gap = ((values.mean(dims) - module.running_mean).abs() / scale).mean()
-                self.values[f"bn{index}_gap_{part}"] = gap
+            self.values.update(tagged_gaps(module, inputs[0], index, self._tag, self._split))
 
         return hook
 
@@ -83,11 +93,9 @@ class GBNProbe:
         """(mean gap, variance gap) of input ``x`` against ``module``'s running statistics."""
         x = x.detach()
         dims = [0] + list(range(2, x.dim()))
-        mean, var = x.mean(dims), x.var(dims, unbiased=False)
-        running_var = module.running_var + module.eps
-        gap_mean = ((mean - module.running_mean).abs() / running_var.sqrt()).mean()
-        gap_var = torch.log((var + module.eps) / running_var).abs().mean()
-        return gap_mean, gap_var
+        var = x.var(dims, unbiased=False)
+        gap_var = torch.log((var + module.eps) / (module.running_var + module.eps)).abs().mean()
+        return mean_gap(module, x), gap_var
 
     def _hook(self, index: int):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:

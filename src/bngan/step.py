@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .config import ExperimentConfig
+from .config import ExperimentConfig, TrainConfig
 from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import layer_weights
 from .probes import BNProbe, GBNProbe
@@ -25,6 +25,7 @@ class StepOutput:
     d_fake: torch.Tensor
     d_fake_g: torch.Tensor
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
+    gaps: dict[str, torch.Tensor] | None = None  # BN gaps by column (a seed group); None: read the probes
 
 
 @dataclass
@@ -36,6 +37,15 @@ class DUpdate:
     d_real: torch.Tensor
     d_fake: torch.Tensor
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def instance_noise_scale(t: TrainConfig, step: int) -> float:
+    """The std of the Gaussian noise added to D's inputs at ``step`` (0: none is drawn):
+    ``instance_noise``, decayed linearly to 0 over ``instance_noise_decay`` steps if set."""
+    if t.instance_noise <= 0:
+        return 0.0
+    decay = 1.0 if t.instance_noise_decay == 0 else max(0.0, 1.0 - step / t.instance_noise_decay)
+    return t.instance_noise * decay if decay > 0 else 0.0
 
 
 def _norm(grad: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
@@ -75,11 +85,8 @@ class GANStep:
         return torch.randn(n, self.cfg.model.latent_dim, device=self.device)
 
     def _instance_noise(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        t = self.t
-        if t.instance_noise <= 0:
-            return x
-        decay = 1.0 if t.instance_noise_decay == 0 else max(0.0, 1.0 - step / t.instance_noise_decay)
-        return x + (t.instance_noise * decay) * torch.randn_like(x) if decay > 0 else x
+        scale = instance_noise_scale(self.t, step)
+        return x + scale * torch.randn_like(x) if scale > 0 else x
 
     def _targets(self, real: bool, n: int) -> torch.Tensor:
         t = self.t

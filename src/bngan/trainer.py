@@ -44,14 +44,16 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted at step {step} of seed {seed} of {name}; run the same command to {again}")
 
 
-def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The global random state a run draws from (CPU, and the GPU's when on one)."""
     state = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Restore what :func:`rng_state` returned."""
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
@@ -70,6 +72,8 @@ class Trainer:
         self.config, self.seed, self.rd, self.device, self.progress = config, seed, rd, device, progress
         self.checkpoint_seconds = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
         self.lock = lock
+        self.engine = "one seed, eager"  # a seed group says so here (the record keeps it)
+        self.started = False
         # Data first: a cache miss must not change the RNG stream the run sees.
         self.train_data, self.test_data = load_run_data(config, device)
         self._fresh()
@@ -116,7 +120,7 @@ class Trainer:
         return {
             "step": self.step, "elapsed": self.elapsed, "g": self.g.state_dict(), "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
-            "rng": _rng_state(self.device), "history": self._history_payload(), "samples": self._samples_payload(),
+            "rng": rng_state(self.device), "history": self._history_payload(), "samples": self._samples_payload(),
             "bad_step": int(self.bad_step), "config_hash": self.config.hash(), "seed": self.seed,
         }
 
@@ -127,7 +131,7 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
-        _set_rng_state(state["rng"], self.device)
+        set_rng_state(state["rng"], self.device)
         values = state["history"]["values"]
         saved = list(state["history"].get("columns", self.columns))
         if saved != self.columns and len(values):  # a checkpoint written before columns were added
@@ -258,12 +262,16 @@ class Trainer:
     # ----------------------------------------------------------------- loop
 
     def _log(self, out: StepOutput) -> None:
+        """Append the step's row; BN gaps come with ``out`` (a seed group) or from the probes."""
         nan = torch.full((), float("nan"), device=self.device)
         row = [torch.tensor(float(self.step), device=self.device), out.loss_d, out.loss_g, out.d_real, out.d_fake,
                out.d_fake_g]
         row += [out.grads.get(name, nan) for name in self.BASE_COLUMNS[6:]]
-        row += self.step_fn.probe.row(self.device)
-        row += self.step_fn.g_probe.row(self.device)
+        if out.gaps is None:
+            row += self.step_fn.probe.row(self.device)
+            row += self.step_fn.g_probe.row(self.device)
+        else:
+            row += [out.gaps.get(name, nan) for name in self.columns[len(self.BASE_COLUMNS):]]
         self.rows.append(torch.stack([v.float() for v in row]))
 
     def _write_record(self, status: str, extra: dict[str, Any] | None = None) -> None:
@@ -273,6 +281,7 @@ class Trainer:
             "steps": cfg.train.steps, "diverged_at": None, "elapsed_s": round(self.elapsed, 3),
             "steps_per_s": round(self.step / self.elapsed, 3) if self.elapsed > 0 else None,
             "device": device_name(self.device), "threads": torch.get_num_threads(), "versions": versions(),
+            "engine": self.engine,
         }
         record.update(extra or {})
         atomic_torch_save(self._history_payload(), self.rd.history_file)
@@ -288,18 +297,41 @@ class Trainer:
         except OSError as err:
             print(f"could not record the interruption in {self.rd.record_file}: {err}")
 
-    def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
-        cfg, t = self.config, self.config.train
+    def start(self) -> None:
+        """Prepare the run folder and resume from its checkpoint, or take the step-0 snapshot
+        (once: :meth:`run` skips it when a seed group started the trainer already)."""
+        if self.started:
+            return
+        self.started = True
         self.rd.path.mkdir(parents=True, exist_ok=True)
         for stale in self.rd.path.glob(".*.tmp"):  # left by a write that was killed
             stale.unlink(missing_ok=True)
-        atomic_write_json(self.rd.config_file, cfg.to_dict())
+        atomic_write_json(self.rd.config_file, self.config.to_dict())
         checkpoint = self._resume_point()
         resumed = checkpoint is not None and self._resume(checkpoint)
-        if not resumed and t.sample_every:
+        if not resumed and self.config.train.sample_every:
             self.snapshot()
         self.g.train()
         self.d.train()
+
+    def finish(self, diverged_at: int | None) -> Run:
+        """Record the run as diverged (its history kept) or complete (last snapshot, final
+        metrics, weights), drop the checkpoint and load the run back."""
+        t = self.config.train
+        if diverged_at is not None:
+            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}})
+        else:
+            if t.sample_every and self.sample_steps[-1:] != [self.step]:
+                self.snapshot()
+            found = self.final_metrics()
+            atomic_torch_save({"g": self.g.state_dict(), "d": self.d.state_dict()}, self.rd.weights_file)
+            self._write_record("complete", {"metrics": found})
+        self.rd.checkpoint_file.unlink(missing_ok=True)
+        return Run.load(self.rd.path)
+
+    def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
+        cfg, t = self.config, self.config.train
+        self.start()
         bar = tqdm(total=t.steps, initial=self.step, desc=f"{cfg.name} s{self.seed}",
                    disable=not (self.progress and interactive()), leave=False, dynamic_ncols=True)
         last_refresh, started = 0.0, time.perf_counter() - self.elapsed
@@ -349,16 +381,7 @@ class Trainer:
         self.elapsed = time.perf_counter() - started
         if diverged_at is None and int(self.bad_step) >= 0:
             diverged_at = int(self.bad_step)
-        if diverged_at is not None:
-            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}})
-        else:
-            if t.sample_every and self.sample_steps[-1:] != [self.step]:
-                self.snapshot()
-            found = self.final_metrics()
-            atomic_torch_save({"g": self.g.state_dict(), "d": self.d.state_dict()}, self.rd.weights_file)
-            self._write_record("complete", {"metrics": found})
-        self.rd.checkpoint_file.unlink(missing_ok=True)
-        return Run.load(self.rd.path)
+        return self.finish(diverged_at)
 
 
 def interactive() -> bool:
