@@ -35,7 +35,11 @@ def test_run_passes_its_options_to_the_experiment(monkeypatch, tmp_path, capsys)
                      "--device", "cpu"])
     assert code == 0
     assert seen["name"] == "table2:3" and seen["seeds"] == [4, 5] and seen["root"] == str(tmp_path)
-    assert seen["device"] == "cpu" and seen["profile"].name == "smoke"
+    assert seen["device"] == "cpu" and seen["profile"].name == "smoke" and seen["group"] is None
+    cli.main(["run", "table2:3", "--profile", "smoke", "--group"])
+    assert seen["group"] is True
+    cli.main(["run", "table2:3", "--profile", "smoke", "--no-group"])
+    assert seen["group"] is False
 
 
 def test_run_and_show_a_tiny_run(tmp_path, capsys):

@@ -194,3 +194,14 @@ def test_seeds_at_different_steps_are_not_stepped_together(tmp_path):
             trainers.append(tr)
         with pytest.raises(ValueError, match="at steps \\[0, 2\\]"):
             SeedGroup(trainers)
+
+
+def test_run_experiment_with_group_trains_the_seeds_together_and_prints_a_line_each(tmp_path, capsys):
+    from bngan.experiments import run_experiment
+
+    runs = run_experiment(toy_config(norm="none"), seeds=[0, 1], root=tmp_path, device="cpu", group=True)
+    assert [r.record["engine"] for r in runs] == ["seed group of 2 (torch.func.vmap)"] * 2
+    lines = capsys.readouterr().out.splitlines()[-2:]
+    assert [line.split(" s)")[0].rsplit(",", 1)[0] for line in lines] == ["seed 0: trained (6 steps", "seed 1: trained (6 steps"]
+    again = run_experiment(toy_config(norm="none"), seeds=[0, 1], root=tmp_path, device="cpu", group=True)
+    assert [r.origin for r in again] == ["cached", "cached"]

@@ -61,7 +61,8 @@ def _run(args: argparse.Namespace) -> int:
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
-    runs = run_experiment(args.name, profile=profile, seeds=args.seeds, root=args.root, device=args.device)
+    runs = run_experiment(args.name, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
+                          group=args.group)
     print(f"{args.name} at profile {profile.name}:")
     for run in runs:
         print(f"  {run.path}\n    {run.summary()}")
@@ -115,7 +116,7 @@ def _verdicts(args: argparse.Namespace) -> int:
     claims = [c for c in ledger.CLAIMS if c.chapter in wanted]
     profile = get_profile(args.profile)
     verdicts = ledger.evaluate(claims, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
-                               progress=True)
+                               progress=True, group=args.group)
     print(f"claims ledger at profile {profile.name} (chapter 10 explains how a verdict is made):")
     print(ledger.ledger_table(verdicts))
     counts = ledger.tally(verdicts)
@@ -131,6 +132,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=None, help="runs folder (default: $BNGAN_RUNS, else runs/ in the dataset "
                                                      "cache: $BNGAN_DATA/runs, else ~/.cache/bngan/runs)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    parser.add_argument("--group", action=argparse.BooleanOptionalAction, default=None,
+                        help="train an experiment's seeds together, one batched step for all (default: on a GPU)")
 
 
 def build_parser() -> argparse.ArgumentParser:
