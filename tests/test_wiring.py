@@ -73,3 +73,17 @@ def test_eval_mode_samples_differ_from_train_mode_ones_so_the_mode_matters():
     train_out = g(z)
     g.eval()
     assert not torch.allclose(train_out, g(z), atol=1e-3)
+
+
+@pytest.mark.parametrize("toy", ["gaussian", "ring"])
+def test_the_toy_held_out_set_is_another_draw_of_the_same_distribution(toy):
+    from bngan.config import DataConfig, ExperimentConfig, ModelConfig
+    from bngan.run_data import load_run_data
+
+    cfg = ExperimentConfig(name="toy-held-out", data=DataConfig(kind="toy", toy=toy, toy_samples=512),
+                           model=ModelConfig(arch="mlp", latent_dim=2))
+    train, test = load_run_data(cfg, torch.device("cpu"))
+    assert train.shape == test.shape == (512, 2)
+    shared = (torch.cdist(train, test, compute_mode="donot_use_mm_for_euclid_dist") < 1e-6).any(dim=1).sum()
+    assert int(shared) == 0  # no training point is scored as held out
+    assert torch.allclose(train.mean(0), test.mean(0), atol=0.3) and torch.allclose(train.std(0), test.std(0), rtol=0.2)
