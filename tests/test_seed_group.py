@@ -205,3 +205,17 @@ def test_run_experiment_with_group_trains_the_seeds_together_and_prints_a_line_e
     assert [line.split(" s)")[0].rsplit(",", 1)[0] for line in lines] == ["seed 0: trained (6 steps", "seed 1: trained (6 steps"]
     again = run_experiment(toy_config(norm="none"), seeds=[0, 1], root=tmp_path, device="cpu", group=True)
     assert [r.origin for r in again] == ["cached", "cached"]
+
+
+def test_a_group_whose_first_step_fails_falls_back_to_the_exact_one_seed_runs(tmp_path, monkeypatch):
+    def vmap_cannot(self, *args, **kwargs):
+        raise RuntimeError("vmap: no batching rule for this layer\nsecond line")
+
+    monkeypatch.setattr(SeedGroup, "_d_update", vmap_cannot)
+    config = image_config(norm="none")
+    runs = together(config, tmp_path / "b", [0, 1])
+    assert {r.record["engine"] for r in runs} == {
+        "one seed, eager (its first batched step failed: vmap: no batching rule for this layer)"}
+    alone = one_by_one(config, tmp_path / "a", [0, 1])
+    for a, b in zip(alone, runs):
+        assert max(largest_gaps(a, b).values()) == 0.0

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import build_networks, layer_weights, make_optimizer
 from .probes import GBNProbe, tagged_gaps
-from .runs import Run
+from .runs import Run, first_line
 from .step import StepOutput, instance_noise_scale
 from .trainer import Trainer, TrainingInterrupted, interactive, rng_state, set_rng_state
 
@@ -440,13 +440,30 @@ class SeedGroup:
 # --------------------------------------------------------------------------- the loop
 
 
+def _first_step_or_refuse(trainers: list[Trainer]) -> tuple[SeedGroup, list[StepOutput] | None]:
+    """The group and the outputs of its first step. If building the group or
+    that step fails (a layer vmap cannot batch, say), raise :class:`SeedGroupUnsupported`
+    with the reason, the seeds' samplers put back, so they can run one by one unchanged."""
+    samplers = [tr.sampler.state_dict() for tr in trainers]
+    try:
+        group = SeedGroup(trainers)
+        step, t = trainers[0].step + 1, trainers[0].config.train
+        return group, (group(step, step % t.log_every == 0 or step == t.steps) if step <= t.steps else None)
+    except SeedGroupUnsupported:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure of the batched path falls back to eager
+        for tr, state in zip(trainers, samplers):
+            tr.sampler.load_state_dict(state)
+        raise SeedGroupUnsupported(f"its first batched step failed: {first_line(err)}") from err
+
+
 def train_group(trainers: list[Trainer], *, progress: bool = True,
                 callback: Callable[[SeedGroup], None] | None = None) -> list[Run]:
     """Train the (started, same-step) ``trainers`` of one config together to the end; a seed
     that diverges is recorded at its step and the others go on. Returns their runs, in order."""
     t = trainers[0].config.train
     runs: dict[int, Run] = {}
-    group = SeedGroup(trainers)
+    group, pending = _first_step_or_refuse(trainers)
     engine = f"seed group of {len(trainers)} (torch.func.vmap)"
     for tr in trainers:
         tr.engine = engine
@@ -460,7 +477,7 @@ def train_group(trainers: list[Trainer], *, progress: bool = True,
         while group.trainers[0].step < t.steps:
             step = group.trainers[0].step + 1
             monitor = step % t.log_every == 0 or step == t.steps
-            outs = group(step, monitor)
+            outs, pending = (pending if pending is not None else group(step, monitor)), None
             for tr, out in zip(group.trainers, outs):
                 tr.step = step
                 bad = ~(torch.isfinite(out.loss_d) & torch.isfinite(out.loss_g))
