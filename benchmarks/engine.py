@@ -6,9 +6,11 @@ series and of Table II x 3 seeds at ``full``.
 
 Figures are training iterations per second of one seed ("seed-steps/s": a group of 10
 doing 5 iterations/s counts 50), after warm-up, with the data already on the device and
-monitoring every 10th step as runs log. Run it on the machine whose figures you report;
-the output starts with the device and torch version. CUDA-graph replay and bf16 are not
-built yet (issue 12): their columns say so rather than show a number.
+monitoring every 10th step as runs log; bf16 and deterministic kernels are the config's
+``precision`` and ``deterministic`` options. Run it on the machine whose figures you report;
+the output starts with the device and torch version. CUDA-graph replay is not built yet
+(issue 12): its column says so rather than show a number. The full-profile times below the
+table are training steps at the best fp32 rate, without evaluations.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def radford64() -> ExperimentConfig:
     iteration, D's real and fake halves in two passes and one update, Adam 2e-4 / 0.5."""
     return ExperimentConfig(
         name="radford64", data=DataConfig(kind="image", dataset="digits", image_size=64, channels=3, n_test=64),
-        model=ModelConfig(arch="radford", latent_dim=100, width=64),
+        model=ModelConfig(arch="radford", latent_dim=100, width=64, g_kernel=4, d_kernel=4),
         train=TrainConfig(steps=10**6, batch_size=64, routine="split", d_fakes="reuse", log_every=10,
                           sample_every=10**6, eval_every=0, checkpoint_every=0))
 
@@ -116,7 +118,8 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"device: {device_name(device)}; torch {torch.__version__}; {args.steps} timed steps after 3 warm-up")
-    header = ["model", "example loop", "one seed"] + [f"group of {k}" for k in args.groups] + ["CUDA graph", "bf16"]
+    header = (["model", "example loop", "one seed"] + [f"group of {k}" for k in args.groups]
+              + ["one seed, bf16", f"group of {args.groups[-1]}, bf16", "one seed, deterministic", "CUDA graph"])
     print("| " + " | ".join(header) + " |")
     print("|" + " --- |" * len(header))
     rates: dict[str, dict[str, float]] = {}
@@ -130,12 +133,20 @@ def main() -> None:
             row["one"] = timed(library_step(config, device, root), args.steps, device)
             for k in args.groups:
                 row[f"group{k}"] = k * timed(group_step(config, k, device, root), args.steps, device)
-        cells = [name, f"{row['example']:.1f}" if "example" in row else "-", f"{row['one']:.1f}"]
-        cells += [f"{row[f'group{k}']:.1f} ({row[f'group{k}'] / row['one']:.2f}x)" for k in args.groups]
-        cells += ["not built", "not built"]
+            bf16 = config.vary(precision="bf16")
+            row["bf16"] = timed(library_step(bf16, device, root), args.steps, device)
+            k = args.groups[-1]
+            row["group_bf16"] = k * timed(group_step(bf16, k, device, root), args.steps, device)
+            row["deterministic"] = timed(library_step(config.vary(deterministic=True), device, root), args.steps,
+                                         device)
+        cells = [name, f"{row['example']:.3g}" if "example" in row else "-", f"{row['one']:.3g}"]
+        cells += [f"{row[f'group{k}']:.3g} ({row[f'group{k}'] / row['one']:.2f}x)" for k in args.groups]
+        cells += [f"{row[key]:.3g} ({row[key] / row['one']:.2f}x)" for key in ("bf16", "group_bf16", "deterministic")]
+        cells += ["not built"]
         print("| " + " | ".join(cells) + " |", flush=True)
     print("\nseed-steps/s; (x) = against one seed at a time.")
-    best = {name: max(v for k, v in row.items() if k != "example") for name, row in rates.items()}
+    best = {name: max(v for k, v in row.items() if k in ("one", *(f"group{g}" for g in args.groups)))
+            for name, row in rates.items()}
     if "toy" in rates:
         series = [c for label in ("blindspot:bn", "blindspot:shift", "blindspot:failures", "blindspot:fixes",
                                   "blindspot:alternatives", "blindspot:moments")

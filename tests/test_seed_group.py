@@ -219,3 +219,42 @@ def test_a_group_whose_first_step_fails_falls_back_to_the_exact_one_seed_runs(tm
     alone = one_by_one(config, tmp_path / "a", [0, 1])
     for a, b in zip(alone, runs):
         assert max(largest_gaps(a, b).values()) == 0.0
+
+
+# --------------------------------------------------------------------------- precision and determinism
+
+
+def test_bf16_is_opt_in_with_its_own_cache_key_and_trains_one_seed_and_grouped(tmp_path):
+    fp32 = image_config(norm="none")
+    bf16 = fp32.vary(precision="bf16")
+    assert bf16.hash() != fp32.hash() and fp32.vary(precision="fp32").hash() == fp32.hash()
+    alone = one_by_one(bf16, tmp_path / "a", [0, 1])
+    grouped = together(bf16, tmp_path / "b", [0, 1])
+    reference = one_by_one(fp32, tmp_path / "c", [0])[0]
+    for run in alone + grouped:
+        assert run.status == "complete" and torch.isfinite(torch.as_tensor(run.history["loss_d"])).all()
+    weights = lambda gaps: max(v for k, v in gaps.items() if k[:2] in ("g.", "d."))  # noqa: E731
+    assert weights(largest_gaps(alone[0], reference)) > 1e-4  # bf16 rounds visibly (fp32 groups agree to 1e-5)
+    assert weights(largest_gaps(alone[0], grouped[0])) < 1e-2  # and a group rounds about alike
+
+
+def test_deterministic_kernels_hold_during_the_step_only(tmp_path, monkeypatch):
+    from bngan.step import GANStep, step_numerics
+
+    config = image_config(deterministic=True)
+    seen = []
+    original = GANStep._iteration
+
+    def spy(self, step, monitor):
+        seen.append((torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic))
+        return original(self, step, monitor)
+
+    monkeypatch.setattr(GANStep, "_iteration", spy)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic)
+    first = train_run(config, 0, root=tmp_path / "a", device="cpu", progress=False)
+    assert set(seen) == {(True, True)} and len(seen) == config.train.steps
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic) == before
+    again = train_run(config, 0, root=tmp_path / "b", device="cpu", progress=False)
+    assert max(largest_gaps(first, again).values()) == 0.0
+    with step_numerics(toy_config().train, torch.device("cpu")):  # the default changes nothing
+        assert torch.are_deterministic_algorithms_enabled() == before[0]

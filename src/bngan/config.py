@@ -23,6 +23,7 @@ ARCHS = ("keras", "radford", "mlp")
 ROUTINES = ("combined", "split", "separate")
 G_BN_MODES = ("train", "eval", "joint")
 D_FAKES = ("keras", "reuse", "train-mode")
+PRECISIONS = ("fp32", "bf16")
 LOSSES = ("bce", "minimax", "lsgan")
 OPTIMIZERS = ("adam", "rmsprop")
 LABEL_RANGE = (0.0, 1.2)
@@ -38,7 +39,8 @@ ENGINE_VERSION = 2
 # neutral value (tests/test_cache_safety.py checks that each field added after version 2 is
 # listed); a change to what an existing field does still needs ENGINE_VERSION bumped.
 NEUTRAL_SINCE_V2: dict[str, Any] = {"model.g_upsample": "nearest", "model.wn_activation": "tprelu",
-                                     "model.extra_layers": 0}
+                                     "model.extra_layers": 0, "train.precision": "fp32",
+                                     "train.deterministic": False}
 
 Label = Union[float, tuple[float, float]]
 
@@ -257,6 +259,11 @@ class TrainConfig(_Section):
     linearly to 0 over ``instance_noise_decay`` steps (0: constant). ``g_shift_weight`` adds
     ``-g_shift_weight * mean(fake[:, 0])`` to G's loss (the blind-spot shift test).
     ``steps`` counts iterations; each has ``d_steps`` D updates and ``g_steps`` G updates.
+    ``precision`` ``bf16`` runs the training step's forward passes under bfloat16 autocast
+    (opt-in; ``fp32``, the book's numbers, is the default; snapshots and final metrics stay
+    fp32). ``deterministic`` makes a CUDA step use deterministic kernels only (cuDNN's
+    included), so a CUDA run repeats bitwise; on a CPU runs repeat bitwise anyway. Both are
+    hashed, so such runs are cached apart from the default ones.
     """
 
     steps: int = 1000
@@ -287,6 +294,8 @@ class TrainConfig(_Section):
     recon_steps: int = 50
     recon_final_steps: int = 200
     checkpoint_every: int = 500
+    precision: str = "fp32"
+    deterministic: bool = False
 
     def validate(self) -> None:
         _int_at_least("train.steps", self.steps, 1)
@@ -296,6 +305,8 @@ class TrainConfig(_Section):
         _one_of("train.d_fakes", self.d_fakes, D_FAKES)
         _one_of("train.loss", self.loss, LOSSES)
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
+        _one_of("train.precision", self.precision, PRECISIONS)
+        _one_of("train.deterministic", self.deterministic, (False, True))
         for name in ("real_label", "fake_label"):
             value = getattr(self, name)
             parts = value if isinstance(value, tuple) else (value,)

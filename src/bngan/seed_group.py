@@ -30,7 +30,7 @@ from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import build_networks, layer_weights, make_optimizer
 from .probes import GBNProbe, tagged_gaps
 from .runs import Run, first_line
-from .step import StepOutput, instance_noise_scale
+from .step import StepOutput, instance_noise_scale, step_numerics
 from .trainer import Trainer, TrainingInterrupted, interactive, rng_state, set_rng_state
 
 Batch = dict[str, torch.Tensor]
@@ -419,6 +419,10 @@ class SeedGroup:
         return loss.detach(), self._per_seed(lambda l: d_score(kind, l), logits.detach()), g_grads, gaps
 
     def __call__(self, step: int, monitor: bool = False) -> list[StepOutput]:
+        with step_numerics(self.t, self.device):
+            return self._iteration(step, monitor)
+
+    def _iteration(self, step: int, monitor: bool) -> list[StepOutput]:
         t = self.t
         r = self._draws(step, monitor)
         shared, shared_gaps = (self._g(r["z_shared"], probe=monitor) if t.d_fakes == "reuse" else (None, {}))

@@ -4,7 +4,8 @@ the monitoring values (losses, D outputs, gradient norms, BN gaps) left on the d
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -37,6 +38,29 @@ class DUpdate:
     d_real: torch.Tensor
     d_fake: torch.Tensor
     grads: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def step_numerics(t: TrainConfig, device: torch.device) -> Iterator[None]:
+    """The training step's numerics as ``t`` asks: bfloat16 autocast for ``precision='bf16'``,
+    deterministic kernels for ``deterministic`` (the global switches are restored after)."""
+    with contextlib.ExitStack() as stack:
+        if t.precision == "bf16":
+            stack.enter_context(torch.autocast(device_type=device.type, dtype=torch.bfloat16))
+        if t.deterministic:
+            saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+                     torch.backends.cudnn.benchmark)
+            if device.type == "cuda":  # cuBLAS needs a fixed workspace to repeat (PyTorch's reproducibility notes)
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+
+            def restore() -> None:
+                torch.use_deterministic_algorithms(saved[0])
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[1], saved[2]
+
+            stack.callback(restore)
+        yield
 
 
 def instance_noise_scale(t: TrainConfig, step: int) -> float:
@@ -215,6 +239,10 @@ class GANStep:
         return loss.detach(), d_score(t.loss, logits.detach())
 
     def __call__(self, step: int, monitor: bool = False) -> StepOutput:
+        with step_numerics(self.t, self.device):
+            return self._iteration(step, monitor)
+
+    def _iteration(self, step: int, monitor: bool) -> StepOutput:
         t = self.t
         shared = None
         if t.d_fakes == "reuse":
