@@ -60,6 +60,16 @@ def test_figures_have_one_panel_per_setting_and_curves_per_seed_set(results):
     assert len(ax.lines) == 4  # two settings x (loss_d, loss_g)
     ax = plots.metric_bars(results, "recon_mse")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["bn", "no bn"]
+    import numpy as np
+    from matplotlib.container import ErrorbarContainer
+
+    errorbars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    for bar, errorbar, rs in zip(ax.patches, errorbars, results.values()):
+        values = rs.values("recon_mse")
+        (low, high), = [segment[:, 1] for segment in errorbar.lines[2][0].get_segments()]
+        assert bar.get_height() == pytest.approx(values.mean())
+        expected = values.std(ddof=1) if values.size > 1 else 0.0  # the std the tables print, none for one seed
+        assert (high - low) / 2 == pytest.approx(expected)
     fig = plots.run_summary(results["bn"].runs[0])
     assert len(fig.axes) == 4
 

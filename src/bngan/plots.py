@@ -247,14 +247,16 @@ def toy_scatter(run: Run, real: torch.Tensor, *, index: int = -1, ax: Axes | Non
 
 
 def metric_bars(results, metric: str, *, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """Mean ± std over seeds of a final metric per set-up, every seed shown as a dot."""
+    """Mean ± std over seeds of a final metric per set-up, every seed shown as a dot; the
+    std is the sample std (ddof 1) the tables print (:meth:`RunSet.mean_std`), none for one seed."""
     sets = _as_sets(results)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 + 1.3 * len(sets), 3.2))
     for k, rs in enumerate(sets):
         values = rs.values(metric)
         if values.size:
-            ax.bar(k, np.nanmean(values), yerr=np.nanstd(values), color=f"C{k}", alpha=0.6, capsize=4)
+            mean, std = rs.mean_std(metric)
+            ax.bar(k, mean, yerr=0.0 if np.isnan(std) else std, color=f"C{k}", alpha=0.6, capsize=4)
             ax.plot(np.full(values.size, k), values, "k.", ms=5)
         if rs.n_diverged:
             ax.annotate(f"{rs.n_diverged} diverged", (k, 0), ha="center", va="bottom", fontsize=7, color="red")
