@@ -17,21 +17,19 @@ a diverged seed, the end).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
-from tqdm.auto import tqdm
 
 from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import build_networks, layer_weights, make_optimizer
 from .probes import GBNProbe, tagged_gaps
 from .runs import Run, first_line
 from .step import StepOutput, instance_noise_scale, step_numerics
-from .trainer import Trainer, TrainingInterrupted, interactive, rng_state, set_rng_state
+from .trainer import Trainer, TrainingInterrupted, rng_state, run_loop, set_rng_state
 
 Batch = dict[str, torch.Tensor]
 
@@ -143,6 +141,12 @@ class SeedGroup:
             if not networks_only:
                 _unstack_optimizer_state(self.opt_g, list(self.pg.values()), tr.opt_g, k)
                 _unstack_optimizer_state(self.opt_d, list(self.pd.values()), tr.opt_d, k)
+
+    def without(self, gone: list[Trainer]) -> SeedGroup:
+        """The group of the other seeds (after :meth:`write_back`), each with its stream."""
+        for k, tr in enumerate(self.trainers):
+            tr.rng_stream = self.streams[k]
+        return SeedGroup([tr for tr in self.trainers if tr not in gone])
 
     @contextlib.contextmanager
     def stream(self, k: int) -> Iterator[None]:
@@ -455,6 +459,11 @@ def _first_step_or_refuse(trainers: list[Trainer]) -> tuple[SeedGroup, list[Step
         return group, (group(step, step % t.log_every == 0 or step == t.steps) if step <= t.steps else None)
     except SeedGroupUnsupported:
         raise
+    except KeyboardInterrupt as err:  # Ctrl-C in the first step: recorded as the loop records it
+        for tr in trainers:
+            tr._record_interruption()
+        lead = trainers[0]
+        raise TrainingInterrupted(lead.config.name, lead.seed, lead.step + 1, lead.checkpointed_step) from err
     except Exception as err:  # noqa: BLE001 - any failure of the batched path falls back to eager
         for tr, state in zip(trainers, samplers):
             tr.sampler.load_state_dict(state)
@@ -462,80 +471,11 @@ def _first_step_or_refuse(trainers: list[Trainer]) -> tuple[SeedGroup, list[Step
 
 
 def train_group(trainers: list[Trainer], *, progress: bool = True,
-                callback: Callable[[SeedGroup], None] | None = None) -> list[Run]:
+                callback: Callable[[Trainer], None] | None = None) -> list[Run]:
     """Train the (started, same-step) ``trainers`` of one config together to the end; a seed
     that diverges is recorded at its step and the others go on. Returns their runs, in order."""
-    t = trainers[0].config.train
-    runs: dict[int, Run] = {}
-    group, pending = _first_step_or_refuse(trainers)
-    engine = f"seed group of {len(trainers)} (torch.func.vmap)"
+    group, first = _first_step_or_refuse(trainers)
     for tr in trainers:
-        tr.engine = engine
-    seeds = ",".join(str(tr.seed) for tr in trainers)
-    bar = tqdm(total=t.steps, initial=trainers[0].step, desc=f"{trainers[0].config.name} s{seeds}",
-               disable=not (progress and interactive()), leave=False, dynamic_ncols=True)
-    started = time.perf_counter() - trainers[0].elapsed
-    for tr in trainers:
-        tr._last_checkpoint = time.perf_counter()
-    try:
-        while group.trainers[0].step < t.steps:
-            step = group.trainers[0].step + 1
-            monitor = step % t.log_every == 0 or step == t.steps
-            outs, pending = (pending if pending is not None else group(step, monitor)), None
-            for tr, out in zip(group.trainers, outs):
-                tr.step = step
-                bad = ~(torch.isfinite(out.loss_d) & torch.isfinite(out.loss_g))
-                tr.bad_step = torch.where((tr.bad_step < 0) & bad, step, tr.bad_step)
-                if monitor:
-                    tr._log(out)
-            now = time.perf_counter()
-            for tr in group.trainers:
-                tr.elapsed = now - started
-            diverged = [tr for tr in group.trainers if monitor and int(tr.bad_step) >= 0]
-            if diverged:  # one sync per logged row, as a one-seed run; the others go on
-                group.write_back()
-                for k, tr in enumerate(group.trainers):
-                    tr.rng_stream = group.streams[k]
-                    if tr in diverged:
-                        with group.stream(k):
-                            runs[tr.seed] = tr.finish(int(tr.bad_step))
-                rest = [tr for tr in group.trainers if tr not in diverged]
-                if not rest:
-                    break
-                group = SeedGroup(rest)
-            sample = t.sample_every and step % t.sample_every == 0
-            evaluate = t.eval_every and step % t.eval_every == 0
-            if sample or evaluate:
-                group.write_back(networks_only=True)
-                for k, tr in enumerate(group.trainers):
-                    with group.stream(k):
-                        if sample:
-                            tr.snapshot()
-                        if evaluate:
-                            tr.evals["step"].append(step)
-                            tr.evals["recon_mse"].append(tr.evaluate(t.recon_steps).mse)
-            bar.update(1)
-            if step < t.steps and group.trainers[0]._checkpoint_due(now):
-                group.write_back()
-                for k, tr in enumerate(group.trainers):
-                    with group.stream(k):
-                        tr.checkpoint()
-            if callback is not None:
-                callback(group)
-    except BaseException as err:
-        bar.close()
-        for tr in group.trainers:
-            tr.elapsed = time.perf_counter() - started
-            tr._record_interruption()
-        if isinstance(err, KeyboardInterrupt) and not isinstance(err, TrainingInterrupted):
-            tr = group.trainers[0]
-            raise TrainingInterrupted(tr.config.name, tr.seed, tr.step, tr.checkpointed_step) from err
-        raise
-    bar.close()
-    if not all(tr.seed in runs for tr in group.trainers):
-        group.write_back()
-        for k, tr in enumerate(group.trainers):
-            tr.elapsed = time.perf_counter() - started
-            with group.stream(k):
-                runs[tr.seed] = tr.finish(None)
+        tr.engine = f"seed group of {len(trainers)} (torch.func.vmap)"
+    runs = run_loop(group, progress=progress, callback=callback, first=first)
     return [runs[tr.seed] for tr in trainers]

@@ -7,12 +7,13 @@ read back at most about once a second (for the progress bar) and at checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from tqdm.auto import tqdm
@@ -330,58 +331,145 @@ class Trainer:
         return Run.load(self.rd.path)
 
     def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
-        cfg, t = self.config, self.config.train
+        """Train from where :meth:`start` left off to the end (or divergence) and finish."""
         self.start()
-        bar = tqdm(total=t.steps, initial=self.step, desc=f"{cfg.name} s{self.seed}",
-                   disable=not (self.progress and interactive()), leave=False, dynamic_ncols=True)
-        last_refresh, started = 0.0, time.perf_counter() - self.elapsed
-        self._last_checkpoint = time.perf_counter()
-        diverged_at = None
-        try:
-            while self.step < t.steps:
-                self.step += 1
-                monitor = self.step % t.log_every == 0 or self.step == t.steps
-                out = self.step_fn(self.step, monitor)
+        return run_loop(OneSeed(self), progress=self.progress, callback=callback)[self.seed]
+
+
+class Stepper(Protocol):
+    """What the loop drives: the trainers of the seeds it steps, one iteration of all of them
+    per call, and how their state and random streams reach each trainer when it needs them."""
+
+    trainers: list[Trainer]
+
+    def __call__(self, step: int, monitor: bool) -> list[StepOutput]: ...
+
+    def write_back(self, networks_only: bool = False) -> None: ...
+
+    def stream(self, k: int) -> contextlib.AbstractContextManager[None]: ...
+
+    def without(self, gone: list[Trainer]) -> Stepper: ...
+
+
+class OneSeed:
+    """One seed stepped eagerly by its own :class:`~bngan.step.GANStep`; the trainer's
+    networks are the trained ones and the global random stream is the seed's own."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainers = [trainer]
+
+    def __call__(self, step: int, monitor: bool) -> list[StepOutput]:
+        return [self.trainers[0].step_fn(step, monitor)]
+
+    def write_back(self, networks_only: bool = False) -> None:
+        """Nothing to copy: the trainer's own networks are trained."""
+
+    def stream(self, k: int) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def without(self, gone: list[Trainer]) -> Stepper:
+        raise ValueError("a one-seed run ends when its seed diverges")
+
+
+def run_loop(stepper: Stepper, *, progress: bool = True, callback: Callable[[Trainer], None] | None = None,
+             first: list[StepOutput] | None = None) -> dict[int, Run]:
+    """Drive ``stepper``'s seeds from their (common) step to the end: log, sample, evaluate
+    and checkpoint when due, record a seed that diverges at its step (the others go on),
+    record an interruption, and finish every seed. ``first``: outputs of the next step,
+    already taken. ``callback(trainer)`` runs after every step for each seed (tests use it
+    to interrupt). Returns ``{seed: run}``."""
+    lead = stepper.trainers[0]
+    t = lead.config.train
+    runs: dict[int, Run] = {}
+    seeds = ",".join(str(tr.seed) for tr in stepper.trainers)
+    bar = tqdm(total=t.steps, initial=lead.step, desc=f"{lead.config.name} s{seeds}",
+               disable=not (progress and interactive()), leave=False, dynamic_ncols=True)
+    last_refresh, started = 0.0, time.perf_counter() - lead.elapsed
+    for tr in stepper.trainers:
+        tr._last_checkpoint = time.perf_counter()
+    alive: Stepper | None = stepper
+
+    def settle(diverged: list[Trainer]) -> None:
+        """Record the diverged seeds (history kept) and go on with the others, if any."""
+        nonlocal alive
+        alive.write_back()
+        for k, tr in enumerate(alive.trainers):
+            if tr in diverged:
+                tr.elapsed = time.perf_counter() - started
+                with alive.stream(k):
+                    runs[tr.seed] = tr.finish(int(tr.bad_step))
+        rest = [tr for tr in alive.trainers if tr not in diverged]
+        alive = alive.without(diverged) if rest else None
+
+    try:
+        while alive is not None and alive.trainers[0].step < t.steps:
+            step = alive.trainers[0].step + 1
+            monitor = step % t.log_every == 0 or step == t.steps
+            for tr in alive.trainers:
+                tr.step = step
+            outs, first = (first if first is not None else alive(step, monitor)), None
+            for tr, out in zip(alive.trainers, outs):
                 bad = ~(torch.isfinite(out.loss_d) & torch.isfinite(out.loss_g))
-                self.bad_step = torch.where((self.bad_step < 0) & bad, self.step, self.bad_step)
+                tr.bad_step = torch.where((tr.bad_step < 0) & bad, step, tr.bad_step)
                 if monitor:
-                    self._log(out)
-                    if int(self.bad_step) >= 0:  # one sync per logged row
-                        diverged_at = int(self.bad_step)
+                    tr._log(out)
+            if monitor and (diverged := [tr for tr in alive.trainers if int(tr.bad_step) >= 0]):
+                settle(diverged)  # one sync per logged row
+                if alive is None:
+                    break
+                outs = None
+            sample = t.sample_every and step % t.sample_every == 0
+            evaluate = t.eval_every and step % t.eval_every == 0
+            if sample or evaluate:
+                alive.write_back(networks_only=True)
+                for k, tr in enumerate(alive.trainers):
+                    with alive.stream(k):
+                        if sample:
+                            tr.snapshot()
+                        if evaluate:
+                            tr.evals["step"].append(step)
+                            tr.evals["recon_mse"].append(tr.evaluate(t.recon_steps).mse)
+            now = time.perf_counter()
+            bar.update(1)
+            if now - last_refresh > 1.0 or step == t.steps:
+                last_refresh = now
+                if outs is not None and (diverged := [tr for tr in alive.trainers if int(tr.bad_step) >= 0]):
+                    for tr, out in zip(alive.trainers, outs):
+                        if tr in diverged:
+                            tr._log(out)  # keep the step that showed it
+                    settle(diverged)
+                    if alive is None:
                         break
-                if t.sample_every and self.step % t.sample_every == 0:
-                    self.snapshot()
-                if t.eval_every and self.step % t.eval_every == 0:
-                    self.evals["step"].append(self.step)
-                    self.evals["recon_mse"].append(self.evaluate(t.recon_steps).mse)
-                now = time.perf_counter()
-                bar.update(1)
-                if now - last_refresh > 1.0 or self.step == t.steps:
-                    last_refresh = now
-                    if int(self.bad_step) >= 0:
-                        diverged_at = int(self.bad_step)
-                        self._log(out)  # keep the step that showed it
-                        break
-                    if self.rows:
-                        last = self.rows[-1].tolist()
-                        bar.set_postfix(loss_d=f"{last[1]:.3f}", loss_g=f"{last[2]:.3f}", refresh=False)
-                self.elapsed = now - started
-                if self.step < t.steps and self._checkpoint_due(now):
-                    self.checkpoint()
-                if callback is not None:
-                    callback(self)
-        except BaseException as err:
-            self.elapsed = time.perf_counter() - started
-            bar.close()
-            self._record_interruption()
-            if isinstance(err, KeyboardInterrupt) and not isinstance(err, TrainingInterrupted):
-                raise TrainingInterrupted(cfg.name, self.seed, self.step, self.checkpointed_step) from err
-            raise
+                if alive.trainers[0].rows:
+                    last = alive.trainers[0].rows[-1].tolist()
+                    bar.set_postfix(loss_d=f"{last[1]:.3f}", loss_g=f"{last[2]:.3f}", refresh=False)
+            for tr in alive.trainers:
+                tr.elapsed = now - started
+            if step < t.steps and alive.trainers[0]._checkpoint_due(now):
+                alive.write_back()
+                for k, tr in enumerate(alive.trainers):
+                    with alive.stream(k):
+                        tr.checkpoint()
+            for tr in alive.trainers if callback is not None else ():
+                callback(tr)
+    except BaseException as err:
         bar.close()
-        self.elapsed = time.perf_counter() - started
-        if diverged_at is None and int(self.bad_step) >= 0:
-            diverged_at = int(self.bad_step)
-        return self.finish(diverged_at)
+        stopped = alive.trainers if alive is not None else []
+        for tr in stopped:
+            tr.elapsed = time.perf_counter() - started
+            tr._record_interruption()
+        if isinstance(err, KeyboardInterrupt) and not isinstance(err, TrainingInterrupted) and stopped:
+            tr = stopped[0]
+            raise TrainingInterrupted(tr.config.name, tr.seed, tr.step, tr.checkpointed_step) from err
+        raise
+    bar.close()
+    if alive is not None:
+        alive.write_back()
+        for k, tr in enumerate(alive.trainers):
+            tr.elapsed = time.perf_counter() - started
+            with alive.stream(k):
+                runs[tr.seed] = tr.finish(int(tr.bad_step) if int(tr.bad_step) >= 0 else None)
+    return runs
 
 
 def interactive() -> bool:
