@@ -160,7 +160,7 @@ def main() -> None:
         steps = sum(experiments.table2(i, "full").train.steps for i in range(1, 15)) * 3
         print(f"Table II x 3 seeds at full ({steps} steps): {steps / rates['table2:11']['one'] / 60:.1f} min one "
               f"seed at a time, {steps / best['table2:11'] / 60:.1f} min at the best rate "
-              "(training only, at experiment 11's rate; evaluations extra)")
+              f"(training only, at experiment 11's rate at {args.image_size} px, full being 32 px; evaluations extra)")
 
 
 if __name__ == "__main__":
