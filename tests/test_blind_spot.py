@@ -146,6 +146,7 @@ def shift_runs(tmp_path_factory):
             for name in ("no-bn-shift", "bn-shift", "moments-bn-first")}
 
 
+@pytest.mark.slow
 def test_shift_test_drifts_further_with_bn_and_split_batches(shift_runs):
     with_bn, without = shift_runs["bn-shift"].values("shift_x"), shift_runs["no-bn-shift"].values("shift_x")
     assert len(with_bn) == len(without) == 3
@@ -153,6 +154,7 @@ def test_shift_test_drifts_further_with_bn_and_split_batches(shift_runs):
     assert with_bn.mean() > 0.5
 
 
+@pytest.mark.slow
 def test_moment_matched_fakes_keep_the_data_mean(shift_runs):
     shifts = np.stack([r.metrics["mean_shift"] for r in shift_runs["moments-bn-first"]])
     assert np.abs(shifts).max() < 1e-4  # each batch of fakes is given the data mean exactly
@@ -163,6 +165,7 @@ def test_moment_matched_fakes_keep_the_data_mean(shift_runs):
 # --------------------------------------------------------------------------- figures and the demo
 
 
+@pytest.mark.slow
 def test_blind_spot_figures_and_explorer(shift_runs):
     real = torch.randn(100, 2)
     fig = plots.toy_runs(shift_runs, real, max_seeds=2)
@@ -185,6 +188,7 @@ def test_blind_spot_figures_and_explorer(shift_runs):
         widgets.normalization_explorer(real=[1.0, 1.0])
 
 
+@pytest.mark.slow
 def test_training_points_are_what_the_runs_train_on(shift_runs):
     from bngan.train import load_run_data
 

@@ -281,6 +281,7 @@ def test_training_uses_and_records_the_thread_count_it_is_given():
     assert run.record["threads"] == threads and f"{threads} threads" in run.record["device"]
 
 
+@pytest.mark.slow
 def test_importing_the_library_leaves_the_default_thread_count_alone():
     code = ("import torch; n = torch.get_num_threads(); import bngan.cli, bngan.train, bngan.experiments; "
             "print(n, torch.get_num_threads())")
@@ -352,6 +353,7 @@ train_run(cfg, 0, root=sys.argv[1], device="cpu", progress=False, callback=slow)
 """
 
 
+@pytest.mark.slow
 def test_a_second_process_waits_for_the_first_and_loads_its_result(tmp_path, monkeypatch):
     """Two processes asked for the same run: the second does not train it a second time."""
     from bngan import runs, train

@@ -63,6 +63,7 @@ def test_errors_are_one_line_with_exit_code_2(argv, message, capsys):
     assert err.count("\n") == 1 and err.startswith("bngan: error:") and message in err
 
 
+@pytest.mark.slow
 def test_the_installed_command_exits_2_without_a_traceback():
     result = subprocess.run([sys.executable, "-m", "bngan.cli", "run", "table2:99"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "unknown experiment" in result.stderr

@@ -381,6 +381,7 @@ def test_one_sided_set_ups_reuse_table2_configs_and_move_only_bn():
         one_sided("combined", "neither")
 
 
+@pytest.mark.slow
 def test_one_sided_series_run_and_log_the_g_probe(tmp_path):
     """Smoke test of chapter 3's series at a tiny width: every set-up trains and G's BN gaps are
     logged exactly where G has BN."""
@@ -422,6 +423,7 @@ def test_kernel_set_ups_contain_the_papers_pair_and_cross_kernel_with_width():
             kernel_size(**bad)
 
 
+@pytest.mark.slow
 def test_kernel_series_train_at_every_image_size(tmp_path):
     """Smoke test of chapter 4's set-ups at a tiny width, the doubled image size included."""
     names = [*SERIES["kernel:upsampling"].values(), "kernel:k5-table1-32px"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # each case starts pytest and a kernel in a subprocess
 
 CELL = """\
 import os

@@ -126,6 +126,7 @@ def test_bad_inputs_name_the_parameter(digits) -> None:
 FASHION = data.SYSTEM_DIRS["fashion-mnist"][0] / "train-images-idx3-ubyte.gz"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FASHION.is_file(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_fashion_mnist_classifier_accuracy() -> None:
     """Trained once (about 15-30 s on 2 cores) into the data root's cache, then loaded."""

@@ -174,10 +174,13 @@ class SeedGroup:
     @staticmethod
     @torch.no_grad()
     def _dropout_shapes(d: nn.Module, data: torch.Tensor) -> list[tuple[tuple[int, ...], float]]:
-        """(shape per sample, p) of each dropout layer of D, in the order a forward meets them."""
+        """(shape per sample, p) of each dropout layer of D, in the order a forward meets them,
+        which must be the order of its modules (the order the masks are handed out)."""
         found: list[tuple[tuple[int, ...], float]] = []
-        handles = [m.register_forward_pre_hook(lambda m, inp: found.append((tuple(inp[0].shape[1:]), m.p)))
-                   for m in d.modules() if isinstance(m, nn.Dropout)]
+        met: list[nn.Module] = []
+        layers = [m for m in d.modules() if isinstance(m, nn.Dropout)]
+        handles = [m.register_forward_pre_hook(lambda m, inp: found.append((tuple(inp[0].shape[1:]), m.p))
+                                               or met.append(m)) for m in layers]
         was_training = d.training
         d.eval()
         try:
@@ -186,6 +189,8 @@ class SeedGroup:
             d.train(was_training)
             for h in handles:
                 h.remove()
+        if met != layers:
+            raise SeedGroupUnsupported("D's dropout layers run in another order than they are registered")
         return found
 
     def _hook_probes(self) -> None:
