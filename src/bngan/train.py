@@ -21,7 +21,7 @@ from .run_data import load_run_data
 from .runs import DamagedRunFileError, Run, RunDir, RunLock, check_writable, run_dir, cached_run_matches
 from .seed_group import SeedGroupUnsupported, train_group
 from .step import DUpdate, GANStep, StepOutput
-from .trainer import CHECKPOINT_SECONDS, Trainer, TrainingInterrupted, interactive, rng_state, set_rng_state
+from .trainer import CHECKPOINT_SECONDS, Trainer, TrainingInterrupted, interactive, set_rng_state
 
 __all__ = ["BNProbe", "CHECKPOINT_SECONDS", "DUpdate", "GANStep", "GBNProbe", "StepOutput", "Trainer",
            "TrainingInterrupted", "build_networks", "check_device", "d_loss_fn", "d_score", "default_device",
@@ -104,8 +104,7 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
                     _clear(dirs[s])
                 trainer = Trainer(config, s, dirs[s], device=device, progress=progress,
                                   checkpoint_seconds=checkpoint_seconds, lock=lock)
-                trainer.start()
-                trainer.rng_stream = rng_state(device)  # this seed's stream, as its one-seed run has it
+                trainer.start()  # its stream is then the one its one-seed run would draw from
                 trainers.append(trainer)
             for run, trainer in zip(_train_together(trainers, progress), trainers):
                 run.origin, run.resumed_at = (("trained", None) if trainer.resumed_at is None

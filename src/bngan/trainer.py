@@ -75,6 +75,8 @@ class Trainer:
         self.lock = lock
         self.engine = "one seed, eager"  # a seed group says so here (the record keeps it)
         self.started = False
+        # the seed's global random state as start() leaves it; a seed group swaps it in and out
+        self.rng_stream: dict[str, torch.Tensor] | None = None
         # Data first: a cache miss must not change the RNG stream the run sees.
         self.train_data, self.test_data = load_run_data(config, device)
         self._fresh()
@@ -314,6 +316,7 @@ class Trainer:
             self.snapshot()
         self.g.train()
         self.d.train()
+        self.rng_stream = rng_state(self.device)
 
     def finish(self, diverged_at: int | None) -> Run:
         """Record the run as diverged (its history kept) or complete (last snapshot, final
