@@ -7,7 +7,6 @@ exact arithmetic, and Adam turns its rounding noise into full +-lr steps, so lat
 two correct implementations part by about lr in those parameters.
 """
 
-import tempfile
 
 import pytest
 import torch
@@ -182,18 +181,18 @@ def test_a_setting_the_group_cannot_batch_runs_seed_by_seed_and_says_why(tmp_pat
 
 
 def test_seeds_at_different_steps_are_not_stepped_together(tmp_path):
-    config = toy_config(steps=6, norm="none")
-    with tempfile.TemporaryDirectory():
-        trainers = []
-        from bngan.runs import run_dir
-        from bngan.trainer import Trainer
+    from bngan.runs import run_dir
+    from bngan.trainer import Trainer
 
-        for seed, steps in ((0, 0), (1, 2)):
-            tr = Trainer(config, seed, run_dir(config, seed, tmp_path), device=torch.device("cpu"), progress=False)
-            tr.step = steps
-            trainers.append(tr)
-        with pytest.raises(ValueError, match="at steps \\[0, 2\\]"):
-            SeedGroup(trainers)
+    config = toy_config(steps=6, norm="none")
+    trainers = []
+    for seed, steps in ((0, 0), (1, 2)):
+        tr = Trainer(config, seed, run_dir(config, seed, tmp_path), device=torch.device("cpu"), progress=False)
+        tr.step = steps
+        trainers.append(tr)
+    with pytest.raises(ValueError, match="at steps \\[0, 2\\]"):
+        SeedGroup(trainers)
+
 
 
 def test_run_experiment_with_group_trains_the_seeds_together_and_prints_a_line_each(tmp_path, capsys):

@@ -166,7 +166,6 @@ class SeedGroup:
             for name, child in list(parent.named_children()):
                 if isinstance(child, nn.Dropout):
                     given = _GivenMask()
-                    given.p = child.p
                     setattr(parent, name, given)
                     swapped.append(given)
         return swapped
@@ -319,9 +318,6 @@ class SeedGroup:
 
     # ----------------------------------------------------------------- the step
 
-    def _per_seed(self, fn: Callable, *tensors: torch.Tensor) -> torch.Tensor:
-        return vmap(fn)(*tensors)
-
     def _grads(self, loss: torch.Tensor, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each seed's gradient (the seeds' losses are independent, so one backward of their sum)."""
         return dict(zip(params, torch.autograd.grad(loss.sum(), list(params.values()))))
@@ -353,7 +349,7 @@ class SeedGroup:
                 fake = self._g(r[key + "z"], train=t.d_fakes != "keras")[0]
         fake = noisy(fake.detach(), "eps_fake")
         y_real, y_fake = r[key + "y_real"], r[key + "y_fake"]
-        loss_of = lambda logits, y: self._per_seed(lambda l, yy: d_loss_fn(kind, l, yy), logits, y)  # noqa: E731
+        loss_of = lambda logits, y: vmap(lambda l, yy: d_loss_fn(kind, l, yy))(logits, y)  # noqa: E731
         grads, gaps = {}, {}
         if t.routine in ("combined", "split"):
             if t.routine == "combined":
@@ -396,7 +392,7 @@ class SeedGroup:
                     grads[f"grad_d_{where}"] = norm(0.5 * (g_real + fake0[name]))
                     grads[f"grad_d_{where}_real"] = norm(g_real)
                     grads[f"grad_d_{where}_fake"] = norm(g_fake)
-        score = lambda logits: self._per_seed(lambda l: d_score(kind, l), logits.detach())  # noqa: E731
+        score = lambda logits: vmap(lambda l: d_score(kind, l))(logits.detach())  # noqa: E731
         return loss.detach(), score(logits_real), score(logits_fake), grads, gaps
 
     def _g_update(self, r: dict, j: int, step: int, monitor: bool, shared: torch.Tensor | None,
@@ -420,12 +416,12 @@ class SeedGroup:
             logits = self._d(torch.cat([real, seen], 1), r[key + "m"])[0][:, n:]
         else:
             logits = self._d(seen, r[key + "m"])[0]
-        loss = self._per_seed(lambda l: g_loss_fn(kind, l), logits)
+        loss = vmap(lambda l: g_loss_fn(kind, l))(logits)
         if t.g_shift_weight:
             loss = loss - t.g_shift_weight * fake.flatten(2)[:, :, 0].mean(1)
         g_grads = self._grads(loss, self.pg)
         self._apply(self.opt_g, self.pg, g_grads)
-        return loss.detach(), self._per_seed(lambda l: d_score(kind, l), logits.detach()), g_grads, gaps
+        return loss.detach(), vmap(lambda l: d_score(kind, l))(logits.detach()), g_grads, gaps
 
     def __call__(self, step: int, monitor: bool = False) -> list[StepOutput]:
         with step_numerics(self.t, self.device):
