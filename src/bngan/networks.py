@@ -34,12 +34,14 @@ def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
     )
 
 
-def make_optimizer(config: ExperimentConfig, params: Iterable[torch.Tensor], lr: float) -> torch.optim.Optimizer:
-    """Adam (DCGAN: lr 2e-4, beta1 0.5) or RMSProp (Xiang & Li: alpha 0.9, eps 1e-6) over ``params``."""
+def make_optimizer(config: ExperimentConfig, params: Iterable[torch.Tensor], lr: float, *,
+                   capturable: bool = False) -> torch.optim.Optimizer:
+    """Adam (DCGAN: lr 2e-4, beta1 0.5) or RMSProp (Xiang & Li: alpha 0.9, eps 1e-6) over ``params``;
+    ``capturable`` keeps their step counts on the device so a CUDA graph can replay the update."""
     t = config.train
     if t.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2))
-    return torch.optim.RMSprop(params, lr=lr, alpha=t.rms_alpha, eps=t.rms_eps)
+        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2), capturable=capturable)
+    return torch.optim.RMSprop(params, lr=lr, alpha=t.rms_alpha, eps=t.rms_eps, capturable=capturable)
 
 
 def make_optimizers(config: ExperimentConfig, g: nn.Module, d: nn.Module) -> tuple[torch.optim.Optimizer, ...]:

@@ -31,7 +31,9 @@ from .runs import Run, first_line
 from .step import StepOutput, instance_noise_scale, step_numerics
 from .trainer import Trainer, TrainingInterrupted, rng_state, run_loop, set_rng_state
 
-Batch = dict[str, torch.Tensor]
+Draws = dict[str, "torch.Tensor | list[torch.Tensor]"]  # one iteration's random draws, seeds first
+GroupOutput = dict[str, torch.Tensor]  # what one iteration measured: a [seeds] tensor per column
+_SCORES = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_g")  # StepOutput's leading fields, in order
 
 
 class SeedGroupUnsupported(ValueError):
@@ -51,25 +53,34 @@ class _GivenMask(nn.Module):
 
 def _stack_optimizer_state(optimizers: list[torch.optim.Optimizer], stacked: list[torch.Tensor],
                            target: torch.optim.Optimizer) -> None:
-    """Give ``target`` (over the stacked parameters) the seeds' optimizer states, stacked."""
+    """Give ``target`` (over the stacked parameters) the seeds' optimizer states, stacked.
+    A capturable ``target`` keeps its step count on the device, as CUDA graphs need."""
     per_seed = [list(opt.state[p] for p in opt.param_groups[0]["params"]) for opt in optimizers]
+    capturable = target.defaults.get("capturable", False)
     for i, param in enumerate(stacked):
         states = [seed_states[i] for seed_states in per_seed]
         if not states[0]:
             continue
         # "step" (a count) is the same for every seed; the rest (moments) is per element
-        target.state[param] = {key: value.clone() if key == "step" else torch.stack([s[key] for s in states])
-                               for key, value in states[0].items()}
+        target.state[param] = {
+            key: (value.to(param.device, torch.float32, copy=True) if capturable else value.clone()) if key == "step"
+            else torch.stack([s[key] for s in states])
+            for key, value in states[0].items()}
 
 
 def _unstack_optimizer_state(source: torch.optim.Optimizer, stacked: list[torch.Tensor],
                              optimizer: torch.optim.Optimizer, k: int) -> None:
-    """Write seed ``k``'s slice of ``source``'s state into its own ``optimizer``."""
+    """Write seed ``k``'s slice of ``source``'s state into its own ``optimizer`` (a step
+    count kept on the device by a capturable ``source`` goes back to the CPU, where the
+    seed's own optimizer keeps it)."""
+    capturable = optimizer.defaults.get("capturable", False)
     for param, stacked_param in zip(optimizer.param_groups[0]["params"], stacked):
         state = source.state.get(stacked_param)
         if state:
-            optimizer.state[param] = {key: value.clone() if key == "step" else value[k].clone()
-                                      for key, value in state.items()}
+            optimizer.state[param] = {
+                key: (value.clone() if capturable else value.detach().to("cpu", copy=True)) if key == "step"
+                else value[k].clone()
+                for key, value in state.items()}
 
 
 class SeedGroup:
@@ -79,11 +90,11 @@ class SeedGroup:
     :class:`~bngan.step.StepOutput` per seed (with the BN gaps in ``gaps``).
     """
 
-    def __init__(self, trainers: list[Trainer]) -> None:
+    def __init__(self, trainers: list[Trainer], *, capturable: bool = False) -> None:
         steps = {tr.step for tr in trainers}
         if len(steps) != 1:
             raise ValueError(f"a seed group steps its seeds together; these are at steps {sorted(steps)}")
-        self.trainers = trainers
+        self.trainers, self.capturable = trainers, capturable
         first = trainers[0]
         self.config, self.t, self.device = first.config, first.config.train, first.device
         self.n = self.t.batch_size
@@ -112,12 +123,24 @@ class SeedGroup:
         self.pd = {k: v.requires_grad_() for k, v in stacked(lambda tr: tr.d.named_parameters()).items()}
         self.bg = stacked(lambda tr: tr.g.named_buffers())
         self.bd = stacked(lambda tr: tr.d.named_buffers())
-        self.opt_g = make_optimizer(self.config, list(self.pg.values()), self.t.lr_g)
-        self.opt_d = make_optimizer(self.config, list(self.pd.values()), self.t.lr_d)
+        self.opt_g = make_optimizer(self.config, list(self.pg.values()), self.t.lr_g, capturable=self.capturable)
+        self.opt_d = make_optimizer(self.config, list(self.pd.values()), self.t.lr_d, capturable=self.capturable)
         _stack_optimizer_state([tr.opt_g for tr in trs], list(self.pg.values()), self.opt_g)
         _stack_optimizer_state([tr.opt_d for tr in trs], list(self.pd.values()), self.opt_d)
         self.watch_g = self._watched(trs[0].g)
         self.watch_d = self._watched(trs[0].d)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor the group's iteration updates in place (parameters, BN buffers,
+        optimizer states), by a readable name: what a CUDA graph of it must leave in place."""
+        found = {}
+        for net, params, buffers, opt in (("g", self.pg, self.bg, self.opt_g), ("d", self.pd, self.bd, self.opt_d)):
+            found.update({f"{net}.{name}": p for name, p in params.items()})
+            found.update({f"{net}.{name}": b for name, b in buffers.items()})
+            for name, p in params.items():
+                found.update({f"{net}.{name}:{key}": v for key, v in opt.state.get(p, {}).items()
+                              if isinstance(v, torch.Tensor)})
+        return found
 
     @staticmethod
     def _watched(model: nn.Module) -> dict[str, str]:
@@ -146,7 +169,7 @@ class SeedGroup:
         """The group of the other seeds (after :meth:`write_back`), each with its stream."""
         for k, tr in enumerate(self.trainers):
             tr.rng_stream = self.streams[k]
-        return SeedGroup([tr for tr in self.trainers if tr not in gone])
+        return SeedGroup([tr for tr in self.trainers if tr not in gone], capturable=self.capturable)
 
     @contextlib.contextmanager
     def stream(self, k: int) -> Iterator[None]:
@@ -259,7 +282,7 @@ class SeedGroup:
         """Everything random in one iteration of seed ``k``, in the order GANStep draws it."""
         t, n, tr = self.t, self.n, self.trainers[k]
         latent = self.config.model.latent_dim
-        noisy = instance_noise_scale(t, step) > 0
+        scale = instance_noise_scale(t, step)  # the noise is drawn scaled (as GANStep computes scale * eps)
         targets = dict(real_label=t.real_label, fake_label=t.fake_label, flip_prob=t.flip_prob, device=self.device)
         out: dict[str, object] = {}
 
@@ -271,12 +294,12 @@ class SeedGroup:
         for i in range(t.d_steps):
             key, watched = f"d{i}_", monitor and i == t.d_steps - 1
             out[key + "real"] = real = tr.sampler()
-            if noisy:
-                out[key + "eps_real"] = torch.randn_like(real)
+            if scale > 0:
+                out[key + "eps_real"] = scale * torch.randn_like(real)
             if t.d_fakes != "reuse":
                 out[key + "z"] = z()
-            if noisy:
-                out[key + "eps_fake"] = torch.randn_like(real)
+            if scale > 0:
+                out[key + "eps_fake"] = scale * torch.randn_like(real)
             out[key + "y_real"] = make_targets(True, n, **targets)
             out[key + "y_fake"] = make_targets(False, n, **targets)
             if t.routine == "combined":
@@ -292,18 +315,20 @@ class SeedGroup:
             key = f"g{j}_"
             if t.d_fakes != "reuse":
                 out[key + "z"] = z()
-            if noisy:
-                out[key + "eps_seen"] = torch.randn_like(tr.train_data[:n])
+            if scale > 0:
+                out[key + "eps_seen"] = scale * torch.randn_like(tr.train_data[:n])
             if t.g_bn_mode == "joint":
                 out[key + "real"] = real = tr.sampler()
-                if noisy:
-                    out[key + "eps_real"] = torch.randn_like(real)
+                if scale > 0:
+                    out[key + "eps_real"] = scale * torch.randn_like(real)
                 out[key + "m"] = self._masks(2 * n)
             elif t.g_bn_mode == "train":
                 out[key + "m"] = self._masks(n)
         return out
 
-    def _draws(self, step: int, monitor: bool) -> dict[str, object]:
+    def draws(self, step: int, monitor: bool) -> Draws:
+        """Every seed's random draws for ``step``, stacked seeds first (drawn from the seeds'
+        own streams, which move on)."""
         per_seed = []
         for k in range(len(self.trainers)):
             with self.stream(k):
@@ -333,13 +358,12 @@ class SeedGroup:
             param.grad = grads[name]
         optimizer.step()
 
-    def _d_update(self, r: dict, i: int, step: int, monitor: bool, shared: torch.Tensor | None):
+    def _d_update(self, r: dict, i: int, monitor: bool, shared: torch.Tensor | None):
         t, n, kind = self.t, self.n, self.t.loss
         key = f"d{i}_"
-        scale = instance_noise_scale(t, step)
 
-        def noisy(x: torch.Tensor, eps: str) -> torch.Tensor:
-            return x + scale * r[key + eps] if scale > 0 else x
+        def noisy(x: torch.Tensor, eps: str) -> torch.Tensor:  # the instance noise comes scaled
+            return x + r[key + eps] if key + eps in r else x
 
         real = noisy(r[key + "real"], "eps_real")
         if shared is not None:
@@ -395,16 +419,18 @@ class SeedGroup:
         score = lambda logits: vmap(lambda l: d_score(kind, l))(logits.detach())  # noqa: E731
         return loss.detach(), score(logits_real), score(logits_fake), grads, gaps
 
-    def _g_update(self, r: dict, j: int, step: int, monitor: bool, shared: torch.Tensor | None,
-                  shared_gaps: dict):
+    def _g_update(self, r: dict, j: int, monitor: bool, shared: torch.Tensor | None, shared_gaps: dict):
         t, n, kind = self.t, self.n, self.t.loss
         key = f"g{j}_"
-        scale = instance_noise_scale(t, step)
+
+        def noisy(x: torch.Tensor, eps: str) -> torch.Tensor:
+            return x + r[key + eps] if key + eps in r else x
+
         if shared is None:
             fake, gaps = self._g(r[key + "z"], probe=monitor)
         else:
             fake, gaps = shared, shared_gaps
-        seen = fake + scale * r[key + "eps_seen"] if scale > 0 else fake
+        seen = noisy(fake, "eps_seen")
         if t.g_bn_mode == "eval":
             self.d_t.eval()
             try:
@@ -412,7 +438,7 @@ class SeedGroup:
             finally:
                 self.d_t.train()
         elif t.g_bn_mode == "joint":
-            real = r[key + "real"] + scale * r[key + "eps_real"] if scale > 0 else r[key + "real"]
+            real = noisy(r[key + "real"], "eps_real")
             logits = self._d(torch.cat([real, seen], 1), r[key + "m"])[0][:, n:]
         else:
             logits = self._d(seen, r[key + "m"])[0]
@@ -425,24 +451,34 @@ class SeedGroup:
 
     def __call__(self, step: int, monitor: bool = False) -> list[StepOutput]:
         with step_numerics(self.t, self.device):
-            return self._iteration(step, monitor)
+            return self.split(self.compute(self.draws(step, monitor), monitor))
 
-    def _iteration(self, step: int, monitor: bool) -> list[StepOutput]:
+    def compute(self, r: Draws, monitor: bool) -> GroupOutput:
+        """One iteration of every seed from its draws ``r``: the updates, then what they
+        measured as one ``[seeds]`` tensor per column. Nothing here draws a random number,
+        reads the step or syncs with the host, so a CUDA graph can replay it
+        (:mod:`bngan.step_graph`)."""
         t = self.t
-        r = self._draws(step, monitor)
         shared, shared_gaps = (self._g(r["z_shared"], probe=monitor) if t.d_fakes == "reuse" else (None, {}))
         for i in range(t.d_steps):
             last = i == t.d_steps - 1
-            loss_d, d_real, d_fake, grads, gaps = self._d_update(r, i, step, monitor and last, shared)
+            loss_d, d_real, d_fake, grads, gaps = self._d_update(r, i, monitor and last, shared)
         gaps = dict(gaps)
         for j in range(t.g_steps):
             last = j == t.g_steps - 1
-            loss_g, d_fake_g, g_grads, g_gaps = self._g_update(r, j, step, monitor and last, shared, shared_gaps)
+            loss_g, d_fake_g, g_grads, g_gaps = self._g_update(r, j, monitor and last, shared, shared_gaps)
         if monitor:
             grads.update(self._norms(g_grads, self.watch_g, "grad_g"))
             gaps.update(g_gaps)
-        return [StepOutput(loss_d[k], loss_g[k], d_real[k], d_fake[k], d_fake_g[k],
-                           {name: v[k] for name, v in grads.items()}, {name: v[k] for name, v in gaps.items()})
+        return {"loss_d": loss_d, "loss_g": loss_g, "d_real": d_real, "d_fake": d_fake, "d_fake_g": d_fake_g,
+                **grads, **gaps}
+
+    def split(self, out: GroupOutput) -> list[StepOutput]:
+        """The seeds' own :class:`~bngan.step.StepOutput` from the group's columns."""
+        grads = [name for name in out if name.startswith("grad_")]
+        gaps = [name for name in out if name not in grads and name not in _SCORES]
+        return [StepOutput(*(out[name][k] for name in _SCORES), {name: out[name][k] for name in grads},
+                           {name: out[name][k] for name in gaps})
                 for k in range(len(self.trainers))]
 
 
