@@ -159,7 +159,7 @@ def test_cached_seeds_load_and_only_the_missing_ones_train(tmp_path):
     runs = together(config, tmp_path)
     assert [r.origin for r in runs] == ["trained", "cached", "trained"]
     assert runs[1].record == first.record
-    assert runs[0].record["engine"] == "seed group of 2 (torch.func.vmap)"
+    assert runs[0].record["engine"] == "seed group of 2 (torch.func.vmap); eager (CUDA graphs need a GPU)"
 
 
 def test_on_a_cpu_seeds_train_one_by_one_unless_a_group_is_asked_for(tmp_path):
@@ -168,7 +168,7 @@ def test_on_a_cpu_seeds_train_one_by_one_unless_a_group_is_asked_for(tmp_path):
 
 
 def test_a_setting_the_group_cannot_batch_runs_seed_by_seed_and_says_why(tmp_path, monkeypatch):
-    def refuse(self, trainers):
+    def refuse(self, trainers, **options):
         raise SeedGroupUnsupported("made up for the test")
 
     monkeypatch.setattr(SeedGroup, "__init__", refuse)
@@ -199,7 +199,7 @@ def test_run_experiment_with_group_trains_the_seeds_together_and_prints_a_line_e
     from bngan.experiments import run_experiment
 
     runs = run_experiment(toy_config(norm="none"), seeds=[0, 1], root=tmp_path, device="cpu", group=True)
-    assert [r.record["engine"] for r in runs] == ["seed group of 2 (torch.func.vmap)"] * 2
+    assert [r.record["engine"] for r in runs] == ["seed group of 2 (torch.func.vmap); eager (CUDA graphs need a GPU)"] * 2
     lines = capsys.readouterr().out.splitlines()[-2:]
     assert [line.split(" s)")[0].rsplit(",", 1)[0] for line in lines] == ["seed 0: trained (6 steps", "seed 1: trained (6 steps"]
     again = run_experiment(toy_config(norm="none"), seeds=[0, 1], root=tmp_path, device="cpu", group=True)

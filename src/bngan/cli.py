@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     runs = run_experiment(args.name, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
-                          group=args.group)
+                          group=args.group, graph=args.graph)
     print(f"{args.name} at profile {profile.name}:")
     for run in runs:
         print(f"  {run.path}\n    {run.summary()}")
@@ -116,7 +116,7 @@ def _verdicts(args: argparse.Namespace) -> int:
     claims = [c for c in ledger.CLAIMS if c.chapter in wanted]
     profile = get_profile(args.profile)
     verdicts = ledger.evaluate(claims, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
-                               progress=True, group=args.group)
+                               progress=True, group=args.group, graph=args.graph)
     print(f"claims ledger at profile {profile.name} (chapter 10 explains how a verdict is made):")
     print(ledger.ledger_table(verdicts))
     counts = ledger.tally(verdicts)
@@ -134,6 +134,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     parser.add_argument("--group", action=argparse.BooleanOptionalAction, default=None,
                         help="train an experiment's seeds together, one batched step for all (default: on a GPU)")
+    parser.add_argument("--graph", action=argparse.BooleanOptionalAction, default=None,
+                        help="replay each training step as a CUDA graph (default: on a GPU; needs one)")
 
 
 def build_parser() -> argparse.ArgumentParser:

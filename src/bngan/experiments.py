@@ -712,7 +712,7 @@ def _final_value(run: Run, metric: str) -> float:
 
 def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile | None = None,
                    seeds: Iterable[int] | None = None, root=None, device=None, progress: bool = True,
-                   label: str | None = None, group: bool | None = None) -> RunSet:
+                   label: str | None = None, group: bool | None = None, graph: bool | None = None) -> RunSet:
     """Train (or load from the cache) one experiment for each seed.
 
     ``experiment`` is a registered name (``"table2:10"``), run as :func:`for_profile` gives it
@@ -722,18 +722,19 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     diverged seed is recorded and the sweep goes on with the next one. With ``progress``,
     each seed prints one line as it is done (:func:`seed_status`) and a step bar shows while
     one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed.
-    ``group`` trains the seeds together (:func:`bngan.train.train_runs`; default: on a GPU
-    only); each run equals its one-seed run up to float rounding.
+    ``group`` trains the seeds together and ``graph`` replays each iteration as a CUDA graph
+    (:func:`bngan.train.train_runs`; default for both: on a GPU only); each run equals its
+    one-seed run up to float rounding.
     """
     p = get_profile(profile)
     config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
     if seeds is None:
         seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
     seeds = _check_seeds(seeds)
-    if group is None:
-        group = (check_device(device) if device is not None else default_device()).type == "cuda"
-    if group and len(seeds) > 1:  # the seeds finish together, so their lines come at the end
-        runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=True)
+    on_gpu = (check_device(device) if device is not None else default_device()).type == "cuda"
+    group = on_gpu if group is None else group
+    if (group and len(seeds) > 1) or (graph is not False and on_gpu):  # the seeds finish together: lines at the end
+        runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
         for run in runs if progress else ():
             print(seed_status(run), flush=True)
         return RunSet(label or config.name, config, runs)
@@ -781,11 +782,12 @@ def _check_seeds(seeds) -> list[int]:
 
 def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str | Profile | None = None,
                seeds: Sequence[int] | None = None, root=None, device=None,
-               progress: bool = True, group: bool | None = None) -> dict[str, RunSet]:
+               progress: bool = True, group: bool | None = None, graph: bool | None = None) -> dict[str, RunSet]:
     """Run every experiment of a series (a registered name or a ``{label: experiment}`` dict);
-    registered names run as :func:`for_profile` gives them; ``group`` as in :func:`run_experiment`."""
+    registered names run as :func:`for_profile` gives them; ``group`` and ``graph`` as in
+    :func:`run_experiment`."""
     return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
-                                  progress=progress, label=label, group=group)
+                                  progress=progress, label=label, group=group, graph=graph)
             for label, exp in _series_entries(series).items()}
 
 

@@ -379,7 +379,7 @@ def _seeds(profile: Profile, toy: bool, wanted: int | None) -> tuple[int, ...]:
 
 def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None = None,
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
-             group: bool | None = None) -> list[Verdict]:
+             group: bool | None = None, graph: bool | None = None) -> list[Verdict]:
     """Every claim's verdict from the runs of its checks (trained where the cache lacks them).
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
@@ -392,7 +392,7 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
         config = for_profile(name, p)
         chosen = tuple(seeds) if seeds is not None else _seeds(p, config.data.kind == "toy", wanted)
         runs[name] = run_experiment(config, profile=p, seeds=chosen, root=root, device=device, progress=progress,
-                                    label=name, group=group)
+                                    label=name, group=group, graph=graph)
     verdicts = []
     for claim in claims:
         results = []

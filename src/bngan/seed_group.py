@@ -17,7 +17,7 @@ a diverged seed, the end).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -27,9 +27,8 @@ from torch.func import functional_call, vmap
 from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import build_networks, layer_weights, make_optimizer
 from .probes import GBNProbe, tagged_gaps
-from .runs import Run, first_line
 from .step import StepOutput, instance_noise_scale, step_numerics
-from .trainer import Trainer, TrainingInterrupted, rng_state, run_loop, set_rng_state
+from .trainer import Trainer, rng_state, set_rng_state
 
 Draws = dict[str, "torch.Tensor | list[torch.Tensor]"]  # one iteration's random draws, seeds first
 GroupOutput = dict[str, torch.Tensor]  # what one iteration measured: a [seeds] tensor per column
@@ -480,39 +479,3 @@ class SeedGroup:
         return [StepOutput(*(out[name][k] for name in _SCORES), {name: out[name][k] for name in grads},
                            {name: out[name][k] for name in gaps})
                 for k in range(len(self.trainers))]
-
-
-# --------------------------------------------------------------------------- the loop
-
-
-def _first_step_or_refuse(trainers: list[Trainer]) -> tuple[SeedGroup, list[StepOutput] | None]:
-    """The group and the outputs of its first step. If building the group or
-    that step fails (a layer vmap cannot batch, say), raise :class:`SeedGroupUnsupported`
-    with the reason, the seeds' samplers put back, so they can run one by one unchanged."""
-    samplers = [tr.sampler.state_dict() for tr in trainers]
-    try:
-        group = SeedGroup(trainers)
-        step, t = trainers[0].step + 1, trainers[0].config.train
-        return group, (group(step, step % t.log_every == 0 or step == t.steps) if step <= t.steps else None)
-    except SeedGroupUnsupported:
-        raise
-    except KeyboardInterrupt as err:  # Ctrl-C in the first step: recorded as the loop records it
-        for tr in trainers:
-            tr._record_interruption()
-        lead = trainers[0]
-        raise TrainingInterrupted(lead.config.name, lead.seed, lead.step + 1, lead.checkpointed_step) from err
-    except Exception as err:  # noqa: BLE001 - any failure of the batched path falls back to eager
-        for tr, state in zip(trainers, samplers):
-            tr.sampler.load_state_dict(state)
-        raise SeedGroupUnsupported(f"its first batched step failed: {first_line(err)}") from err
-
-
-def train_group(trainers: list[Trainer], *, progress: bool = True,
-                callback: Callable[[Trainer], None] | None = None) -> list[Run]:
-    """Train the (started, same-step) ``trainers`` of one config together to the end; a seed
-    that diverges is recorded at its step and the others go on. Returns their runs, in order."""
-    group, first = _first_step_or_refuse(trainers)
-    for tr in trainers:
-        tr.engine = f"seed group of {len(trainers)} (torch.func.vmap)"
-    runs = run_loop(group, progress=progress, callback=callback, first=first)
-    return [runs[tr.seed] for tr in trainers]

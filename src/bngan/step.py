@@ -41,12 +41,14 @@ class DUpdate:
 
 
 @contextlib.contextmanager
-def step_numerics(t: TrainConfig, device: torch.device) -> Iterator[None]:
-    """The training step's numerics as ``t`` asks: bfloat16 autocast for ``precision='bf16'``,
-    deterministic kernels for ``deterministic`` (the global switches are restored after)."""
+def step_numerics(t: TrainConfig, device: torch.device, *, autocast_cache: bool = True) -> Iterator[None]:
+    """The training step's numerics as ``t`` asks: bfloat16 autocast for ``precision='bf16'``
+    (its cache of cast weights off with ``autocast_cache=False``, as CUDA-graph capture
+    needs), deterministic kernels for ``deterministic`` (the global switches are restored after)."""
     with contextlib.ExitStack() as stack:
         if t.precision == "bf16":
-            stack.enter_context(torch.autocast(device_type=device.type, dtype=torch.bfloat16))
+            stack.enter_context(torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                                               cache_enabled=autocast_cache))
         if t.deterministic:
             saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
                      torch.backends.cudnn.benchmark)

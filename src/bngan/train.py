@@ -19,14 +19,16 @@ from .networks import build_networks, layer_weights, make_optimizers
 from .probes import BNProbe, GBNProbe
 from .run_data import load_run_data
 from .runs import DamagedRunFileError, Run, RunDir, RunLock, check_writable, run_dir, cached_run_matches
-from .seed_group import SeedGroupUnsupported, train_group
+from .runs import first_line
+from .seed_group import SeedGroup, SeedGroupUnsupported
 from .step import DUpdate, GANStep, StepOutput
-from .trainer import CHECKPOINT_SECONDS, Trainer, TrainingInterrupted, interactive, set_rng_state
+from .step_graph import Capture, GraphedGroup, capture_for
+from .trainer import CHECKPOINT_SECONDS, Stepper, Trainer, TrainingInterrupted, interactive, run_loop, set_rng_state
 
 __all__ = ["BNProbe", "CHECKPOINT_SECONDS", "DUpdate", "GANStep", "GBNProbe", "StepOutput", "Trainer",
            "TrainingInterrupted", "build_networks", "check_device", "d_loss_fn", "d_score", "default_device",
            "g_loss_fn", "interactive", "layer_weights", "load_run_data", "make_optimizers", "make_targets",
-           "train_run", "train_runs"]
+           "train_group", "train_run", "train_runs"]
 
 
 def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str | torch.device | None = None,
@@ -65,22 +67,25 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
 
 
 def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device: str | torch.device | None = None,
-               progress: bool = True, force: bool = False, group: bool | None = None,
+               progress: bool = True, force: bool = False, group: bool | None = None, graph: bool | None = None,
                checkpoint_seconds: float | None = None, lock_wait: float = 0.0) -> list[Run]:
     """Train (or load) ``config`` for every seed, as :func:`train_run` does for one.
 
     With ``group`` the seeds left to train are trained together as one
     :class:`~bngan.seed_group.SeedGroup` (one batched forward and backward for all, each
     seed drawing from its own random stream, so each run is its one-seed run up to float
-    rounding); the default, ``None``, groups on a GPU only (on a CPU grouping measured
-    slower; see ``benchmarks/``). Seeds resuming from different steps, or a setting the
-    group cannot batch, run one by one, and each record's ``engine`` says which way ran.
+    rounding). With ``graph`` each iteration is replayed as a CUDA graph
+    (:mod:`bngan.step_graph`; a lone seed then runs as a group of one). The defaults,
+    ``None``, do both on a GPU and neither on a CPU (where grouping measured slower and
+    CUDA graphs do not exist; see ``benchmarks/``). Seeds resuming from different steps, or a
+    setting the group cannot batch, run one by one eagerly, and each record's ``engine``
+    says which way ran and why.
     """
     device = check_device(device) if device is not None else default_device()
     wanted = [int(s) for s in seeds]
-    if group is None:
-        group = device.type == "cuda"
-    if not group or len(wanted) < 2:
+    group = device.type == "cuda" if group is None else group
+    graphed = graph if graph is not None else device.type == "cuda"
+    if not ((group and len(wanted) > 1) or (graphed and device.type == "cuda")):
         return [train_run(config, s, root=root, device=device, progress=progress, force=force,
                           checkpoint_seconds=checkpoint_seconds, lock_wait=lock_wait) for s in wanted]
     found: dict[int, Run] = {}
@@ -106,35 +111,89 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
                                   checkpoint_seconds=checkpoint_seconds, lock=lock)
                 trainer.start()  # its stream is then the one its one-seed run would draw from
                 trainers.append(trainer)
-            for run, trainer in zip(_train_together(trainers, progress), trainers):
+            for run, trainer in zip(_train_together(trainers, progress, group=group, graph=graph), trainers):
                 run.origin, run.resumed_at = (("trained", None) if trainer.resumed_at is None
                                               else ("resumed", trainer.resumed_at))
                 found[trainer.seed] = run
     return [found[s] for s in wanted]
 
 
-def _train_together(trainers: list[Trainer], progress: bool) -> list[Run]:
-    """Seeds at the same step as one group; a seed alone at its step, or a setting the
-    group cannot batch, one by one (from its own random stream)."""
+def _train_together(trainers: list[Trainer], progress: bool, *, group: bool, graph: bool | None) -> list[Run]:
+    """Seeds at the same step as one group (each alone without ``group``), its iterations
+    replayed as CUDA graphs where ``graph`` (None: on a GPU) and a GPU allow; a seed alone at
+    its step without graphs, or a setting the group cannot batch, eagerly one by one (from
+    its own random stream)."""
+    graphed = graph is not False and trainers[0].device.type == "cuda"
     by_step: dict[int, list[Trainer]] = {}
     for trainer in trainers:
         by_step.setdefault(trainer.step, []).append(trainer)
+    batches = [batch for same in by_step.values() for batch in ([same] if group else [[tr] for tr in same])]
     runs: dict[int, Run] = {}
-    for same_step in by_step.values():
+    for batch in batches:
         reason = None
-        if len(same_step) > 1:
+        if len(batch) > 1 or graphed:
             try:
-                for run in train_group(same_step, progress=progress):
+                for run in train_group(batch, progress=progress, graph=graph):
                     runs[run.seed] = run
                 continue
             except SeedGroupUnsupported as err:
                 reason = str(err)
-        for trainer in same_step:
+        for trainer in batch:
             if reason:
                 trainer.engine = f"one seed, eager ({reason})"
             set_rng_state(trainer.rng_stream, trainer.device)
             runs[trainer.seed] = trainer.run()
     return [runs[trainer.seed] for trainer in trainers]
+
+
+def train_group(trainers: list[Trainer], *, progress: bool = True, callback: Callable[[Trainer], None] | None = None,
+                graph: bool | None = None, capture: Capture | None = None) -> list[Run]:
+    """Train the (started, same-step) ``trainers`` of one config together to the end as a
+    :class:`~bngan.seed_group.SeedGroup`, its iterations replayed as CUDA graphs where
+    ``graph`` (None: on a GPU) and a GPU allow (``capture`` replaces the CUDA capture; tests
+    pass :func:`~bngan.step_graph.rerun`). A seed that diverges is recorded at its step and
+    the others go on. Returns their runs, in order. Raises :class:`SeedGroupUnsupported`,
+    nothing trained, if the group cannot be built or its first step fails."""
+    device = trainers[0].device
+    if capture is None and graph is not False:
+        capture = capture_for(device)
+    base = f"seed group of {len(trainers)} (torch.func.vmap)"
+    why = "CUDA graphs turned off" if graph is False else "CUDA graphs need a GPU"
+
+    def build(batch: list[Trainer]) -> Stepper:
+        seeds = SeedGroup(batch, capturable=capture is not None and device.type == "cuda")
+        return seeds if capture is None else GraphedGroup(seeds, capture, engine=base)
+
+    stepper, first = _first_step_or_refuse(trainers, build)
+    if capture is None:
+        for tr in trainers:
+            tr.engine = f"{base}; eager ({why})"
+    runs = run_loop(stepper, progress=progress, callback=callback, first=first)
+    return [runs[tr.seed] for tr in trainers]
+
+
+def _first_step_or_refuse(trainers: list[Trainer], build: Callable[[list[Trainer]], Stepper]
+                          ) -> tuple[Stepper, list[StepOutput] | None]:
+    """The stepper ``build`` makes of ``trainers`` and the outputs of its first step. If
+    building it or that step fails (a layer vmap cannot batch, say), raise
+    :class:`SeedGroupUnsupported` with the reason, the seeds' samplers put back, so they can
+    run one by one unchanged."""
+    samplers = [tr.sampler.state_dict() for tr in trainers]
+    try:
+        stepper = build(trainers)
+        step, t = trainers[0].step + 1, trainers[0].config.train
+        return stepper, (stepper(step, step % t.log_every == 0 or step == t.steps) if step <= t.steps else None)
+    except SeedGroupUnsupported:
+        raise
+    except KeyboardInterrupt as err:  # Ctrl-C in the first step: recorded as the loop records it
+        for tr in trainers:
+            tr._record_interruption()
+        lead = trainers[0]
+        raise TrainingInterrupted(lead.config.name, lead.seed, lead.step + 1, lead.checkpointed_step) from err
+    except Exception as err:  # noqa: BLE001 - any failure of the batched path falls back to eager
+        for tr, state in zip(trainers, samplers):
+            tr.sampler.load_state_dict(state)
+        raise SeedGroupUnsupported(f"its first batched step failed: {first_line(err)}") from err
 
 
 def _cached(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | None:
