@@ -1,6 +1,7 @@
-"""The training engine side by side: a plain PyTorch-example loop, the library's one-seed
-step, and seed groups of 3 and 10, for three models; then what that makes of chapter 7's
-series and of Table II x 3 seeds at ``full``.
+"""The training engine side by side: a plain PyTorch-example loop (eager, and captured as one
+CUDA graph), the library's one-seed step, seed groups of 3 and 10, and the library's step
+replayed as CUDA graphs, for three models; then what that makes of chapter 7's series and of
+Table II x 3 seeds at ``full``.
 
     python benchmarks/engine.py [--device cuda] [--steps 20] [--groups 3 10] [--models toy table2:11 radford64]
 
@@ -8,9 +9,10 @@ Figures are training iterations per second of one seed ("seed-steps/s": a group 
 doing 5 iterations/s counts 50), after warm-up, with the data already on the device and
 monitoring every 10th step as runs log; bf16 and deterministic kernels are the config's
 ``precision`` and ``deterministic`` options. Run it on the machine whose figures you report;
-the output starts with the device and torch version. CUDA-graph replay is not built yet
-(issue 12): its column says so rather than show a number. The full-profile times below the
-table are training steps at the best fp32 rate, without evaluations.
+the output starts with the device and torch version. The CUDA-graph columns need a GPU (on
+a CPU they say so); graphed steps are timed after both kinds of iteration (monitored and
+plain) have been captured. The full-profile times below the table are training steps at the
+best fp32 rate, without evaluations.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bngan.devices import device_name
 from bngan.networks import build_networks
 from bngan.runs import run_dir
 from bngan.seed_group import SeedGroup
+from bngan.step_graph import GraphedGroup, cuda_graph
 from bngan.trainer import Trainer, rng_state
 
 
@@ -51,15 +54,15 @@ def models(name: str, full_image_size: int) -> ExperimentConfig:
                                                image_size=full_image_size)
 
 
-def timed(step: Callable[[int], None], steps: int, device: torch.device) -> float:
-    """Iterations per second of ``step`` after 3 warm-up calls."""
-    for i in range(3):
+def timed(step: Callable[[int], None], steps: int, device: torch.device, warmup: int = 3) -> float:
+    """Iterations per second of ``step`` after ``warmup`` calls."""
+    for i in range(warmup):
         step(i + 1)
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
     for i in range(steps):
-        step(i + 4)
+        step(i + warmup + 1)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps / (time.perf_counter() - start)
@@ -89,6 +92,47 @@ def example_loop(config: ExperimentConfig, train_data: torch.Tensor, device: tor
     return step
 
 
+def example_loop_graphed(config: ExperimentConfig, train_data: torch.Tensor,
+                         device: torch.device) -> Callable[[int], None]:
+    """The same example iteration captured as one CUDA graph (capturable Adam, the batch and
+    the latents copied into fixed inputs): the bound on what replaying the step can give."""
+    torch.manual_seed(0)
+    g, d = (net.to(device).train() for net in build_networks(config))
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), capturable=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), capturable=True)
+    n, latent = config.train.batch_size, config.model.latent_dim
+    sampler = data.BatchSampler(train_data, n, seed=0)
+    ones, zeros = torch.ones(n, 1, device=device), torch.zeros(n, 1, device=device)
+    real, z = sampler().clone(), torch.randn(n, latent, device=device)
+
+    def iteration() -> None:
+        d.zero_grad(set_to_none=True)
+        F.binary_cross_entropy_with_logits(d(real), ones).backward()
+        fake = g(z)
+        F.binary_cross_entropy_with_logits(d(fake.detach()), zeros).backward()
+        opt_d.step()
+        g.zero_grad(set_to_none=True)
+        F.binary_cross_entropy_with_logits(d(fake), ones).backward()
+        opt_g.step()
+
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            iteration()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        iteration()
+
+    def step(_: int) -> None:
+        real.copy_(sampler())
+        z.normal_()
+        graph.replay()
+
+    return step
+
+
 def trainers(config: ExperimentConfig, seeds: int, device: torch.device, root: str) -> list[Trainer]:
     made = []
     for seed in range(seeds):
@@ -108,6 +152,24 @@ def group_step(config: ExperimentConfig, seeds: int, device: torch.device, root:
     return lambda i: group(i, monitor=i % config.train.log_every == 0)
 
 
+def graphed_step(config: ExperimentConfig, seeds: int, device: torch.device,
+                 root: str) -> tuple[GraphedGroup, Callable[[int], None]]:
+    """``seeds`` seeds (1: a group of one) stepped by replaying CUDA graphs, as train_runs does on a GPU."""
+    stepper = GraphedGroup(SeedGroup(trainers(config, seeds, device, root), capturable=True), cuda_graph,
+                           engine="benchmark")
+    return stepper, lambda i: stepper(i, monitor=i % config.train.log_every == 0)
+
+
+def graphed_rate(config: ExperimentConfig, seeds: int, device: torch.device, root: str, steps: int) -> float | str:
+    """Seed-steps/s replaying graphs, once both kinds of iteration are captured; or why not."""
+    if device.type != "cuda":
+        return "needs CUDA"
+    stepper, step = graphed_step(config, seeds, device, root)
+    warmup = (GraphedGroup.WARMUP + 2) * config.train.log_every  # >= 3 monitored and many plain iterations
+    rate = seeds * timed(step, steps, device, warmup=warmup)
+    return f"refused: {stepper.refused}" if stepper.refused else rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -118,8 +180,11 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"device: {device_name(device)}; torch {torch.__version__}; {args.steps} timed steps after 3 warm-up")
-    header = (["model", "example loop", "one seed"] + [f"group of {k}" for k in args.groups]
-              + ["one seed, bf16", f"group of {args.groups[-1]}, bf16", "one seed, deterministic", "CUDA graph"])
+    k = args.groups[-1]
+    header = (["model", "example loop", "example loop, one CUDA graph", "one seed"]
+              + [f"group of {g}" for g in args.groups]
+              + ["one seed, bf16", f"group of {k}, bf16", "one seed, deterministic", "one seed, CUDA graphs",
+                 f"group of {k}, CUDA graphs", f"group of {k}, CUDA graphs, bf16"])
     print("| " + " | ".join(header) + " |")
     print("|" + " --- |" * len(header))
     rates: dict[str, dict[str, float]] = {}
@@ -130,6 +195,8 @@ def main() -> None:
             first = trainers(config, 1, device, root)[0]
             if config.data.kind == "image":
                 row["example"] = timed(example_loop(config, first.train_data, device), args.steps, device)
+                row["example_graph"] = (timed(example_loop_graphed(config, first.train_data, device), args.steps, device)
+                                        if device.type == "cuda" else "needs CUDA")
             row["one"] = timed(library_step(config, device, root), args.steps, device)
             for k in args.groups:
                 row[f"group{k}"] = k * timed(group_step(config, k, device, root), args.steps, device)
@@ -139,13 +206,21 @@ def main() -> None:
             row["group_bf16"] = k * timed(group_step(bf16, k, device, root), args.steps, device)
             row["deterministic"] = timed(library_step(config.vary(deterministic=True), device, root), args.steps,
                                          device)
-        cells = [name, f"{row['example']:.3g}" if "example" in row else "-", f"{row['one']:.3g}"]
-        cells += [f"{row[f'group{k}']:.3g} ({row[f'group{k}'] / row['one']:.2f}x)" for k in args.groups]
-        cells += [f"{row[key]:.3g} ({row[key] / row['one']:.2f}x)" for key in ("bf16", "group_bf16", "deterministic")]
-        cells += ["not built"]
+            row["graph1"] = graphed_rate(config, 1, device, root, args.steps)
+            row["graph"] = graphed_rate(config, k, device, root, args.steps)
+            row["graph_bf16"] = graphed_rate(bf16, k, device, root, args.steps)
+
+        def cell(key: str) -> str:
+            value = row.get(key, "-")
+            return value if isinstance(value, str) else f"{value:.3g} ({value / row['one']:.2f}x)"
+
+        cells = [name, cell("example"), cell("example_graph"), f"{row['one']:.3g}"]
+        cells += [cell(key) for key in [f"group{g}" for g in args.groups]
+                  + ["bf16", "group_bf16", "deterministic", "graph1", "graph", "graph_bf16"]]
         print("| " + " | ".join(cells) + " |", flush=True)
-    print("\nseed-steps/s; (x) = against one seed at a time.")
-    best = {name: max(v for k, v in row.items() if k in ("one", *(f"group{g}" for g in args.groups)))
+    print("\nseed-steps/s; (x) = against the library's one seed at a time, eager.")
+    fp32 = ("one", "graph1", "graph", *(f"group{g}" for g in args.groups))
+    best = {name: max(v for key, v in row.items() if key in fp32 and not isinstance(v, str))
             for name, row in rates.items()}
     if "toy" in rates:
         series = [c for label in ("blindspot:bn", "blindspot:shift", "blindspot:failures", "blindspot:fixes",
