@@ -115,14 +115,14 @@ def example_loop_graphed(config: ExperimentConfig, train_data: torch.Tensor,
         F.binary_cross_entropy_with_logits(d(fake), ones).backward()
         opt_g.step()
 
-    side = torch.cuda.Stream(device)
+    side = torch.cuda.Stream(device)  # warm-up and capture on one side stream, as PyTorch's notes ask
     side.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(side):
         for _ in range(3):
             iteration()
     torch.cuda.current_stream(device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    with torch.cuda.graph(graph, stream=side):
         iteration()
 
     def step(_: int) -> None:

@@ -32,9 +32,11 @@ Capture = Callable[[Callable[[], GroupOutput]], Callable[[], GroupOutput]]
 
 
 def cuda_graph(iteration: Callable[[], GroupOutput]) -> Callable[[], GroupOutput]:
-    """Capture ``iteration`` as one CUDA graph; the replay returns its fixed output tensors."""
+    """Capture ``iteration`` as one CUDA graph on the current (side) stream, the one its
+    warm-up ran on, so no library handle is first made mid-capture; the replay returns the
+    graph's fixed output tensors."""
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    with torch.cuda.graph(graph, stream=torch.cuda.current_stream()):
         outputs = iteration()
 
     def replay() -> GroupOutput:
@@ -68,14 +70,14 @@ def capture_for(device: torch.device) -> Capture | None:
 
 
 @contextlib.contextmanager
-def side_stream(device: torch.device) -> Iterator[None]:
-    """Run the block on a side CUDA stream that first waits for the current one (warm-up
-    iterations before a capture must, per PyTorch's CUDA-graph notes); a no-op elsewhere."""
-    if device.type != "cuda":
+def side_stream(side: torch.cuda.Stream | None) -> Iterator[None]:
+    """Run the block on the ``side`` CUDA stream, which first waits for the current one and
+    is waited for after (warm-up iterations and captures run there, per PyTorch's
+    CUDA-graph notes); with ``None`` (no CUDA) a no-op."""
+    if side is None:
         yield
         return
-    main = torch.cuda.current_stream(device)
-    side = torch.cuda.Stream(device)
+    main = torch.cuda.current_stream(side.device)
     side.wait_stream(main)
     with torch.cuda.stream(side):
         yield
@@ -146,6 +148,7 @@ class GraphedGroup:
         self.eager: Counter[tuple] = Counter()
         self.refused: str | None = None
         self.replayed = self.steps = 0
+        self.side = torch.cuda.Stream(group.device) if group.device.type == "cuda" else None
         for tr in group.trainers:
             tr.engine = self.note()
 
@@ -165,7 +168,7 @@ class GraphedGroup:
                 out = self._replay(kind, draws)
             elif self.eager[kind] < self.WARMUP:
                 self.eager[kind] += 1
-                with side_stream(g.device):
+                with side_stream(self.side):
                     out = _detached(g.compute(draws, monitor))
             else:
                 out = self._capture_checked(kind, draws, monitor)
@@ -183,7 +186,7 @@ class GraphedGroup:
         g = self.group
         state = g.state_tensors()
         before = {name: t.detach().clone() for name, t in state.items()}
-        with side_stream(g.device):
+        with side_stream(self.side):
             eager = _detached(g.compute(draws, monitor))
         after_eager = {name: t.detach().clone() for name, t in state.items()}
         try:
@@ -192,7 +195,8 @@ class GraphedGroup:
                     t.copy_(before[name])
             inputs = {name: v.clone() if isinstance(v, torch.Tensor) else [m.clone() for m in v]
                       for name, v in draws.items()}
-            replay = self.capture(lambda: g.compute(inputs, monitor))
+            with side_stream(self.side):
+                replay = self.capture(lambda: g.compute(inputs, monitor))
             graphed = _detached(replay())
             after_graph = {name: t.detach() for name, t in state.items()}
             problem = disagreement(eager, graphed, before, after_eager, after_graph)
