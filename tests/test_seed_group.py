@@ -112,18 +112,22 @@ def test_a_group_with_bn_measures_and_updates_its_first_step_as_the_one_seed_run
         assert gaps["samples"] <= 1.0  # uint8 images may round one level apart
 
 
-def test_a_diverged_seed_is_recorded_at_its_step_and_the_others_finish(tmp_path, monkeypatch):
-    config = toy_config(steps=12, norm="none", log_every=2)
-    original = seed_group.SeedGroup.__call__
-
-    def nan_for_seed_1_from_step_5(self, step, monitor=False):
-        outs = original(self, step, monitor)
+def nan_loss_for_seed(call, seed: int, from_step: int):
+    """A stepper's ``call`` that reports seed ``seed``'s D loss as NaN from ``from_step`` on."""
+    def patched(self, step, monitor=False):
+        outs = call(self, step, monitor)
         for tr, out in zip(self.trainers, outs):
-            if tr.seed == 1 and step >= 5:
+            if tr.seed == seed and step >= from_step:
                 out.loss_d = out.loss_d * float("nan")
         return outs
 
-    monkeypatch.setattr(seed_group.SeedGroup, "__call__", nan_for_seed_1_from_step_5)
+    return patched
+
+
+def test_a_diverged_seed_is_recorded_at_its_step_and_the_others_finish(tmp_path, monkeypatch):
+    config = toy_config(steps=12, norm="none", log_every=2)
+    original = seed_group.SeedGroup.__call__
+    monkeypatch.setattr(seed_group.SeedGroup, "__call__", nan_loss_for_seed(original, 1, 5))
     runs = together(config, tmp_path)
     assert [r.status for r in runs] == ["complete", "diverged", "complete"]
     assert runs[1].diverged_at == 5 and runs[1].record["steps_done"] == 6

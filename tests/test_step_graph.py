@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 import torch
-from test_seed_group import largest_gaps
+from test_seed_group import largest_gaps, nan_loss_for_seed
 from test_train import image_config, toy_config
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -158,15 +158,7 @@ def test_the_first_replay_check_tolerates_rounding_and_catches_lost_or_wrong_wor
 def test_a_seed_that_diverges_in_a_replayed_group_is_recorded_and_the_others_go_on(tmp_path, monkeypatch, replayed):
     config = toy_config(steps=20, norm="none", log_every=2)
     original = GraphedGroup.__call__
-
-    def nan_for_seed_1_from_step_9(self, step, monitor=False):
-        outs = original(self, step, monitor)
-        for tr, out in zip(self.trainers, outs):
-            if tr.seed == 1 and step >= 9:
-                out.loss_d = out.loss_d * float("nan")
-        return outs
-
-    monkeypatch.setattr(GraphedGroup, "__call__", nan_for_seed_1_from_step_9)
+    monkeypatch.setattr(GraphedGroup, "__call__", nan_loss_for_seed(original, 1, 9))
     runs = grouped(config, tmp_path / "graphed", capture=replayed)
     assert [r.status for r in runs] == ["complete", "diverged", "complete"]
     assert runs[1].diverged_at == 9
