@@ -27,17 +27,16 @@ from bngan.trainer import Trainer, TrainingInterrupted
 SEEDS = [0, 1, 2]
 
 
-def grouped(config, root, *, capture=None, seeds=SEEDS, **kw):
-    """The seeds trained as a group: eagerly (``capture=None``) or replayed by ``capture``."""
-    return train_runs(config, seeds, root=root, device="cpu", progress=False, group=True,
-                      graph=capture is not None, **kw)
+def grouped(config, root, *, graph=False, seeds=SEEDS, **kw):
+    """The seeds trained as a group: eagerly, or with ``graph`` replayed (by whatever
+    ``train.capture_for`` gives: a test patches in :func:`rerun`)."""
+    return train_runs(config, seeds, root=root, device="cpu", progress=False, group=True, graph=graph, **kw)
 
 
 @pytest.fixture
 def replayed(monkeypatch):
     """Make ``graph=True`` on the CPU replay with :func:`rerun` (CUDA graphs' stand-in)."""
     monkeypatch.setattr(train, "capture_for", lambda device: rerun)
-    return rerun
 
 
 def replay_counts(run) -> tuple[int, int, int]:
@@ -72,7 +71,7 @@ def kinds_of_iteration(config) -> Counter:
 
 @pytest.mark.parametrize("config", SETTINGS.values(), ids=SETTINGS.keys())
 def test_a_replayed_group_trains_the_runs_of_the_eager_group(config, tmp_path, replayed):
-    eager, graphed = grouped(config, tmp_path / "eager"), grouped(config, tmp_path / "graphed", capture=replayed)
+    eager, graphed = grouped(config, tmp_path / "eager"), grouped(config, tmp_path / "graphed", graph=True)
     for a, b in zip(eager, graphed):
         assert (a.seed, b.status) == (b.seed, "complete")
         gaps = largest_gaps(a, b)
@@ -89,7 +88,7 @@ def test_a_replayed_group_trains_the_runs_of_the_eager_group(config, tmp_path, r
 def test_weight_norm_with_tprelu_replays_as_its_eager_group(tmp_path, replayed):
     config = get_experiment("wn:wn", "smoke").vary(steps=6, log_every=2, sample_every=3, eval_every=0,
                                                    n_train=64, n_test=16, n_samples=4, recon_final_steps=2)
-    eager, graphed = grouped(config, tmp_path / "a", seeds=[0, 1]), grouped(config, tmp_path / "b", capture=replayed,
+    eager, graphed = grouped(config, tmp_path / "a", seeds=[0, 1]), grouped(config, tmp_path / "b", graph=True,
                                                                             seeds=[0, 1])
     for a, b in zip(eager, graphed):
         assert max(largest_gaps(a, b).values()) == 0.0
@@ -125,7 +124,7 @@ def test_a_graph_that_fails_or_disagrees_is_dropped_and_the_group_goes_on_eagerl
     config = toy_config(steps=10, log_every=5)
     eager = grouped(config, tmp_path / "eager")
     monkeypatch.setattr(train, "capture_for", lambda device: capture)
-    refused = grouped(config, tmp_path / "refused", capture=capture)
+    refused = grouped(config, tmp_path / "refused", graph=True)
     for a, b in zip(eager, refused):
         assert max(largest_gaps(a, b).values()) == 0.0  # the eager iteration stood, state put back
         assert "eager, CUDA graph refused: " + why in b.record["engine"]
@@ -159,7 +158,7 @@ def test_a_seed_that_diverges_in_a_replayed_group_is_recorded_and_the_others_go_
     config = toy_config(steps=20, norm="none", log_every=2)
     original = GraphedGroup.__call__
     monkeypatch.setattr(GraphedGroup, "__call__", nan_loss_for_seed(original, 1, 9))
-    runs = grouped(config, tmp_path / "graphed", capture=replayed)
+    runs = grouped(config, tmp_path / "graphed", graph=True)
     assert [r.status for r in runs] == ["complete", "diverged", "complete"]
     assert runs[1].diverged_at == 9
     monkeypatch.setattr(GraphedGroup, "__call__", original)
@@ -172,7 +171,7 @@ def test_a_seed_that_diverges_in_a_replayed_group_is_recorded_and_the_others_go_
 
 def test_an_interrupted_replayed_group_resumes_to_the_same_runs(tmp_path, monkeypatch, replayed):
     config = image_config(steps=9, norm="none", checkpoint_every=3, log_every=3)
-    straight = grouped(config, tmp_path / "straight", capture=replayed)
+    straight = grouped(config, tmp_path / "straight", graph=True)
 
     def ctrl_c_at_step_7(trainer: Trainer) -> None:
         if trainer.step == 7:
@@ -181,9 +180,9 @@ def test_an_interrupted_replayed_group_resumes_to_the_same_runs(tmp_path, monkey
     real_run_loop = train.run_loop
     monkeypatch.setattr(train, "run_loop", lambda stepper, **kw: real_run_loop(stepper, **{**kw, "callback": ctrl_c_at_step_7}))
     with pytest.raises(TrainingInterrupted, match="resume from step 6"):
-        grouped(config, tmp_path / "cut", capture=replayed)
+        grouped(config, tmp_path / "cut", graph=True)
     monkeypatch.setattr(train, "run_loop", real_run_loop)
-    resumed = grouped(config, tmp_path / "cut", capture=replayed)
+    resumed = grouped(config, tmp_path / "cut", graph=True)
     assert [(r.origin, r.resumed_at) for r in resumed] == [("resumed", 6)] * 3
     for a, b in zip(straight, resumed):
         assert max(largest_gaps(a, b).values()) == 0.0
