@@ -256,6 +256,20 @@ def test_the_rules_check_catches_a_host_sync_and_a_random_draw():
     assert [b.split(" ")[0] for b in rules.broken] == ["_local_scalar_dense", "randn"]
 
 
+@pytest.mark.parametrize("device,seeds,group,graph,together", [
+    ("cpu", 3, None, None, False),  # CPU defaults: one by one
+    ("cpu", 3, True, None, True),
+    ("cpu", 1, True, True, False),  # a lone seed on a CPU: no group, no graphs
+    ("cuda", 1, None, None, True),  # GPU defaults: a group of one, replayed
+    ("cuda", 1, None, False, False),
+    ("cuda", 3, False, False, False),
+    ("cuda", 3, False, None, True),  # graphs without grouping: groups of one
+    ("cuda", 3, None, False, True),
+])
+def test_which_seeds_take_the_group_path(device, seeds, group, graph, together):
+    assert train.trains_together(torch.device(device), seeds, group=group, graph=graph) is together
+
+
 def test_capture_for_names_cuda_graphs_on_a_gpu_only():
     assert step_graph.capture_for(torch.device("cpu")) is None
     assert step_graph.capture_for(torch.device("cuda")) is step_graph.cuda_graph

@@ -21,7 +21,7 @@ from .norms import keras_to_torch_momentum
 from .profiles import Profile, dataset_name, get_profile
 from .runs import Run
 from .tables import TextTable
-from .train import train_run, train_runs
+from .train import train_run, train_runs, trains_together
 
 Factory = Callable[[Profile], ExperimentConfig]
 
@@ -731,9 +731,8 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     if seeds is None:
         seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
     seeds = _check_seeds(seeds)
-    on_gpu = (check_device(device) if device is not None else default_device()).type == "cuda"
-    group = on_gpu if group is None else group
-    if (group and len(seeds) > 1) or (graph is not False and on_gpu):  # the seeds finish together: lines at the end
+    chosen = check_device(device) if device is not None else default_device()
+    if trains_together(chosen, len(seeds), group=group, graph=graph):  # the seeds finish together: lines at the end
         runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
         for run in runs if progress else ():
             print(seed_status(run), flush=True)

@@ -18,8 +18,7 @@ from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import build_networks, layer_weights, make_optimizers
 from .probes import BNProbe, GBNProbe
 from .run_data import load_run_data
-from .runs import DamagedRunFileError, Run, RunDir, RunLock, check_writable, run_dir, cached_run_matches
-from .runs import first_line
+from .runs import DamagedRunFileError, Run, RunDir, RunLock, cached_run_matches, check_writable, first_line, run_dir
 from .seed_group import SeedGroup, SeedGroupUnsupported
 from .step import DUpdate, GANStep, StepOutput
 from .step_graph import Capture, GraphedGroup, capture_for
@@ -28,7 +27,7 @@ from .trainer import CHECKPOINT_SECONDS, Stepper, Trainer, TrainingInterrupted, 
 __all__ = ["BNProbe", "CHECKPOINT_SECONDS", "DUpdate", "GANStep", "GBNProbe", "StepOutput", "Trainer",
            "TrainingInterrupted", "build_networks", "check_device", "d_loss_fn", "d_score", "default_device",
            "g_loss_fn", "interactive", "layer_weights", "load_run_data", "make_optimizers", "make_targets",
-           "train_group", "train_run", "train_runs"]
+           "train_group", "train_run", "train_runs", "trains_together"]
 
 
 def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str | torch.device | None = None,
@@ -66,6 +65,13 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     return run
 
 
+def trains_together(device: torch.device, n_seeds: int, *, group: bool | None, graph: bool | None) -> bool:
+    """Whether :func:`train_runs` takes the seed-group path: a group of several seeds asked
+    for (``group``; None: on a GPU), or CUDA graphs asked for on a GPU (``graph``; None: yes)."""
+    on_gpu = device.type == "cuda"
+    return ((on_gpu if group is None else group) and n_seeds > 1) or (graph is not False and on_gpu)
+
+
 def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device: str | torch.device | None = None,
                progress: bool = True, force: bool = False, group: bool | None = None, graph: bool | None = None,
                checkpoint_seconds: float | None = None, lock_wait: float = 0.0) -> list[Run]:
@@ -83,9 +89,7 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
     """
     device = check_device(device) if device is not None else default_device()
     wanted = [int(s) for s in seeds]
-    group = device.type == "cuda" if group is None else group
-    graphed = graph if graph is not None else device.type == "cuda"
-    if not ((group and len(wanted) > 1) or (graphed and device.type == "cuda")):
+    if not trains_together(device, len(wanted), group=group, graph=graph):
         return [train_run(config, s, root=root, device=device, progress=progress, force=force,
                           checkpoint_seconds=checkpoint_seconds, lock_wait=lock_wait) for s in wanted]
     found: dict[int, Run] = {}
@@ -111,6 +115,7 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
                                   checkpoint_seconds=checkpoint_seconds, lock=lock)
                 trainer.start()  # its stream is then the one its one-seed run would draw from
                 trainers.append(trainer)
+            group = device.type == "cuda" if group is None else group
             for run, trainer in zip(_train_together(trainers, progress, group=group, graph=graph), trainers):
                 run.origin, run.resumed_at = (("trained", None) if trainer.resumed_at is None
                                               else ("resumed", trainer.resumed_at))
