@@ -1,22 +1,31 @@
-"""The claims ledger: each check reads its comparison the way the chapter standard says, the
-claims name registered experiments, and evaluation uses the runs the chapters would use."""
+"""The claims ledger: each check reads its comparison the way the chapter standard says (a
+calibrated interval for a direction, equivalence for "no effect", non-superiority for
+"futile", a size for "about 10%"), the claims name registered experiments and match the
+chapters' claim tables, and evaluation uses the runs the chapters would use."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bngan import experiments, ledger, stats
+from bngan import claims, experiments, ledger, stats
 from bngan.profiles import get_profile
 
+BOOK = Path(__file__).resolve().parents[1] / "book"
 
-def result(a_values, b_values, expect, metric="fid"):
+
+def result(a_values, b_values, expect, metric="fid", **check_options):
     """A check's result on made-up per-seed values (treatment b minus baseline a)."""
-    check = ledger.Check("table2:1", "table2:2", metric, expect)
+    if expect in ("same", "no better"):
+        check_options.setdefault("margin", 0.1)
+    check = ledger.Check("table2:1", "table2:2", metric, expect, **check_options)
     a = stats.Measured("a", {metric: dict(enumerate(a_values))})
     b = stats.Measured("b", {metric: dict(enumerate(b_values))})
-    return ledger.CheckResult(check, stats.compare(a, b, metric, lower_is_better=expect != "higher"))
+    return ledger._read(check, {"table2:1": a, "table2:2": b})
 
 
 @pytest.mark.parametrize("a, b, expect, outcome", [
@@ -25,19 +34,35 @@ def result(a_values, b_values, expect, metric="fid"):
     ([1, 2, 3], [10, 11, 12], "higher", "reproduced"),
     ([10, 11, 12], [1, 2, 3], "higher", "reversed"),
     ([1, 5, 9], [2, 6, 8], "lower", "no detectable difference"),
-    ([1, 5, 9], [2, 6, 8], "same", "reproduced"),
-    ([1, 2, 3], [10, 11, 12], "same", "not reproduced"),
     ([1], [10, 11], "lower", "not enough seeds"),
 ])
-def test_a_check_reads_its_interval_in_the_predicted_direction(a, b, expect, outcome):
+def test_a_directional_check_reads_its_interval_in_the_predicted_direction(a, b, expect, outcome):
     assert result(a, b, expect).outcome == outcome
 
 
-def test_the_numbers_are_the_comparisons():
-    r = result([10, 11, 12], [1, 2, 3], "lower")
-    c = r.comparison
-    assert "FID 11 → 2, −9 [" in r.numbers
-    assert f"lower in {c.wins_b}/{c.n_paired} seeds" in r.numbers and c.wins_b == 3
+def test_a_same_claim_needs_equivalence_not_an_interval_that_straddles_zero():
+    straddles = result([100, 130, 70], [110, 140, 80], "same")
+    assert not straddles.comparison.detectable and straddles.outcome == "inconclusive"
+    assert result([100, 101, 99, 100, 100], [100.5, 101, 100, 100.5, 99.5], "same").outcome == "reproduced"
+    assert result([100, 101, 99], [120, 121, 119], "same").outcome == "not reproduced"
+    # the margin is a fraction of the baseline's mean: 10% of 100 here, so a 5-point gap is inside it ...
+    assert result([100, 101, 99, 100], [105, 106, 104, 105], "same", margin=0.1).outcome == "reproduced"
+    # ... and outside a 2% margin, where the real difference makes it "not reproduced"
+    assert result([100, 101, 99, 100], [105, 106, 104, 105], "same", margin=0.02).outcome == "not reproduced"
+
+
+def test_a_futile_claim_reads_no_better_and_a_harmful_arm_supports_it():
+    assert result([100, 101, 99, 100], [130, 131, 129, 130], "no better").outcome == "reproduced"  # it hurts
+    assert result([100, 101, 99, 100], [80, 81, 79, 80], "no better").outcome == "reversed"
+    assert result([100, 130, 70], [100, 130, 70], "no better").outcome == "inconclusive"
+
+
+def test_a_size_claim_is_reproduced_only_when_its_interval_holds_the_claimed_size():
+    about_ten = result([100, 101, 99, 100, 100], [90, 91, 89, 90.5, 89.5], "lower", "recon_mse", size=-0.10)
+    assert about_ten.outcome == "reproduced" and "against the claimed −10%" in about_ten.numbers.replace("-", "−")
+    much_more = result([100, 101, 99, 100, 100], [22, 23, 21, 22, 22], "lower", "recon_mse", size=-0.10)
+    assert much_more.outcome == "other size"
+    assert ledger.OUTCOME_CLASS[much_more.outcome] == "not reproduced"
 
 
 def test_a_claim_with_mixed_checks_depends_on_the_conditions():
@@ -49,37 +74,96 @@ def test_a_claim_with_mixed_checks_depends_on_the_conditions():
     assert ledger.Verdict(claim, (good, flat)).verdict == (
         "depends: reproduced (combined routine); no detectable difference (separate routine)")
     assert ledger.Verdict(claim, (good, good)).verdict == "reproduced"
-    assert ledger.Verdict(claim, (flat, flat)).verdict == "not reproduced (no detectable difference)"
+    assert ledger.Verdict(claim, (flat, flat)).verdict == "no detectable difference with 3 seeds"
     counts = ledger.tally([ledger.Verdict(claim, (good, flat)), ledger.Verdict(claim, (good,)),
                            ledger.Verdict(claim, (flat,))])
-    assert counts == {"reproduced": 1, "not reproduced": 1, "depends": 1, "not enough seeds": 0}
+    assert counts == {"reproduced": 1, "not reproduced": 0, "undecided": 1, "depends": 1, "not enough seeds": 0}
 
 
-def test_checks_refuse_unknown_expectations_and_metrics():
-    with pytest.raises(ValueError, match="expect must be one of lower, higher, same"):
+def test_an_undetected_difference_says_how_large_a_difference_could_have_been_missed():
+    flat = result([1, 5, 9], [2, 6, 8], "lower")
+    missed = re.search(r"could have missed ±([\d.]+)", flat.numbers)
+    assert missed and float(missed.group(1)) == pytest.approx(flat.comparison.missable, rel=1e-3)
+
+
+def test_checks_refuse_what_they_cannot_decide():
+    with pytest.raises(ValueError, match="expect must be one of lower, higher, same, no better"):
         ledger.Check("table2:1", "table2:2", "fid", "better")
     with pytest.raises(ValueError, match="metric must be one of"):
         ledger.Check("table2:1", "table2:2", "sharpness")
+    with pytest.raises(ValueError, match="margin must be a positive fraction"):
+        ledger.Check("table2:1", "table2:2", "fid", "same")
+    with pytest.raises(ValueError, match="margin is for expect"):
+        ledger.Check("table2:1", "table2:2", "fid", "lower", margin=0.1)
+    with pytest.raises(ValueError, match="size must be a non-zero relative change"):
+        ledger.Check("table2:1", "table2:2", "fid", "lower", size=0.1)
+    with pytest.raises(ValueError, match="seeds must be an integer of at least 2"):
+        ledger.Check("table2:1", "table2:2", "fid", seeds=1)
 
 
 def test_every_claim_names_registered_experiments_and_a_chapter():
     keys = [c.key for c in ledger.CLAIMS]
     assert len(set(keys)) == len(keys)
-    assert not set(keys) & {key for key, _, _ in ledger.ELSEWHERE}
+    assert not set(keys) & {e.key for e in ledger.ELSEWHERE}
     for claim in ledger.CLAIMS:
         assert claim.key.split(".")[0] == str(claim.chapter) and claim.checks
     for name in ledger.experiments_needed():
         experiments.get_experiment(name, "quick")  # raises for an unregistered name
 
 
+def test_no_same_claim_can_pass_on_a_straddling_interval_alone():
+    for claim in ledger.CLAIMS:
+        for check in claim.checks:
+            if isinstance(check, ledger.Check) and check.expect in ("same", "no better"):
+                assert check.margin and check.margin > 0, claim.key
+
+
+def chapter_claim_keys(path: Path) -> list[str]:
+    """The claim numbers of a chapter's opening claims table, as ledger keys (chapter 2's
+    claim 3 is 2.3)."""
+    chapter = int(path.name.split("_")[0])
+    first = json.loads(path.read_text())["cells"][0]
+    rows = [line for line in "".join(first["source"]).splitlines() if line.startswith("|")]
+    numbers = [row.split("|")[1].strip() for row in rows[2:]]
+    return [f"{chapter}.{n}" for n in numbers if n.isdigit()]
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("0[1-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_each_chapters_claims_table_lists_the_ledgers_claims_of_that_chapter(path):
+    chapter = int(path.name.split("_")[0])
+    assert chapter_claim_keys(path) == claims.chapter_keys(chapter)
+
+
+def test_chapter_table_renders_the_ledger_rows_and_names_the_functions_deciding_the_others():
+    r = result([10, 11, 12], [1, 2, 3], "lower")
+    chapter2 = [c for c in ledger.CLAIMS if c.chapter == 2]
+    verdicts = [ledger.Verdict(c, tuple(r for _ in c.checks)) for c in chapter2]
+    table = ledger.chapter_table(2, verdicts)
+    assert [row[0] for row in table.rows] == claims.chapter_keys(2)
+    rows = {row[0]: row for row in table.rows}
+    assert rows["2.1"][2] == verdicts[0].verdict
+    assert "bngan.quality.over_training" in rows["2.2"][3]
+    with pytest.raises(ValueError, match="missing 2.3"):
+        ledger.chapter_table(2, verdicts[:1])
+
+
 def test_experiments_needed_keeps_the_most_seeds_any_check_asks_for():
-    claims = (ledger.Claim("8.1", "x", "s", 8, (ledger.Check("wn:vanilla", "wn:wn", "recon_mse", seeds=8),
-                                                 ledger.Check("wn:wn-relu", "wn:wn", "recon_mse", seeds=5))),)
-    assert ledger.experiments_needed(claims) == {"wn:vanilla": 8, "wn:wn": 8, "wn:wn-relu": 5}
+    claims_ = (ledger.Claim("8.1", "x", "s", 8, (ledger.Check("wn:vanilla", "wn:wn", "recon_mse", seeds=8),
+                                                  ledger.Check("wn:wn-relu", "wn:wn", "recon_mse", seeds=5))),)
+    assert ledger.experiments_needed(claims_) == {"wn:vanilla": 8, "wn:wn": 8, "wn:wn-relu": 5}
     quick = get_profile("quick")
     assert ledger._seeds(quick, False, 8) == tuple(range(8))
     assert ledger._seeds(quick, False, None) == quick.seeds
     assert ledger._seeds(get_profile("smoke"), False, 8) == get_profile("smoke").seeds
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_the_profiles_that_decide_verdicts_give_5_image_and_10_toy_seeds(profile):
+    p = get_profile(profile)
+    assert len(p.seeds) >= 5 and len(p.toy_seeds) >= 10
+    for name, wanted in ledger.experiments_needed().items():
+        toy = experiments.get_experiment(name, profile).data.kind == "toy"
+        assert len(ledger._seeds(p, toy, wanted)) >= (10 if toy else 5), name
 
 
 def test_for_profile_narrows_image_networks_at_smoke_only():
@@ -101,6 +185,7 @@ def test_evaluate_compares_the_runs_the_chapters_cache(tmp_path):
     assert all(r.origin == "cached" for r in a.runs + b.runs)
     direct = stats.compare(a, b, "shift_x", lower_is_better=False)
     assert verdict.results[0].comparison == direct
+    assert verdict.results[0].holm is not None and verdict.results[0].family == 1
     row, = ledger.ledger_table([verdict]).rows
     assert row[0] == "7.3" and row[4] == verdict.verdict and row[5] == verdict.numbers
     assert "white-space: normal" in ledger.ledger_table([verdict])._repr_html_()
@@ -114,32 +199,64 @@ def test_evaluate_takes_explicit_seeds(tmp_path):
     assert sorted(p.name.rsplit("seed", 1)[1] for p in tmp_path.iterdir()) == ["3", "3"]
 
 
-class FakeRun:
-    def __init__(self, recon, fid, classes, dataset="digits", size=16, steps=12):
-        from types import SimpleNamespace as NS
+def runset(label, metrics_by_seed):
+    from types import SimpleNamespace as NS
 
-        self.metrics = {"recon_mse": recon, "fid": fid, "classes_covered": classes}
-        self.config = NS(data=NS(dataset=dataset, image_size=size, kind="image"), train=NS(steps=steps))
+    runs = [NS(seed=seed, metrics=metrics, status="complete") for seed, metrics in metrics_by_seed.items()]
+    return experiments.RunSet(label, experiments.get_experiment("table2:1", "smoke"), runs)
 
 
-def test_agreement_ranks_the_profiles_finished_runs(monkeypatch):
-    import bngan.runs
+def test_agreement_ranks_set_up_means_not_single_runs():
+    def setup(label, recon, fid, classes):
+        return runset(label, {s: {"recon_mse": recon + d, "fid": fid + 10 * d, "classes_covered": classes}
+                              for s, d in enumerate((-0.1, 0.0, 0.1))})
 
-    runs = [FakeRun(r, f, c) for r, f, c in [(1, 10, 9), (2, 20, 9), (3, 30, 9), (4, 40, 2), (5, 35, 2)]]
-    runs += [FakeRun(9, 0, 9, dataset="fashion-mnist"), FakeRun(9, 0, 9, steps=400)]  # other profiles: left out
-    monkeypatch.setattr(bngan.runs, "finished_runs", lambda root, kind=None: runs)
-    monkeypatch.setenv("BNGAN_DATASET", "digits")
-    smoke = get_profile("smoke")
-    rho, p, n = ledger._agreement(ledger.Agreement("recon_mse", "fid"), smoke, None)
-    assert n == 5 and rho == pytest.approx(0.9)
-    rho, p, n = ledger._agreement(ledger.Agreement("recon_mse", "fid", min_classes=5), smoke, None)
+    setups = [setup("a", 1, 10, 9), setup("b", 2, 20, 9), setup("c", 3, 30, 9), setup("d", 4, 40, 2),
+              setup("e", 5, 35, 2)]
+    check = ledger.Agreement("recon_mse", "fid", ("a", "b", "c", "d", "e"))
+    rho, p, n = ledger.agreement(check, setups)
+    assert n == 5 and rho == pytest.approx(0.9)  # five set-ups, not fifteen runs
+    covered = ledger.Agreement("recon_mse", "fid", ("a", "b", "c", "d", "e"), min_classes=5)
+    rho, p, n = ledger.agreement(covered, setups)
     assert n == 3 and rho == pytest.approx(1.0)
-    check = ledger.CheckResult(ledger.Agreement("recon_mse", "fid"), correlation=(0.9, 0.037, 5))
-    assert check.outcome == "reproduced"
-    assert ledger.CheckResult(ledger.Agreement("recon_mse", "fid"), correlation=(0.9, 0.2, 5)).outcome == (
-        "no detectable difference")
-    assert ledger.CheckResult(ledger.Agreement("recon_mse", "fid"), correlation=(-0.9, 0.01, 5)).outcome == "reversed"
-    assert re.search(r"rho \+0\.90 \(p 0\.037\).* over 5 runs", check.numbers)
+    assert ledger.agreement(covered, setups[3:]) [2] == 0
+    result = ledger.CheckResult(check, correlation=(0.9, 0.037, 5))
+    assert result.outcome == "reproduced"
+    assert ledger.CheckResult(check, correlation=(0.9, 0.2, 5)).outcome == "no detectable difference"
+    assert ledger.CheckResult(check, correlation=(-0.9, 0.01, 5)).outcome == "reversed"
+    assert re.search(r"rho \+0\.90 \(p 0\.037\).* over 5 set-ups", result.numbers)
+
+
+def test_row_9_2_ranks_a_fixed_registered_set_of_set_ups():
+    claim, = [c for c in ledger.CLAIMS if c.key == "9.2"]
+    for check in claim.checks:
+        assert check.setups == claims.TABLE2_SETUPS
+    assert set(claims.TABLE2_SETUPS) <= set(ledger.experiments_needed())
+
+
+def test_evaluate_corrects_for_multiplicity_over_all_directional_checks(monkeypatch):
+    values = {"x:a": [10, 11, 12, 10, 11], "x:b": [1, 2, 3, 2, 1], "x:c": [10.5, 11, 11.5, 10, 12],
+              "x:d": [9, 10, 11, 12, 8]}
+    sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)}) for name, vals in values.items()}
+    monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
+    monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
+    claims_ = (ledger.Claim("1.1", "big", "s", 1, (ledger.Check("x:a", "x:b"),)),
+               ledger.Claim("1.2", "small", "s", 1, (ledger.Check("x:a", "x:c", "fid", "lower"),
+                                                    ledger.Check("x:a", "x:d", "fid", "same", margin=0.1))))
+    verdicts = ledger.evaluate(claims_, profile="smoke")
+    big, small, same = verdicts[0].results[0], *verdicts[1].results
+    assert big.family == small.family == 2 and same.holm is None  # equivalence checks are not in the family
+    assert big.holm is True and big.p_value < 0.05 / 2
+    m = ledger.multiplicity(verdicts)
+    assert (m.checks, m.reproduced, m.survive_holm) == (2, 1, 1) and m.expected_by_chance == pytest.approx(0.05)
+    assert "survives Holm" in big.numbers and "2 directional checks" in str(m)
+
+
+def test_a_significant_check_that_fails_holm_says_so():
+    r = result([10, 11, 12, 10, 11], [9, 10, 10.5, 9, 9.5], "lower")
+    assert r.outcome == "reproduced" and 0.0 < r.p_value < 0.05
+    failing = ledger.replace(r, holm=False, family=80)
+    assert "not after Holm over 80" in failing.numbers
 
 
 def test_table2_table_puts_the_papers_report_next_to_the_numbers():
@@ -161,10 +278,10 @@ def test_tally_table_counts_each_source_of_a_claim():
     one = ledger.Claim("2.3", "y", ledger.S003, 2, (flat.check,))
     table = ledger.tally_table([ledger.Verdict(both, (good,)), ledger.Verdict(one, (flat,))])
     rows = {row[0]: row[1:] for row in table.rows}
-    assert rows[ledger.S000] == ("1", "1", "0", "0", "0")
-    assert rows[ledger.S003] == ("2", "1", "1", "0", "0")
-    assert rows[ledger.S001] == ("0", "0", "0", "0", "0")
-    assert rows["all claims"] == ("2", "1", "1", "0", "0")
+    assert rows[ledger.S000] == ("1", "1", "0", "0", "0", "0")
+    assert rows[ledger.S003] == ("2", "1", "0", "1", "0", "0")
+    assert rows[ledger.S001] == ("0", "0", "0", "0", "0", "0")
+    assert rows["all claims"] == ("2", "1", "0", "1", "0", "0")
 
 
 def test_verdict_map_draws_each_claim_in_its_chapters_row_in_its_verdicts_colour():
@@ -184,7 +301,7 @@ def test_verdict_map_draws_each_claim_in_its_chapters_row_in_its_verdicts_colour
     ax = fig.axes[0]
     squares = {t.get_text(): (p.get_xy(), to_hex(p.get_facecolor())) for t, p in zip(ax.texts, ax.patches)}
     assert squares["1.1"][1] == plots.VERDICT_COLOURS["reproduced"]
-    assert squares["1.2"][1] == plots.VERDICT_COLOURS["not reproduced"]
+    assert squares["1.2"][1] == plots.VERDICT_COLOURS["undecided"]
     assert squares["3.1"][1] == plots.VERDICT_COLOURS["depends"]
     assert squares["1.1"][0][1] == squares["1.2"][0][1] != squares["3.1"][0][1]  # one row per chapter
     assert [t.get_text() for t in ax.get_yticklabels()] == ["chapter 1", "chapter 3"]
@@ -205,18 +322,21 @@ def test_series_configs_are_the_registered_configs_as_the_profile_runs_them():
 
 
 def test_the_numbers_name_the_direction_the_seed_wins_were_counted_in():
-    check = ledger.Check("table2:1", "table2:2", "classes_covered", "same")
+    check = ledger.Check("table2:1", "table2:2", "classes_covered", "higher")
     a = stats.Measured("a", {"classes_covered": {0: 5, 1: 6, 2: 7}})
     b = stats.Measured("b", {"classes_covered": {0: 6, 1: 7, 2: 6}})
-    comparison = stats.compare(a, b, "classes_covered", lower_is_better=False)  # as evaluate counts a "same" check
+    comparison = stats.compare(a, b, "classes_covered", lower_is_better=False)
     r = ledger.CheckResult(check, comparison)
-    assert r.outcome == "reproduced" and f"higher in {comparison.wins_b}/3 seeds" in r.numbers
+    assert r.outcome == "no detectable difference" and f"higher in {comparison.wins_b}/3 seeds" in r.numbers
 
 
 def test_agreements_refuse_what_they_cannot_read():
+    setups = ("table2:1", "table2:2", "table2:3")
     with pytest.raises(ValueError, match="expect must be one of lower, higher"):
-        ledger.Agreement("recon_mse", "fid", "same")
+        ledger.Agreement("recon_mse", "fid", setups, "same")
     with pytest.raises(ValueError, match="reference must be one of"):
-        ledger.Agreement("recon_mse", "sharpness")
+        ledger.Agreement("recon_mse", "sharpness", setups)
     with pytest.raises(ValueError, match="min_classes"):
-        ledger.Agreement("recon_mse", "fid", min_classes=-1)
+        ledger.Agreement("recon_mse", "fid", setups, min_classes=-1)
+    with pytest.raises(ValueError, match="setups must name at least 3"):
+        ledger.Agreement("recon_mse", "fid", ("table2:1", "table2:1", "table2:2"))

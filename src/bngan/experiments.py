@@ -160,6 +160,8 @@ HEURISTICS: dict[str, tuple[str, dict[str, Any]]] = {
     "beta1-0.9": ("DCGAN BN placement, Adam beta1 0.9 instead of 0.5, separate D batches", {"beta1": 0.9}),
     "dcgan-init": ("DCGAN BN placement with the DCGAN paper's N(0, 0.02) init and BN epsilon 1e-5 instead of "
                    "Keras' defaults, separate D batches", DCGAN_INIT),
+    "init-only": ("DCGAN BN placement with the DCGAN paper's N(0, 0.02) init and Keras' BN epsilon 1e-3 (the init "
+                  "alone), separate D batches", {"init": DCGAN_INIT["init"]}),
 }
 
 
@@ -564,6 +566,7 @@ SERIES: dict[str, dict[str, str]] = {
     "heuristics:placement": {"DCGAN placement": "heuristics:dcgan-bn", "every layer": "heuristics:bn-everywhere"},
     "heuristics:beta1": {"beta1 0.5": "heuristics:dcgan-bn", "beta1 0.9": "heuristics:beta1-0.9"},
     "heuristics:init": {"Keras init (Glorot, eps 1e-3)": "heuristics:dcgan-bn",
+                        "DCGAN init (N(0, 0.02), eps 1e-3)": "heuristics:init-only",
                         "DCGAN init (N(0, 0.02), eps 1e-5)": "heuristics:dcgan-init"},
     **{f"noise:{r}": {t: f"noise:{r}-{t}" for t in NOISE_TREATMENTS} for r in NOISE_ROUTINES},
     **{f"onesided:{r}": {label: f"onesided:{r}-{b}" for b, label in ONE_SIDED_BN.items()}
