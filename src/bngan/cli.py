@@ -121,6 +121,7 @@ def _verdicts(args: argparse.Namespace) -> int:
     print(ledger.ledger_table(verdicts))
     counts = ledger.tally(verdicts)
     print(f"{len(verdicts)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
+    print(ledger.multiplicity(verdicts))
     return 0
 
 

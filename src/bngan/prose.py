@@ -1,0 +1,83 @@
+"""Numbers for a chapter's prose, taken from its outputs: each value is glued
+(``myst_nb.glue``) under a key the markdown cites with ``{glue}`key```, so re-executing the
+chapter at another profile, or after a library change, rewrites the prose's numbers with the
+tables'. Where myst_nb is not installed (a plain Colab session) nothing is glued and the
+values are only returned.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .experiments import RunSet
+from .stats import Comparison
+
+
+class Text(str):
+    """A string whose ``repr`` is itself, so a glued value reads ``240 ± 15``, not ``'240 ± 15'``."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def slug(label: str) -> str:
+    """A glue-key part from a setting's label: ``"BN, separate"`` -> ``bn-separate``."""
+    return re.sub(r"[^a-z0-9.]+", "-", label.lower()).strip("-")
+
+
+def number(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, with a true minus sign."""
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}g}".replace("-", "−")
+
+
+def signed(x: float, digits: int = 3) -> str:
+    return (f"{x:+.{digits}g}" if math.isfinite(x) else "n/a").replace("-", "−")
+
+
+def glue_values(values: Mapping[str, str], *, show: bool = False) -> dict[str, str]:
+    """Glue each ``key: text`` (no display by default) and return them."""
+    texts = {key: Text(value) for key, value in values.items()}
+    try:
+        from myst_nb import glue
+    except ImportError:  # not a book build: the values are still returned
+        return dict(texts)
+    for key, text in texts.items():
+        glue(key, text, display=show)
+    return dict(texts)
+
+
+def glue_summary(prefix: str, results: Mapping[str, RunSet], metrics: Sequence[str]) -> dict[str, str]:
+    """Glue ``<prefix>.<setting>.<metric>`` as ``mean ± std`` over seeds (as the tables show
+    them) for every setting and metric, and ``<prefix>.<setting>.<metric>.range`` as
+    ``min to max``; keys are :func:`slug` s of the labels."""
+    values = {}
+    for label, rs in results.items():
+        for metric in metrics:
+            mean, std = rs.mean_std(metric)
+            found = rs.values(metric)
+            found = found[~np.isnan(found)]
+            key = f"{prefix}.{slug(label)}.{metric}"
+            values[key] = f"{number(mean)} ± {number(std, 2)}" if math.isfinite(std) else number(mean)
+            values[f"{key}.range"] = f"{number(found.min())} to {number(found.max())}" if found.size else "n/a"
+    return glue_values(values)
+
+
+def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
+    """Glue a comparison's pieces under ``key``: ``key`` the difference with its 95% interval
+    (``−101 [−116, −88]``), ``key.p`` its p-value, ``key.wins`` how many paired seeds moved
+    the better way (``5 of 5``), ``key.missable`` the difference these seeds could have missed,
+    and ``key.verdict`` the comparison's one-line reading."""
+    c = comparison
+    return glue_values({
+        key: f"{signed(c.difference)} [{signed(c.low)}, {signed(c.high)}]",
+        f"{key}.p": f"p {c.p_value:.2g}",
+        f"{key}.wins": f"{c.wins_b} of {c.n_paired}",
+        f"{key}.missable": f"±{number(c.missable)}",
+        f"{key}.verdict": c.verdict,
+    })

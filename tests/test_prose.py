@@ -1,0 +1,65 @@
+"""Numbers glued into a chapter's prose are the ones its tables and comparisons print."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from bngan import experiments, prose, stats
+
+
+def runset(label, values):
+    runs = [NS(seed=s, metrics={"fid": v}, status="complete") for s, v in enumerate(values)]
+    return experiments.RunSet(label, experiments.get_experiment("table2:1", "smoke"), runs)
+
+
+@pytest.fixture
+def glued(monkeypatch):
+    """What the helpers hand to myst_nb's glue, and whether they asked it to display."""
+    import myst_nb
+
+    found = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: found.__setitem__(key, (value, display)))
+    return found
+
+
+def test_summary_glues_the_tables_mean_and_sample_std_and_the_range(glued):
+    results = {"BN, separate": runset("BN, separate", [240.0, 225.0, 255.0]), "no BN": runset("no BN", [100.0])}
+    values = prose.glue_summary("ch1", results, ["fid"])
+    assert values["ch1.bn-separate.fid"] == "240 ± 15"
+    assert values["ch1.bn-separate.fid.range"] == "225 to 255"
+    assert values["ch1.no-bn.fid"] == "100"  # one seed: no spread to show
+    assert glued["ch1.bn-separate.fid"] == ("240 ± 15", False)
+    assert repr(glued["ch1.bn-separate.fid"][0]) == "240 ± 15"  # glue shows the repr: no quotes
+
+
+def test_comparison_glues_the_difference_interval_wins_and_what_could_be_missed(glued):
+    a, b = runset("a", [10.0, 11.0, 12.0]), runset("b", [1.0, 2.0, 4.0])
+    c = stats.compare(a, b, "fid")
+    values = prose.glue_comparison("ch1.bn", c)
+    assert values["ch1.bn"] == f"{prose.signed(c.difference)} [{prose.signed(c.low)}, {prose.signed(c.high)}]"
+    assert values["ch1.bn"].startswith("−8.67 [−")
+    assert values["ch1.bn.wins"] == "3 of 3" and values["ch1.bn.verdict"] == "b is better"
+    assert values["ch1.bn.missable"] == f"±{prose.number(c.missable)}"
+    assert set(glued) == set(values)
+
+
+def test_without_myst_nb_the_values_are_still_returned(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_myst(name, *args, **kwargs):
+        if name == "myst_nb":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_myst)
+    assert prose.glue_values({"k": "1 ± 2"}) == {"k": "1 ± 2"}
+
+
+def test_slug_and_number_formats():
+    assert prose.slug("DCGAN init (N(0, 0.02), eps 1e-5)") == "dcgan-init-n-0-0.02-eps-1e-5"
+    assert prose.number(-0.0123456) == "−0.0123" and prose.signed(5.0) == "+5"
+    assert prose.number(float("nan")) == "n/a"
