@@ -285,3 +285,41 @@ def test_notebook_is_in_the_toc_and_has_no_own_bibliography(path: Path):
     assert not BIBLIOGRAPHY_DIRECTIVE.search(text), (
         f"{path.name}: cite with {{cite}}`key` only; the bibliography lives in book/intro.md"
     )
+
+
+# --------------------------------------------------------------------------- numbers in the prose
+
+# A result-like number typed into markdown (a decimal, a signed difference, a percentage, "3/3"),
+# outside glue roles, code spans and block quotes: the pattern of ../shared/tools/check_chapter.py.
+# Settings stated as plain integers ("batch 16", "400 steps") do not match it.
+TYPED_NUMBER = re.compile(r"(?<![\w.#])([+\u2212-]\d[\d,]*(\.\d+)?|\d+\.\d+|\d+(\.\d+)?\s?%|\d+/\d+)(?![\w.])")
+# Settings and numbers quoted from the sources that a chapter may state as text.
+# (the levels of the tests, the data's range [-1, 1], ln 2 and the seed paper's label settings).
+SETTINGS = {"0.02", "1e-3", "1e-5", "2e-4", "0.5", "0.9", "0.7", "0.2", "0.25", "1.2", "0.3", "0.0", "1.0", "0.1",
+            "-1", "5%", "10%", "80%", "90%", "95%", "0.693"}
+# Chapters whose prose still types its numbers: they are glued when re-executed on the new rules.
+TYPED_UNTIL_REEXECUTED = {"02", "03", "04", "05", "06", "07", "08", "09", "10"}
+
+
+def typed_numbers(nb: dict) -> list[str]:
+    """The result-like numbers typed into a notebook's markdown, settings left out."""
+    markdown = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    prose = "\n".join(line for line in markdown.splitlines() if not line.lstrip().startswith(">"))
+    prose = re.sub(r"\{glue(:\w+)?\}`[^`]*`|`[^`]*`|```.*?```", " ", prose, flags=re.DOTALL)
+    found = [m.group(0).rstrip(",") for m in TYPED_NUMBER.finditer(prose)]
+    return [n for n in found if n.replace("\u2212", "-") not in SETTINGS]
+
+
+def test_typed_numbers_finds_results_and_skips_glue_code_quotes_and_settings():
+    nb = {"cells": [{"cell_type": "markdown", "source": "FID 240 ± 15, −101 [−116, −88], 3/3 seeds, 20%\n"
+                     "{glue}`fig1.fid` and `0.37` and N(0, 0.02), batch 16, 400 steps\n> quoted 10.5%"}]}
+    assert typed_numbers(nb) == ["−101", "−116", "−88", "3/3", "20%"]
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
+    p.name[:2] in TYPED_UNTIL_REEXECUTED, strict=True, reason="typed numbers until the chapter is re-executed"))
+    for p in sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))], ids=lambda p: p.stem)
+def test_numbers_in_the_prose_come_from_the_outputs(path: Path):
+    """Every result a chapter's text states is glued from its outputs, so a re-execution at
+    another profile rewrites it; only settings, identifiers and quotes are typed."""
+    assert typed_numbers(_read_notebook(path)) == []
