@@ -306,13 +306,14 @@ def typed_numbers(nb: dict) -> list[str]:
     markdown = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
     prose = "\n".join(line for line in markdown.splitlines() if not line.lstrip().startswith(">"))
     prose = re.sub(r"\{glue(:\w+)?\}`[^`]*`|`[^`]*`|```.*?```", " ", prose, flags=re.DOTALL)
+    prose = re.sub(r"\b(claims?|rows?) \d+\.\d+", " ", prose)  # identifiers of the ledger's rows
     found = [m.group(0).rstrip(",") for m in TYPED_NUMBER.finditer(prose)]
     return [n for n in found if n.replace("\u2212", "-") not in SETTINGS]
 
 
 def test_typed_numbers_finds_results_and_skips_glue_code_quotes_and_settings():
     nb = {"cells": [{"cell_type": "markdown", "source": "FID 240 ± 15, −101 [−116, −88], 3/3 seeds, 20%\n"
-                     "{glue}`fig1.fid` and `0.37` and N(0, 0.02), batch 16, 400 steps\n> quoted 10.5%"}]}
+                     "{glue}`fig1.fid` and `0.37` and N(0, 0.02), batch 16, 400 steps, claim 6.4\n> quoted 10.5%"}]}
     assert typed_numbers(nb) == ["−101", "−116", "−88", "3/3", "20%"]
 
 

@@ -123,7 +123,7 @@ class CheckResult:
             rel, low, high = self.relative
             text += f"; relative {rel:+.0%} [{low:+.0%}, {high:+.0%}] against the claimed {self.check.size:+.0%}"
         if not c.detectable:
-            text += f"; could have missed ±{_fmt(c.missable)}"
+            text += f"; could have missed ±{c.missable:.3g}"
         return text
 
     def _holm_mark(self) -> str:
