@@ -77,7 +77,8 @@ def test_a_claim_with_mixed_checks_depends_on_the_conditions():
     assert ledger.Verdict(claim, (flat, flat)).verdict == "no detectable difference with 3 seeds"
     counts = ledger.tally([ledger.Verdict(claim, (good, flat)), ledger.Verdict(claim, (good,)),
                            ledger.Verdict(claim, (flat,))])
-    assert counts == {"reproduced": 1, "not reproduced": 0, "undecided": 1, "depends": 1, "not enough seeds": 0}
+    assert counts == {"reproduced": 1, "not reproduced": 0, "undecided": 1, "depends": 1, "not tested": 0,
+                      "not enough seeds": 0}
 
 
 def test_an_undetected_difference_says_how_large_a_difference_could_have_been_missed():
@@ -278,10 +279,10 @@ def test_tally_table_counts_each_source_of_a_claim():
     one = ledger.Claim("2.3", "y", ledger.S003, 2, (flat.check,))
     table = ledger.tally_table([ledger.Verdict(both, (good,)), ledger.Verdict(one, (flat,))])
     rows = {row[0]: row[1:] for row in table.rows}
-    assert rows[ledger.S000] == ("1", "1", "0", "0", "0", "0")
-    assert rows[ledger.S003] == ("2", "1", "0", "1", "0", "0")
-    assert rows[ledger.S001] == ("0", "0", "0", "0", "0", "0")
-    assert rows["all claims"] == ("2", "1", "0", "1", "0", "0")
+    assert rows[ledger.S000] == ("1", "1", "0", "0", "0", "0", "0")
+    assert rows[ledger.S003] == ("2", "1", "0", "1", "0", "0", "0")
+    assert rows[ledger.S001] == ("0", "0", "0", "0", "0", "0", "0")
+    assert rows["all claims"] == ("2", "1", "0", "1", "0", "0", "0")
 
 
 def test_verdict_map_draws_each_claim_in_its_chapters_row_in_its_verdicts_colour():
@@ -346,3 +347,33 @@ def test_chapter_verdicts_refuses_a_chapter_without_claims_before_any_training(t
     with pytest.raises(ValueError, match="chapter must be one of 1, 2, .*got 11"):
         ledger.chapter_verdicts(11, profile="smoke", root=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_check_whose_arm_did_not_learn_decides_nothing_and_leaves_the_holm_family():
+    from bngan.learning import Learning
+
+    def gate(results):
+        return Learning(results.label, 0 if results.label == "x:flat" else 5, 5, 400.0)
+
+    values = {"x:good": [100, 101, 99, 100, 102], "x:flat": [553, 553, 553, 553, 553], "x:worse": [300, 310, 305, 290, 300]}
+    sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)}) for name, vals in values.items()}
+    helps = ledger.Check("x:flat", "x:good")  # "good helps" against an arm that never learned
+    untested = ledger._read(helps, sets, gate)
+    assert untested.outcome == "not tested" and untested.comparison.detectable
+    assert "x:flat did not learn at this profile (0 of 5 seeds reached FID ≤ 400)" in untested.numbers
+    claim = ledger.Claim("9.9", "x", "s", 9, (helps,))
+    verdict = ledger.Verdict(claim, (untested,))
+    assert verdict.verdict == "not tested: x:flat did not learn at this profile (0 of 5 seeds reached FID ≤ 400)"
+    assert verdict.verdict_class == "not tested"
+    # a claim that predicts the arm's failure is decided by it
+    fails = ledger.Check("x:good", "x:flat", "fid", "higher", may_fail="treatment")
+    assert ledger._read(fails, sets, gate).outcome == "reproduced"
+    # both arms learned: the gate changes nothing
+    assert ledger._read(ledger.Check("x:worse", "x:good"), sets, gate).outcome == "reproduced"
+    m = ledger.multiplicity([verdict])
+    assert m.checks == 0
+
+
+def test_checks_refuse_an_unknown_arm_to_exempt_from_the_gate():
+    with pytest.raises(ValueError, match="may_fail must be one of"):
+        ledger.Check("table2:1", "table2:2", may_fail="both")

@@ -17,6 +17,9 @@ How a check reads (its :class:`bngan.stats.Comparison`, Welch's interval at 95%)
 Every directional check also gets its p-value and whether it survives Holm's correction over
 all directional checks evaluated together (:func:`multiplicity` counts them), because with
 about 80 checks a few would reach 5% by chance alone.
+
+A check whose arm did not learn at the profile's budget (:mod:`bngan.learning`) reads *not
+tested* and decides nothing, unless the claim predicts that arm's failure.
 """
 
 from __future__ import annotations
@@ -31,28 +34,32 @@ from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN
                      TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere,
                      chapter_keys)
 from .experiments import RunSet, for_profile, run_experiment
+from .learning import arm_learning
 from .profiles import Profile, get_profile
 from .stats import ALPHA, Comparison, compare, holm, rank_correlation
 from .tables import TextTable
 
 #: The classes a verdict falls in; ``undecided`` holds "no detectable difference" and "inconclusive".
-VERDICT_CLASSES = ("reproduced", "not reproduced", "undecided", "depends", "not enough seeds")
+VERDICT_CLASSES = ("reproduced", "not reproduced", "undecided", "depends", "not tested", "not enough seeds")
 OUTCOME_CLASS = {"reproduced": "reproduced", "reversed": "not reproduced", "not reproduced": "not reproduced",
                  "other size": "not reproduced", "no detectable difference": "undecided",
-                 "inconclusive": "undecided", "not enough seeds": "not enough seeds"}
+                 "inconclusive": "undecided", "not tested": "not tested", "not enough seeds": "not enough seeds"}
 
 
 @dataclass(frozen=True)
 class CheckResult:
     """A check with what the runs gave: a :class:`Comparison`, or a rank correlation over
     set-ups. ``holm`` says whether a directional check's p-value survives Holm's correction
-    over the ``family`` directional checks evaluated with it (``None``: not corrected)."""
+    over the ``family`` directional checks evaluated with it (``None``: not corrected).
+    ``not_learned`` holds the gate's reading of each arm that did not learn (the check then
+    reads *not tested*)."""
 
     check: Check | Agreement
     comparison: Comparison | None = None
     correlation: tuple[float, float, int] | None = None  # rho, p, number of set-ups
     holm: bool | None = None
     family: int = 0
+    not_learned: tuple[str, ...] = ()
 
     @property
     def p_value(self) -> float:
@@ -84,6 +91,8 @@ class CheckResult:
                 return "no detectable difference"
             return "reproduced" if (rho > 0) == (self.check.expect == "higher") else "reversed"
         c, expect = self.comparison, self.check.expect
+        if self.not_learned:
+            return "not tested"
         if not np.isfinite(c.low) or min(c.n_a, c.n_b) < 2:
             return "not enough seeds"
         if expect == "same":
@@ -109,6 +118,8 @@ class CheckResult:
             return (f"{where}Spearman rho {rho:+.2f} (p {p:.2g}{self._holm_mark()}) between "
                     f"{_name(self.check.metric)} and {_name(self.check.reference)} over {n} set-ups (means over seeds)")
         c = self.comparison
+        if self.not_learned:
+            where = f"{where}not tested, {'; '.join(self.not_learned)}: "
         head = f"{where}{_name(c.metric)} {_fmt(c.mean_a)} → {_fmt(c.mean_b)}"
         if not np.isfinite(c.low):
             return f"{head}, {min(c.n_a, c.n_b)} completed seed(s)"
@@ -158,6 +169,9 @@ class Verdict:
             return outcome
         if outcome in ("no detectable difference", "inconclusive"):
             return f"{outcome} with {self.n_seeds} seeds"
+        if outcome == "not tested":
+            arms = sorted({arm for r in self.results for arm in r.not_learned})
+            return f"not tested: {'; '.join(arms)}"
         return f"not reproduced ({outcome})" if outcome != "not reproduced" else "not reproduced (different)"
 
     @property
@@ -213,9 +227,10 @@ def _seeds(profile: Profile, toy: bool, wanted: int | None) -> tuple[int, ...]:
 
 def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None = None,
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
-             group: bool | None = None, graph: bool | None = None) -> list[Verdict]:
+             group: bool | None = None, graph: bool | None = None, gate: bool = True) -> list[Verdict]:
     """Every claim's verdict from the runs of its checks (trained where the cache lacks them),
-    with Holm's correction over all the directional checks evaluated together.
+    with the learning gate on each arm (``gate=False`` reads every check as if both arms
+    learned) and Holm's correction over all the tested directional checks evaluated together.
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
     with the profile's seeds or as many as a check asks for; ``seeds`` overrides both."""
@@ -226,22 +241,42 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
         chosen = tuple(seeds) if seeds is not None else _seeds(p, config.data.kind == "toy", wanted)
         runs[name] = run_experiment(config, profile=p, seeds=chosen, root=root, device=device, progress=progress,
                                     label=name, group=group, graph=graph)
-    read = [[_read(check, runs) for check in claim.checks] for claim in claims]
-    flat = [r for results in read for r in results if r.check.directional]
+    learning = _memo(arm_learning) if gate else None
+    read = [[_read(check, runs, learning) for check in claim.checks] for claim in claims]
+    flat = [r for results in read for r in results if r.check.directional and not r.not_learned]
     survives = dict(zip(map(id, flat), holm([r.p_value for r in flat])))
     return [Verdict(claim, tuple(replace(r, holm=survives[id(r)], family=len(flat)) if id(r) in survives else r
                                  for r in results))
             for claim, results in zip(claims, read)]
 
 
-def _read(check: Check | Agreement, runs: Mapping[str, RunSet]) -> CheckResult:
+def _read(check: Check | Agreement, runs: Mapping[str, RunSet], learning=None) -> CheckResult:
+    """One check read on the runs; ``learning`` (an arm -> :class:`bngan.learning.Learning`
+    or ``None``) gates each arm the claim does not predict to fail."""
     if isinstance(check, Agreement):
         return CheckResult(check, correlation=agreement(check, [runs[name] for name in check.setups]))
     # wins count seeds moving the predicted way; for "same" and "no better", the better way (or lower)
     better = METRICS[check.metric][1]
     lower_is_better = check.expect == "lower" or (check.expect != "higher" and better is not False)
+    not_learned = []
+    for side, name in (("baseline", check.baseline), ("treatment", check.treatment)):
+        reading = learning(runs[name]) if learning is not None and check.may_fail != side else None
+        if reading is not None and not reading.learned:
+            not_learned.append(str(reading))
     return CheckResult(check, compare(runs[check.baseline], runs[check.treatment], check.metric,
-                                      lower_is_better=lower_is_better))
+                                      lower_is_better=lower_is_better), not_learned=tuple(not_learned))
+
+
+def _memo(gate):
+    """``gate`` computed once per arm (an arm is read by several checks)."""
+    found: dict[int, object] = {}
+
+    def read(results):
+        if id(results) not in found:
+            found[id(results)] = gate(results)
+        return found[id(results)]
+
+    return read
 
 
 def agreement(check: Agreement, setups: Sequence[RunSet]) -> tuple[float, float, int]:
@@ -280,7 +315,8 @@ class Multiplicity:
 
 def multiplicity(verdicts: Sequence[Verdict]) -> Multiplicity:
     """The ledger's multiplicity counts (see :class:`Multiplicity`)."""
-    directional = [r for v in verdicts for r in v.results if r.check.directional and r.outcome != "not enough seeds"]
+    directional = [r for v in verdicts for r in v.results
+                   if r.check.directional and r.outcome not in ("not enough seeds", "not tested")]
     reproduced = [r for r in directional if r.outcome == "reproduced"]
     return Multiplicity(len(directional), len(reproduced), sum(bool(r.holm) for r in reproduced),
                         ALPHA / 2 * len(directional))

@@ -430,7 +430,7 @@ def loss_bands(run: Run, *, window: int | None = None, ax: Axes | None = None, t
 
 
 VERDICT_COLOURS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "undecided": "#5c6bc0",
-                   "depends": "#f9a825", "not enough seeds": "#9e9e9e"}
+                   "depends": "#f9a825", "not tested": "#6d4c41", "not enough seeds": "#9e9e9e"}
 
 
 def verdict_map(verdicts) -> Figure:
@@ -451,7 +451,7 @@ def verdict_map(verdicts) -> Figure:
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in VERDICT_COLOURS.values()]
-    ax.legend(handles, list(VERDICT_COLOURS), ncol=5, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0),
+    ax.legend(handles, list(VERDICT_COLOURS), ncol=3, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0),
               frameon=False)
     fig.tight_layout()
     return fig
