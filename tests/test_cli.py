@@ -95,7 +95,11 @@ def test_ctrl_c_is_one_line_saying_where_to_resume_and_exit_130(tmp_path, monkey
     assert RunDir(run_dir).read_record()["steps_done"] == 10
     monkeypatch.undo()
     assert cli.main(argv) == 0
-    assert "seed 1: resumed at step 10 (40 steps, " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "seed 1: resumed at step 10 (40 steps, " in out
+    assert out.index("resuming blindspot:no-bn seed 1 at step 10") < out.index("seed 1: resumed")  # said first
+    record = RunDir(run_dir).read_record()
+    assert 0 < record["session_s"] <= record["elapsed_s"]  # this attempt's time, within the total
 
 
 def test_run_prints_a_status_line_per_seed_and_explains_the_metrics(tmp_path, capsys):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -697,3 +698,20 @@ def test_each_learning_rate_reaches_its_own_network(optimizer, cls):
     assert {id(p) for group in opt_d.param_groups for p in group["params"]} == {id(p) for p in d.parameters()}
     if optimizer == "rmsprop":
         assert opt_d.defaults["alpha"] == cfg.train.rms_alpha and opt_d.defaults["eps"] == cfg.train.rms_eps
+
+
+def test_a_run_logged_to_a_file_prints_a_progress_line_every_heartbeat(tmp_path, monkeypatch, capsys):
+    """Where no bar is watched (stdout a pipe or a file), a line with the step, the speed and
+    the time left; none in a terminal or notebook, where the bar shows."""
+    from bngan import trainer as trainer_module
+    from bngan.experiments import get_experiment
+
+    monkeypatch.setattr(trainer_module.Heartbeat, "every", 0.0)
+    monkeypatch.setattr(trainer_module, "interactive", lambda: False)
+    config = get_experiment("blindspot:no-bn", "smoke")
+    train_run(config, 0, root=tmp_path / "a", progress=True)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("blindspot:no-bn seed 0: step ")]
+    assert lines and re.fullmatch(r"blindspot:no-bn seed 0: step \d+/40, [\d.]+ steps/s, ~\d+ (s|min) left", lines[0])
+    monkeypatch.setattr(trainer_module, "interactive", lambda: True)
+    train_run(config, 1, root=tmp_path / "b", progress=True)
+    assert "steps/s" not in capsys.readouterr().out

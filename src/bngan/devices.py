@@ -6,7 +6,7 @@ import platform
 
 import torch
 
-from . import __version__
+from . import OMP_WAIT_POLICY, __version__
 
 
 def default_device() -> torch.device:
@@ -26,7 +26,7 @@ def versions() -> dict[str, str]:
     import torchvision
 
     return {"bngan": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "omp_wait_policy": OMP_WAIT_POLICY}
 
 
 def check_device(device: str | torch.device) -> torch.device:

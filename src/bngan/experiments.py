@@ -753,7 +753,7 @@ def seed_status(run: Run) -> str:
     step 100 (400 steps, 12 s)``, ``seed 1: trained (400 steps, 12 s)``, or ``diverged``."""
     if run.origin == "cached" or not run.origin:
         return f"seed {run.seed}: cached" + ("" if run.status != "diverged" else f" (diverged at step {run.diverged_at})")
-    seconds = run.record.get("elapsed_s") or 0.0
+    seconds = run.record.get("session_s") or run.record.get("elapsed_s") or 0.0  # this attempt's time
     how = "trained" if run.origin == "trained" else f"resumed at step {run.resumed_at}"
     if run.status == "diverged":
         return f"seed {run.seed}: {how}, diverged at step {run.diverged_at} ({seconds:.0f} s)"
