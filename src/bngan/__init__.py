@@ -11,6 +11,10 @@ import sys as _sys
 OMP_WAIT_POLICY = _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE") if "torch" not in _sys.modules else (
     _os.environ.get("OMP_WAIT_POLICY") or "runtime default (torch was imported before bngan)")
 
+from .install import check_torch_pair  # noqa: E402
+
+check_torch_pair()  # a mismatched torch/torchvision pair fails here, in one line, not mid-run
+
 from . import (config, data, experiments, histories, metrics, models, norms, plots, profiles,  # noqa: E402
                runs, spectra, stats, tables, train)
 from .config import ExperimentConfig  # noqa: E402
