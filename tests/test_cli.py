@@ -23,6 +23,15 @@ def test_list_aligns_names_and_tells_table2_12_to_14_apart(capsys):
     assert len({described[f"table2:{i}"].split(None, 1)[1] for i in (12, 13, 14)}) == 3
 
 
+@pytest.mark.parametrize("profile", ["quick", "smoke"])
+def test_list_gives_step_counts_at_the_profile_a_run_would_use(profile, capsys):
+    assert cli.main(["list", "--profile", profile]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["batch:images-16"])
+    steps = experiments.get_experiment("batch:images-16", profile).train.steps
+    assert f"({steps} steps)" in row and f"at profile {profile}" in out
+
+
 def test_run_passes_its_options_to_the_experiment(monkeypatch, tmp_path, capsys):
     seen = {}
 
@@ -50,6 +59,11 @@ def test_run_and_show_a_tiny_run(tmp_path, capsys):
     figure = tmp_path / "summary.png"
     assert cli.main(["show", str(run_dir), "--save", str(figure)]) == 0
     assert figure.stat().st_size > 1000 and "blindspot:no-bn" in capsys.readouterr().out
+    # by its folder name alone, found in the runs folder
+    assert cli.main(["show", run_dir.name, "--root", str(tmp_path), "--save", str(figure)]) == 0
+    assert "blindspot:no-bn" in capsys.readouterr().out
+    assert cli.main(["show", "no-such-run-seed0", "--root", str(tmp_path)]) == 2
+    assert "neither a folder here nor one in the runs folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -107,11 +121,12 @@ def test_run_prints_a_status_line_per_seed_and_explains_the_metrics(tmp_path, ca
     assert cli.main(argv) == 0
     first = capsys.readouterr()
     lines = first.out.splitlines()
-    assert lines[0].startswith("seed 0: trained (40 steps, ") and lines[1].startswith("seed 1: trained (40 steps, ")
+    assert lines[0].startswith("blindspot:no-bn seed 0: trained (40 steps, ")
+    assert lines[1].startswith("blindspot:no-bn seed 1: trained (40 steps, ")
     assert "metrics:" in lines and "  mmd: kernel MMD to held-out points, lower is better" in lines
     assert cli.main(argv) == 0
     again = capsys.readouterr()
-    assert again.out.splitlines()[:2] == ["seed 0: cached", "seed 1: cached"]
+    assert again.out.splitlines()[:2] == ["blindspot:no-bn seed 0: cached", "blindspot:no-bn seed 1: cached"]
     assert "0/2" not in again.err and again.err == ""  # no bar for cached runs (nor outside a terminal)
 
 

@@ -324,7 +324,8 @@ def test_progress_false_prints_nothing_per_seed_and_true_one_line_each(tmp_path,
         run_experiment(tiny_toy(), seeds=[0, 1], root=tmp_path, device="cpu", progress=False)
     assert capsys.readouterr() == ("", "")
     run_experiment(tiny_toy(), seeds=[0, 1], root=tmp_path, device="cpu", progress=True)
-    assert capsys.readouterr() == ("seed 0: cached\nseed 1: cached\n", "")
+    name = tiny_toy().name
+    assert capsys.readouterr() == (f"{name} seed 0: cached\n{name} seed 1: cached\n", "")
 
 
 def test_robust_summary_shows_median_and_range_of_the_completed_seeds():

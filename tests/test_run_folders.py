@@ -85,7 +85,7 @@ def test_cli_runs_into_the_default_cache_from_any_folder_and_root_overrides_it(n
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # another working folder: the same cache, so nothing is trained
     capsys.readouterr()
-    assert cli.main(argv) == 0 and capsys.readouterr().out.startswith("seed 0: cached")
+    assert cli.main(argv) == 0 and capsys.readouterr().out.startswith("blindspot:no-bn seed 0: cached")
     monkeypatch.setenv("BNGAN_RUNS", str(tmp_path / "env-runs"))
     assert cli.main([*argv, "--root", str(tmp_path / "flag-runs")]) == 0
     assert folders(tmp_path / "flag-runs") == [f"blindspot_no-bn-{key}-seed0"]

@@ -205,7 +205,8 @@ def test_run_experiment_with_group_trains_the_seeds_together_and_prints_a_line_e
     runs = run_experiment(toy_config(norm="none"), seeds=[0, 1], root=tmp_path, device="cpu", group=True)
     assert [r.record["engine"] for r in runs] == ["seed group of 2 (torch.func.vmap); eager (CUDA graphs need a GPU)"] * 2
     lines = capsys.readouterr().out.splitlines()[-2:]
-    assert [line.split(" s)")[0].rsplit(",", 1)[0] for line in lines] == ["seed 0: trained (6 steps", "seed 1: trained (6 steps"]
+    assert [line.split(" ", 1)[1].split(" s)")[0].rsplit(",", 1)[0] for line in lines] == [
+        "seed 0: trained (6 steps", "seed 1: trained (6 steps"]
     again = run_experiment(toy_config(norm="none"), seeds=[0, 1], root=tmp_path, device="cpu", group=True)
     assert [r.origin for r in again] == ["cached", "cached"]
 

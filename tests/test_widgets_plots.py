@@ -72,6 +72,10 @@ def test_figures_have_one_panel_per_setting_and_curves_per_seed_set(results):
         assert (high - low) / 2 == pytest.approx(expected)
     fig = plots.run_summary(results["bn"].runs[0])
     assert len(fig.axes) == 4
+    fig.canvas.draw()  # the summary title stays inside the figure, wrapped rather than clipped
+    title = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    frame = fig.bbox
+    assert frame.x0 <= title.x0 and title.x1 <= frame.x1
 
 
 def test_quality_over_training_plots_the_seed_mean_of_each_snapshot(results):

@@ -43,12 +43,14 @@ def metric_legend(names) -> list[str]:
 
 def _list(args: argparse.Namespace) -> int:
     from .experiments import EXPERIMENTS, SERIES, _natural, get_experiment
+    from .profiles import get_profile
 
+    profile = get_profile(args.profile)
     names = sorted(EXPERIMENTS, key=_natural)
     width = max(map(len, names))
-    print("experiments:")
+    print(f"experiments (steps at profile {profile.name}; --profile shows another):")
     for name in names:
-        print(f"  {name:<{width}}  {get_experiment(name, 'smoke').description}")
+        print(f"  {name:<{width}}  {get_experiment(name, profile).description}")
     print("series (run each member with `bngan run`):")
     width = max(map(len, SERIES))
     for name, members in sorted(SERIES.items()):
@@ -81,7 +83,7 @@ def _show(args: argparse.Namespace) -> int:
 
     from .runs import FINISHED
 
-    run = Run.load(args.run_dir)
+    run = Run.load(_run_folder(args.run_dir, args.root))
     print(run.summary())
     if run.status not in FINISHED:
         print(f"  not finished ({run.status}, {run.record.get('steps_run', run.steps_done)} of "
@@ -98,10 +100,24 @@ def _show(args: argparse.Namespace) -> int:
     if not len(run.history.get("step", [])):
         print("  no figure: nothing was logged")
         return 0
-    out = Path(args.save) if args.save else Path(args.run_dir) / "summary.png"
+    out = Path(args.save) if args.save else Path(run.path) / "summary.png"
     run_summary(run).savefig(out, dpi=110)
     print(f"  figure: {out}")
     return 0
+
+
+def _run_folder(name: str, root: str | None) -> Path:
+    """A run folder given as a path, or as a folder name in the runs folder
+    (``table2_10-<hash>-seed0``)."""
+    from .runs import runs_root
+
+    given = Path(name).expanduser()
+    if given.is_dir() or given.is_absolute() or len(given.parts) > 1:
+        return given
+    found = runs_root(root) / name
+    if found.is_dir():
+        return found
+    raise ValueError(f"run folder {name!r} is neither a folder here nor one in the runs folder {runs_root(root)}")
 
 
 def _verdicts(args: argparse.Namespace) -> int:
@@ -143,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bngan", description="Batch normalization in GANs: run and inspect experiments.")
     parser.add_argument("--version", action="version", version=f"bngan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the named experiments and series").set_defaults(func=_list)
+    listing = sub.add_parser("list", help="list the named experiments and series")
+    listing.add_argument("--profile", choices=("smoke", "quick", "full"), default=None,
+                         help="the profile whose step counts to show (default: the one a run would use)")
+    listing.set_defaults(func=_list)
     run = sub.add_parser("run", help="train a named experiment (or load its cached runs)")
     run.add_argument("name", help="experiment name, e.g. table2:10 (see `bngan list`)")
     _add_run_options(run)
@@ -154,8 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(verdicts)
     verdicts.set_defaults(func=_verdicts)
     show = sub.add_parser("show", help="summarise a run directory and draw its figure")
-    show.add_argument("run_dir")
+    show.add_argument("run_dir", help="a run folder, or its name in the runs folder (e.g. table2_10-<hash>-seed0)")
     show.add_argument("--save", default=None, help="figure path (default: RUN_DIR/summary.png)")
+    show.add_argument("--root", default=None, help="runs folder to find RUN_DIR's name in (default: as for run)")
     show.set_defaults(func=_show)
     return parser
 

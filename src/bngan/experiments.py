@@ -738,13 +738,13 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     if trains_together(chosen, len(seeds), group=group, graph=graph):  # the seeds finish together: lines at the end
         runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
         for run in runs if progress else ():
-            print(seed_status(run), flush=True)
+            print(f"{label or config.name} {seed_status(run)}", flush=True)
         return RunSet(label or config.name, config, runs)
     runs = []
     for seed in seeds:
         runs.append(train_run(config, seed, root=root, device=device, progress=progress))
         if progress:
-            print(seed_status(runs[-1]), flush=True)
+            print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
     return RunSet(label or config.name, config, runs)
 
 

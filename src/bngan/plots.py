@@ -3,6 +3,8 @@ grids, toy scatter plots and metric comparisons."""
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -277,7 +279,7 @@ def run_summary(run: Run) -> Figure:
         fake = run.samples[-1].float().numpy()
         axes[3].scatter(fake[:, 0], fake[:, 1], s=3, color="C3")
         axes[3].set_title(f"fakes at step {int(run.sample_steps[-1])}")
-    fig.suptitle(run.summary(), fontsize=8)
+    fig.suptitle(textwrap.fill(run.summary(), 160), fontsize=8)
     fig.tight_layout()
     return fig
 
