@@ -157,3 +157,14 @@ def test_identical_constant_arms_are_not_different_and_constant_different_arms_a
     assert not same.detectable and same.p_value == 1.0 and same.equivalence(0.1) == "equivalent"
     apart = stats.compare(*measured([5.0, 5.0, 5.0], [6.0, 6.0, 6.0]), "fid")
     assert apart.detectable and apart.p_value == 0.0
+
+
+def test_comparison_table_has_a_row_per_comparison_with_its_interval_and_reading():
+    c = stats.compare(*measured([10, 11, 12], [1, 2, 3]), "fid")
+    table = stats.comparison_table([c, c])
+    assert len(table.rows) == 2
+    row = table.rows[0]
+    assert row[0] == "b vs a: fid (lower is better)"
+    assert row[1] == f"{c.difference:+.3g} [{c.low:+.3g}, {c.high:+.3g}]" and row[2] == f"{c.p_value:.2g}"
+    assert row[3] == "3/3" and row[4] == "b is better"
+    assert "white-space: normal" in table._repr_html_()  # the reading wraps on the page

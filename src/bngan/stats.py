@@ -22,6 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
+from .tables import TextTable
+
 #: Two-sided level of every interval and test the book reports.
 ALPHA = 0.05
 #: Power at which :attr:`Comparison.missable` states the difference the design could have missed.
@@ -218,6 +220,19 @@ def compare(a: SeedResults, b: SeedResults, metric: str, *, lower_is_better: boo
                       df=welch.df, n_a=values_a.size, n_b=values_b.size, diverged_a=a.n_diverged,
                       diverged_b=b.n_diverged, wins_b=wins, ties=ties, n_paired=len(paired),
                       lower_is_better=lower_is_better)
+
+
+def comparison_table(comparisons: Sequence[Comparison]) -> TextTable:
+    """Comparisons as one narrow table that fits a book page (long cells wrap): which setting
+    against which on what metric, the difference with its Welch 95% interval, p, the seeds
+    ``b`` did better in, and the reading."""
+    rows = []
+    for c in comparisons:
+        better = "lower" if c.lower_is_better else "higher"
+        rows.append((f"{c.b} vs {c.a}: {c.metric} ({better} is better)",
+                     f"{c.difference:+.3g} [{c.low:+.3g}, {c.high:+.3g}]", f"{c.p_value:.2g}",
+                     f"{c.wins_b}/{c.n_paired}", c.verdict))
+    return TextTable(("comparison", "b − a [95% interval]", "p", "b better in", "reading"), rows, wrap=(0, 1, 4))
 
 
 def bootstrap_difference(a: Sequence[float], b: Sequence[float], *, n_boot: int = 10_000,
