@@ -420,3 +420,91 @@ def test_every_field_added_since_v2_is_listed_with_its_neutral_value():
     for key, neutral in NEUTRAL_SINCE_V2.items():
         section, name = key.split(".")
         assert getattr(getattr(base, section), name) == neutral
+
+
+# --------------------------------------------------------------------------- nothing computed is deleted
+
+
+def moved_aside(root) -> list:
+    return sorted(p for p in root.iterdir() if ".damaged-" in p.name)
+
+
+def test_a_finished_run_whose_config_is_a_folder_is_moved_aside_not_emptied(tmp_path, capsys):
+    config = toy()
+    first = train_run(config, 0, root=tmp_path, progress=False)
+    rd = RunDir(first.path)
+    history = rd.history_file.read_bytes()
+    rd.config_file.unlink()
+    rd.config_file.mkdir()  # a folder where config.json should be
+    again = train_run(config, 0, root=tmp_path, progress=False)
+    assert again.origin == "trained" and again.status == "complete"
+    aside, = moved_aside(tmp_path)
+    assert (aside / "history.pt").read_bytes() == history and (aside / "config.json").is_dir()
+    assert (aside / "weights.pt").is_file() and "its files were moved to" in capsys.readouterr().out
+
+
+def test_a_damaged_record_does_not_cost_a_resumable_checkpoint(tmp_path):
+    config = toy(steps=40, checkpoint_every=10)
+
+    def stop_at_25(trainer):
+        if trainer.step == 25:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config, 0, root=tmp_path, progress=False, callback=stop_at_25)
+    rd = run_dir(config, 0, tmp_path)
+    rd.record_file.write_text("{ trunc")  # damaged mid-write
+    run = train_run(config, 0, root=tmp_path, progress=False)
+    assert run.origin == "resumed" and run.resumed_at == 20 and run.steps_done == 40
+    assert moved_aside(tmp_path) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated record", "empty config", "list record", "missing weights",
+                                    "garbage weights"])
+def test_damaged_files_of_a_finished_run_are_named_and_the_intact_ones_kept(tmp_path, capsys, damage):
+    config = toy()
+    first = train_run(config, 0, root=tmp_path, progress=False)
+    rd = RunDir(first.path)
+    history = rd.history_file.read_bytes()
+    if damage == "truncated record":
+        rd.record_file.write_text(rd.record_file.read_text()[:20])
+    elif damage == "empty config":
+        rd.config_file.write_text("")
+    elif damage == "list record":
+        rd.record_file.write_text("[1, 2]")
+    elif damage == "missing weights":
+        rd.weights_file.unlink()
+    else:
+        rd.weights_file.write_bytes(b"not a torch file")
+    again = train_run(config, 0, root=tmp_path, progress=False)
+    assert again.origin == "trained"
+    out = capsys.readouterr().out
+    aside, = moved_aside(tmp_path)
+    assert (aside / "history.pt").read_bytes() == history  # the intact history survives
+    if "weights" in damage:
+        assert f"{rd.weights_file} is damaged" in out  # the file is named
+    assert "its files were moved to" in out
+
+
+def test_force_keeps_the_earlier_run_aside(tmp_path):
+    config = toy()
+    first = train_run(config, 0, root=tmp_path, progress=False)
+    weights = RunDir(first.path).weights_file.read_bytes()
+    train_run(config, 0, root=tmp_path, progress=False, force=True)
+    aside, = moved_aside(tmp_path)
+    assert (aside / "weights.pt").read_bytes() == weights
+
+
+@pytest.mark.parametrize("seeds", [[1.5], [True], ["1/../x"], [0, 0], [2**63], []])
+def test_train_runs_checks_seeds_before_converting_them(tmp_path, seeds):
+    from bngan.train import train_runs
+
+    with pytest.raises(ValueError, match="seeds must"):
+        train_runs(toy(), seeds, root=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_seed_beyond_torchs_range_is_refused_before_a_folder_is_made(tmp_path):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer below 2\\*\\*63"):
+        train_run(toy(), 2**63, root=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())

@@ -8,7 +8,6 @@ ordered mapping from a label to an experiment, for side-by-side comparisons.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from .config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from .devices import check_device, default_device
 from .norms import keras_to_torch_momentum
 from .profiles import Profile, dataset_name, get_profile
-from .runs import Run
+from .runs import Run, check_seeds
 from .tables import TextTable
 from .train import train_run, train_runs, trains_together
 
@@ -733,7 +732,7 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
     if seeds is None:
         seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     chosen = check_device(device) if device is not None else default_device()
     if trains_together(chosen, len(seeds), group=group, graph=graph):  # the seeds finish together: lines at the end
         runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
@@ -758,28 +757,6 @@ def seed_status(run: Run) -> str:
     if run.status == "diverged":
         return f"seed {run.seed}: {how}, diverged at step {run.diverged_at} ({seconds:.0f} s)"
     return f"seed {run.seed}: {how} ({run.steps_done} steps, {seconds:.0f} s)"
-
-
-def _check_seeds(seeds) -> list[int]:
-    error = ValueError(f"seeds must be a non-empty list of non-negative integers; got {seeds!r}")
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
-        raise error
-    checked = []
-    for seed in seeds:
-        if isinstance(seed, bool):
-            raise error
-        try:
-            value = operator.index(seed)
-        except TypeError:
-            raise error from None
-        if value < 0:
-            raise error
-        checked.append(value)
-    if not checked:
-        raise error
-    if len(set(checked)) != len(checked):
-        raise ValueError(f"seeds must not repeat (a repeated seed is the same cached run); got {checked!r}")
-    return checked
 
 
 def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str | Profile | None = None,

@@ -25,6 +25,8 @@ that cannot be read back (truncated, empty) raises :class:`DamagedRunFileError`,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import contextlib
 import json
 import os
@@ -244,11 +246,35 @@ class RunDir:
         return target
 
 
+#: The largest seed: torch's generators take a signed 64-bit seed.
+MAX_SEED = 2**63 - 1
+
+
 def check_seed(seed: Any) -> int:
-    """``seed`` as an int, or a ValueError naming it unless it is a non-negative integer."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    """``seed`` as an int, or a ValueError naming it unless it is an integer in [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a non-negative integer below 2**63; got {seed!r}")
     return int(seed)
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """``seeds`` as a list of ints, checked before any conversion (``1.5``, ``True`` or
+    ``"1"`` are refused, not turned into seed 1), non-empty and without repeats; every entry
+    point that takes seeds uses it."""
+    error = ValueError(f"seeds must be a non-empty list of non-negative integers below 2**63; got {seeds!r}")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise error
+    checked = []
+    for seed in seeds:
+        try:
+            checked.append(check_seed(seed))
+        except ValueError:
+            raise error from None
+    if not checked:
+        raise error
+    if len(set(checked)) != len(checked):
+        raise ValueError(f"seeds must not repeat (a repeated seed is the same cached run); got {checked!r}")
+    return checked
 
 
 def safe_run_name(name: str) -> str:
@@ -536,12 +562,14 @@ def finished_runs(root: str | os.PathLike[str] | None = None, *, kind: str | Non
     """Every complete run stored under the runs root (``root``, else the default), sorted by
     folder name: the catalogue behind questions asked across experiments (does one metric rank
     runs as another does?). ``kind`` keeps only ``"image"`` or ``"toy"`` runs. Folders that are
-    unfinished, damaged or not runs at all are skipped, never changed."""
+    unfinished, damaged, set aside (``*.damaged-*``) or not runs at all are skipped, never changed."""
     base = Path(root) if root is not None else default_runs_root()
     if kind not in (None, "image", "toy"):
         raise ValueError(f"kind must be one of image, toy (or None for both); got {kind!r}")
     found = []
-    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()) if base.is_dir() else []:
+    folders = [p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and ".damaged-" not in p.name] \
+        if base.is_dir() else []
+    for folder in sorted(folders):
         rd = RunDir(folder)
         try:
             if not rd.record_file.exists() or rd.read_record().get("status") != "complete":

@@ -8,7 +8,11 @@ The pieces live one idea per module (``networks``, ``losses``, ``probes``, ``ste
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -18,7 +22,8 @@ from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import build_networks, layer_weights, make_optimizers
 from .probes import BNProbe, GBNProbe
 from .run_data import load_run_data
-from .runs import DamagedRunFileError, Run, RunDir, RunLock, cached_run_matches, check_writable, first_line, run_dir
+from .runs import (DamagedRunFileError, Run, RunDir, RunLock, cached_run_matches, check_seeds, check_writable,
+                   first_line, load_dict, run_dir)
 from .seed_group import SeedGroup, SeedGroupUnsupported
 from .step import DUpdate, GANStep, StepOutput
 from .step_graph import Capture, GraphedGroup, capture_for
@@ -56,8 +61,7 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     with RunLock(rd, wait=lock_wait) as lock:
         if not force and (cached := _cached(rd, config, seed)) is not None:  # finished by the holder we waited for
             return cached
-        if force or rd.finished or rd.status == "damaged":  # finished here: not this run, or unreadable
-            _clear(rd)
+        _prepare(rd, config, seed, force)
         trainer = Trainer(config, seed, rd, device=device, progress=progress, checkpoint_seconds=checkpoint_seconds,
                           lock=lock)
         run = trainer.run(callback)
@@ -87,8 +91,8 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
     setting the group cannot batch, run one by one eagerly, and each record's ``engine``
     says which way ran and why.
     """
+    wanted = check_seeds(seeds)  # before any conversion: 1.5 or True is refused, not trained as seed 1
     device = check_device(device) if device is not None else default_device()
-    wanted = [int(s) for s in seeds]
     if not trains_together(device, len(wanted), group=group, graph=graph):
         return [train_run(config, s, root=root, device=device, progress=progress, force=force,
                           checkpoint_seconds=checkpoint_seconds, lock_wait=lock_wait) for s in wanted]
@@ -109,8 +113,7 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
                 if not force and (cached := _cached(dirs[s], config, s)) is not None:
                     found[s] = cached
                     continue
-                if force or dirs[s].finished or dirs[s].status == "damaged":
-                    _clear(dirs[s])
+                _prepare(dirs[s], config, s, force)
                 trainer = Trainer(config, s, dirs[s], device=device, progress=progress,
                                   checkpoint_seconds=checkpoint_seconds, lock=lock)
                 trainer.start()  # its stream is then the one its one-seed run would draw from
@@ -202,12 +205,17 @@ def _first_step_or_refuse(trainers: list[Trainer], build: Callable[[list[Trainer
 
 
 def _cached(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | None:
-    """The finished run stored in ``rd`` if it is this config and seed and can be read back;
-    ``None`` (train it) otherwise. A damaged file is reported on one line, never a traceback."""
+    """The finished run stored in ``rd`` if it is this config and seed and can be read back,
+    its weights included; ``None`` (train it) otherwise. A damaged file is reported on one
+    line naming it, never a traceback (:func:`_prepare` then moves the folder's files aside)."""
     if not (rd.finished and cached_run_matches(rd, config, seed)):
         return None
     try:
         run = Run.load(rd.path)
+        if run.status == "complete":  # a diverged run keeps no final weights
+            if not rd.weights_file.is_file():
+                raise DamagedRunFileError(rd.weights_file, "missing")
+            load_dict(rd.weights_file, ("g", "d"))
     except DamagedRunFileError as err:
         print(f"{err.file} is damaged ({err.reason}); training {config.name} seed {seed} again")
         return None
@@ -215,8 +223,51 @@ def _cached(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | None:
     return run
 
 
-def _clear(rd: RunDir) -> None:
-    """Delete the run's files to train it from scratch (the lock, held by us, stays)."""
-    for file in rd.path.iterdir():
-        if file.is_file() and file != rd.lock_file:
-            file.unlink()
+def _prepare(rd: RunDir, config: ExperimentConfig, seed: int, force: bool) -> None:
+    """Make ``rd`` ready for the trainer without deleting anything computed: files that cannot
+    be used (``force``, a finished run that is not this one or cannot be read back, a damaged
+    record without a checkpoint of this run to resume from) are moved into a sibling folder
+    ``<name>.damaged-<time>`` with a message; a resumable checkpoint is kept whatever the
+    record says."""
+    if force:
+        _set_aside(rd, "retraining it from scratch (force)")
+        return
+    status = rd.status
+    if status in ("new", "running", "interrupted"):
+        return
+    if status == "damaged":
+        if _resumable(rd, config, seed):
+            print(f"{rd.record_file} is damaged; resuming {config.name} seed {seed} from its checkpoint")
+            return
+        _set_aside(rd, f"{rd.record_file.name} is damaged and there is no checkpoint of this run to resume")
+        return
+    _set_aside(rd, "the finished run stored there is not this config and seed, or cannot be read back")
+
+
+def _resumable(rd: RunDir, config: ExperimentConfig, seed: int) -> bool:
+    try:
+        checkpoint = rd.read_checkpoint()
+    except DamagedRunFileError:
+        return False
+    return checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) == (config.hash(), seed)
+
+
+def _set_aside(rd: RunDir, reason: str) -> Path | None:
+    """Move every entry of the run folder but our lock into ``<name>.damaged-<time>`` next to
+    it (inside the runs root); say where and why. ``None`` when there was nothing to move."""
+    entries = [p for p in rd.path.iterdir() if p != rd.lock_file]
+    if not entries:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = rd.path.with_name(f"{rd.path.name}.damaged-{stamp}")
+    for k in itertools.count(1):
+        if not target.exists():
+            break
+        target = rd.path.with_name(f"{rd.path.name}.damaged-{stamp}-{k}")
+    target.mkdir()
+    for entry in entries:
+        os.replace(entry, target / entry.name)
+    print(f"{rd.path.name}: {reason}; its files were moved to {target}")
+    return target
+
+

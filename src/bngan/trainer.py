@@ -167,7 +167,7 @@ class Trainer:
 
     def _resume_point(self) -> dict[str, Any] | None:
         """The checkpoint to resume from, or ``None`` to start at step 0: a checkpoint of
-        another config or seed is deleted, a damaged one moved aside, each with a message."""
+        another config or seed, or a damaged one, is moved aside (renamed .corrupt), each with a message."""
         cfg, rd = self.config, self.rd
         try:
             checkpoint = rd.read_checkpoint()
@@ -175,9 +175,10 @@ class Trainer:
             self._set_aside(err.reason)
             return None
         if checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) != (cfg.hash(), self.seed):
+            moved = rd.set_aside(rd.checkpoint_file)
             print(f"{rd.checkpoint_file} belongs to another run (config hash {checkpoint.get('config_hash')}, "
-                  f"seed {checkpoint.get('seed')}); starting {cfg.name} seed {self.seed} from step 0")
-            rd.checkpoint_file.unlink()
+                  f"seed {checkpoint.get('seed')}); moved to {moved.name}, starting {cfg.name} seed {self.seed} "
+                  f"from step 0")
             return None
         return checkpoint
 
