@@ -508,3 +508,64 @@ def test_a_seed_beyond_torchs_range_is_refused_before_a_folder_is_made(tmp_path)
     with pytest.raises(ValueError, match="seed must be a non-negative integer below 2\\*\\*63"):
         train_run(toy(), 2**63, root=tmp_path, progress=False)
     assert not any(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- locks without races
+
+
+def lock_for(tmp_path):
+    from bngan.runs import RunLock
+
+    rd = run_dir(toy(), 0, tmp_path)
+    rd.path.mkdir(parents=True, exist_ok=True)
+    return rd, RunLock
+
+
+def test_a_stale_takeover_never_removes_a_lock_another_process_just_took(tmp_path):
+    rd, RunLock = lock_for(tmp_path)
+    stale = {"pid": 999_999_999, "host": socket.gethostname(), "started": 0.0, "token": "old"}
+    fresh = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "token": "new"}
+    rd.lock_file.write_text(json.dumps(fresh))  # taken over by someone else after we judged `stale`
+    late = RunLock(rd)
+    assert late._take(stale) is False
+    assert json.loads(rd.lock_file.read_text()) == fresh  # put back, untouched
+    assert [p.name for p in rd.path.iterdir()] == ["lock"]  # no stray claimed copy left
+
+
+def test_release_removes_only_its_own_lock(tmp_path):
+    rd, RunLock = lock_for(tmp_path)
+    lock = RunLock(rd).acquire()
+    other = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "token": "someone-else"}
+    rd.lock_file.write_text(json.dumps(other))  # ours was taken over meanwhile
+    lock.release()
+    assert json.loads(rd.lock_file.read_text()) == other
+    mine = RunLock(rd)
+    rd.lock_file.unlink()
+    mine.acquire()
+    mine.release()
+    assert not rd.lock_file.exists()
+
+
+def test_a_dangling_symlink_lock_is_taken_over_not_spun_on(tmp_path, capsys):
+    rd, RunLock = lock_for(tmp_path)
+    rd.lock_file.symlink_to(tmp_path / "nowhere")
+    old = time.time() - 60
+    os.utime(rd.lock_file, (old, old), follow_symlinks=False)
+    started = time.monotonic()
+    with RunLock(rd):
+        assert json.loads(rd.lock_file.read_text())["pid"] == os.getpid()
+    assert time.monotonic() - started < 5 and "taking over the stale lock" in capsys.readouterr().out
+
+
+def test_an_empty_lock_left_by_a_killed_writer_blocks_only_briefly(tmp_path, capsys):
+    from bngan.runs import LOCK_FILL_SECONDS, RunLockedError
+
+    rd, RunLock = lock_for(tmp_path)
+    rd.lock_file.write_text("")
+    with pytest.raises(RunLockedError, match="empty or unreadable: another process may be writing it"):
+        RunLock(rd).acquire()  # a writer may still be filling it
+    old = time.time() - LOCK_FILL_SECONDS - 1
+    os.utime(rd.lock_file, (old, old))
+    with RunLock(rd):
+        pass
+    assert "empty or unreadable for" in capsys.readouterr().out

@@ -25,8 +25,6 @@ that cannot be read back (truncated, empty) raises :class:`DamagedRunFileError`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import contextlib
 import json
 import os
@@ -35,7 +33,9 @@ import re
 import socket
 import tempfile
 import time
+import uuid
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,9 @@ LOCK_NAME = "lock"
 # (the trainer refreshes it at least at every time-triggered checkpoint).
 LOCK_STALE_SECONDS = 3600.0
 LOCK_POLL_SECONDS = 0.5
+# A lock file is written in one call right after it is made; one still empty or unreadable after
+# this long was left by a writer killed in between, and is stale whatever its host.
+LOCK_FILL_SECONDS = 10.0
 # The experiment-name prefix of a run folder: at most this many characters of [A-Za-z0-9._-].
 NAME_PREFIX_CHARS = 60
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
@@ -337,7 +340,10 @@ def run_dir(config: ExperimentConfig, seed: int, root: str | os.PathLike[str] | 
 
 
 def _lock_info(lock: Path) -> dict[str, Any] | None:
-    """What a lock file says (pid, host, started), ``{}`` if unreadable, ``None`` if gone."""
+    """What a lock file says (pid, host, started, token), ``{}`` if unreadable (empty, not
+    JSON, a dangling symlink), ``None`` if gone."""
+    if lock.is_symlink() and not lock.exists():
+        return {}
     try:
         info = json.loads(lock.read_text())
     except FileNotFoundError:
@@ -368,9 +374,11 @@ def lock_is_stale(lock: Path, info: dict[str, Any]) -> str | None:
     if host == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool) and os.name != "nt":
         return None if _pid_alive(pid) else f"process {pid} is gone"
     try:
-        age = time.time() - lock.stat().st_mtime
+        age = time.time() - lock.lstat().st_mtime
     except FileNotFoundError:
         return "it was removed"
+    if not info:
+        return f"empty or unreadable for {age:.0f} s" if age > LOCK_FILL_SECONDS else None
     return f"not refreshed for {age:.0f} s" if age > LOCK_STALE_SECONDS else None
 
 
@@ -383,6 +391,7 @@ class RunLock:
     def __init__(self, rd: RunDir, *, wait: float = 0.0) -> None:
         self.rd, self.wait = rd, wait
         self.held = False
+        self.token = uuid.uuid4().hex  # what makes the lock file ours: release removes only that one
 
     def _try_create(self) -> bool:
         try:
@@ -390,8 +399,28 @@ class RunLock:
         except FileExistsError:
             return False
         with os.fdopen(fd, "w") as handle:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}, handle)
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                       "token": self.token}, handle)
         return True
+
+    def _take(self, judged: dict[str, Any]) -> bool:
+        """Remove the lock file only if it is still the one judged (stale, or ours): rename it
+        to a name of our own first (atomic), compare, and put back one that changed meanwhile.
+        Two processes taking over the same stale lock cannot both remove a fresh one."""
+        claimed = self.rd.lock_file.with_name(f"{LOCK_NAME}.{self.token}.{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(self.rd.lock_file, claimed)
+        except FileNotFoundError:
+            return False
+        if (_lock_info(claimed) or {}) == judged:
+            claimed.unlink(missing_ok=True)
+            return True
+        try:  # another process's fresh lock: put it back unless a newer one is there already
+            os.link(claimed, self.rd.lock_file)
+        except OSError:
+            pass
+        claimed.unlink(missing_ok=True)
+        return False
 
     def acquire(self) -> "RunLock":
         """Take the lock, waiting up to ``wait`` seconds for a live holder, else raise a
@@ -400,12 +429,16 @@ class RunLock:
         while not self._try_create():
             info = _lock_info(self.rd.lock_file)
             if info is None:  # released between our try and our look: try again
+                time.sleep(0.01)
                 continue
             why = lock_is_stale(self.rd.lock_file, info)
             if why is not None:
-                print(f"taking over the stale lock {self.rd.lock_file} ({why})")
-                self.rd.lock_file.unlink(missing_ok=True)
+                if self._take(info):
+                    print(f"taking over the stale lock {self.rd.lock_file} ({why})")
                 continue
+            if time.monotonic() >= deadline and not info:
+                raise RunLockedError(f"{self.rd.lock_file} is empty or unreadable: another process may be writing "
+                                     f"it; it counts as stale after {LOCK_FILL_SECONDS:.0f} s, so try again then")
             if time.monotonic() >= deadline:
                 raise RunLockedError(f"{self.rd.lock_file} is held by process {info.get('pid')} on "
                                      f"{info.get('host')}, which is training this run; wait for it to finish, "
@@ -425,8 +458,11 @@ class RunLock:
                 os.utime(self.rd.lock_file)
 
     def release(self) -> None:
+        """Remove the lock file if it is still ours (one a stale-lock takeover replaced is left)."""
         if self.held:
-            self.rd.lock_file.unlink(missing_ok=True)
+            mine = _lock_info(self.rd.lock_file)
+            if mine and mine.get("token") == self.token:
+                self._take(mine)
             self.held = False
 
     def __enter__(self) -> "RunLock":
