@@ -569,3 +569,85 @@ def test_an_empty_lock_left_by_a_killed_writer_blocks_only_briefly(tmp_path, cap
     with RunLock(rd):
         pass
     assert "empty or unreadable for" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_a_disk_full_checkpoint_is_one_line_and_loses_nothing(tmp_path, monkeypatch, capsys):
+    from bngan import cli, runs
+
+    real_save = torch.save
+
+    def full_disk(obj, handle, *args, **kwargs):
+        if isinstance(obj, dict) and "g" in obj and "step" in obj:  # a checkpoint
+            raise RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing file "
+                               "data/0: file write failed")
+        return real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(runs.torch, "save", full_disk)
+    argv = ["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "--root", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not be written" in err and "disk full?" in err
+    assert not list(tmp_path.rglob("*.tmp"))  # no half-written file left
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"deterministic": 1}, "train.deterministic"), ({"g_filters": (True, 8)}, "model.g_filters"),
+    ({"g_filters": 5}, "model.g_filters"), ({"match_moments": 0}, "model.match_moments"),
+])
+def test_bools_and_ints_are_not_confused_in_a_config(changes, field):
+    from bngan.config import ConfigError
+    from bngan.experiments import get_experiment
+
+    with pytest.raises(ConfigError, match=field.replace(".", "\\.")):
+        get_experiment("table2:1", "smoke").vary(**changes)
+
+
+@pytest.mark.parametrize("raw", [{"train": [1, 2]}, [1, 2], {"model": "x"}])
+def test_a_config_of_the_wrong_shape_is_a_config_error(raw):
+    from bngan.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        ExperimentConfig.from_dict(raw)
+
+
+def test_entry_points_say_what_type_they_expect(tmp_path):
+    from bngan.experiments import run_experiment
+
+    with pytest.raises(ValueError, match="config must be an ExperimentConfig"):
+        train_run("table2:1", 0, root=tmp_path)
+    with pytest.raises(ValueError, match="experiment must be a registered name"):
+        run_experiment(123, root=tmp_path)
+    with pytest.raises(ValueError, match="checkpoint_seconds must be a number of seconds >= 0"):
+        train_run(toy(), 0, root=tmp_path, progress=False, checkpoint_seconds=float("nan"))
+
+
+def test_an_empty_root_means_unset_like_an_empty_variable(tmp_path, monkeypatch):
+    from bngan.runs import runs_root
+
+    monkeypatch.setenv("BNGAN_RUNS", str(tmp_path / "from-env"))
+    assert runs_root("") == tmp_path / "from-env"
+
+
+def test_show_names_a_damaged_config(tmp_path, capsys):
+    from bngan import cli
+
+    run = train_run(toy(), 0, root=tmp_path, progress=False)
+    RunDir(run.path).config_file.write_text("{ not json")
+    assert cli.main(["show", str(run.path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config.json is damaged" in err
+
+
+def test_a_damage_message_never_suggests_loading_unsafely(tmp_path):
+    import datetime
+
+    from bngan.runs import DamagedRunFileError, load_dict
+
+    path = tmp_path / "weights.pt"
+    torch.save({"g": datetime.date(2020, 1, 1), "d": 1}, path)  # a class weights_only refuses
+    with pytest.raises(DamagedRunFileError) as caught:
+        load_dict(path, ("g", "d"))
+    assert "weights_only" not in str(caught.value)

@@ -198,3 +198,11 @@ def test_verdicts_refuses_an_unknown_chapter_on_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--chapter must be among 1, 2" in err and "got 11" in err
     assert not any(tmp_path.iterdir())  # refused before any training
+
+
+def test_graph_on_a_cpu_says_once_that_the_steps_run_eagerly(monkeypatch, capsys):
+    monkeypatch.setattr(experiments, "run_experiment", lambda name, **kwargs: [])
+    assert cli.main(["run", "table2:3", "--profile", "smoke", "--device", "cpu", "--graph"]) == 0
+    assert capsys.readouterr().err == "--graph needs a CUDA GPU; on cpu the steps run eagerly\n"
+    assert cli.main(["run", "table2:3", "--profile", "smoke", "--device", "cpu"]) == 0
+    assert capsys.readouterr().err == ""

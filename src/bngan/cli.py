@@ -63,6 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
+    _say_if_graph_cannot_apply(args)
     runs = run_experiment(args.name, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
                           group=args.group, graph=args.graph)
     print(f"{args.name} at profile {profile.name}:")
@@ -106,6 +107,16 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_if_graph_cannot_apply(args: argparse.Namespace) -> None:
+    """``--graph`` needs CUDA: say once that a CPU run trains eagerly instead of ignoring it."""
+    if args.graph:
+        from .devices import check_device, default_device
+
+        device = check_device(args.device) if args.device is not None else default_device()
+        if device.type != "cuda":
+            print(f"--graph needs a CUDA GPU; on {device.type} the steps run eagerly", file=sys.stderr)
+
+
 def _run_folder(name: str, root: str | None) -> Path:
     """A run folder given as a path, or as a folder name in the runs folder
     (``table2_10-<hash>-seed0``)."""
@@ -131,6 +142,7 @@ def _verdicts(args: argparse.Namespace) -> int:
         raise ValueError(f"--chapter must be among {', '.join(map(str, chapters))}; got {', '.join(map(str, unknown))}")
     claims = [c for c in ledger.CLAIMS if c.chapter in wanted]
     profile = get_profile(args.profile)
+    _say_if_graph_cannot_apply(args)
     verdicts = ledger.evaluate(claims, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
                                progress=True, group=args.group, graph=args.graph)
     print(f"claims ledger at profile {profile.name} (chapter 10 explains how a verdict is made):")

@@ -63,6 +63,12 @@ def _int_at_least(name: str, value: Any, low: int) -> None:
         _fail(name, f"an integer >= {low}", value)
 
 
+def _bool(name: str, value: Any) -> None:
+    """True or False only: ``1`` equals ``True`` in Python but would hash differently."""
+    if not isinstance(value, bool):
+        _fail(name, "True or False", value)
+
+
 def _in_range(name: str, value: Any, low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
@@ -200,7 +206,8 @@ class ModelConfig(_Section):
             _int_at_least(f"model.{name}", getattr(self, name), 1)
         for name in ("g_filters", "d_filters"):
             value = getattr(self, name)
-            if not value or not all(isinstance(v, int) and v >= 1 for v in value):
+            if (not isinstance(value, tuple) or not value
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
                 _fail(f"model.{name}", "a non-empty list of positive integers", value)
         if len(self.g_filters) != 2:
             _fail("model.g_filters", "2 widths (one per upsampling of the Keras-style generator)", self.g_filters)
@@ -208,7 +215,7 @@ class ModelConfig(_Section):
         _in_range("model.d_bn_momentum", self.d_bn_momentum, 0.0, 1.0, open_low=True)
         _in_range("model.dropout", self.dropout, 0.0, 1.0, open_high=True)
         _in_range("model.leak", self.leak, 0.0, 1.0)
-        _one_of("model.match_moments", self.match_moments, (False, True))
+        _bool("model.match_moments", self.match_moments)
         for name in ("g_norms", "d_norms"):
             kinds = getattr(self, name)
             if kinds is None:
@@ -306,7 +313,7 @@ class TrainConfig(_Section):
         _one_of("train.loss", self.loss, LOSSES)
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
         _one_of("train.precision", self.precision, PRECISIONS)
-        _one_of("train.deterministic", self.deterministic, (False, True))
+        _bool("train.deterministic", self.deterministic)
         for name in ("real_label", "fake_label"):
             value = getattr(self, name)
             parts = value if isinstance(value, tuple) else (value,)
@@ -415,12 +422,17 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "ExperimentConfig":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a config must be a JSON object with data, model and train sections; got {raw!r}")
         unknown = set(raw) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown config fields {sorted(unknown)}")
         sections = {}
         for name, section_cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
-            values = dict(raw.get(name, {}))
+            values = raw.get(name, {})
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section {name} must be an object of fields; got {values!r}")
+            values = dict(values)
             known = {f.name for f in fields(section_cls)}
             if set(values) - known:
                 raise ConfigError(f"unknown fields in {name}: {sorted(set(values) - known)}")

@@ -728,6 +728,9 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     (:func:`bngan.train.train_runs`; default for both: on a GPU only); each run equals its
     one-seed run up to float rounding.
     """
+    if not isinstance(experiment, (str, ExperimentConfig)):
+        raise ValueError(f"experiment must be a registered name (see `bngan list`) or an ExperimentConfig; "
+                         f"got {experiment!r}")
     p = get_profile(profile)
     config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
     if seeds is None:

@@ -102,7 +102,7 @@ def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding run directories: ``root``, else ``$BNGAN_RUNS``, else
     :func:`default_runs_root` (made if missing; a :class:`RunsFolderError` naming it when it
     is a file or cannot be made)."""
-    chosen = root if root is not None else os.environ.get(RUNS_ENV) or None
+    chosen = root if root not in (None, "") else os.environ.get(RUNS_ENV) or None  # '' means unset, as for the variable
     path = Path(chosen).expanduser() if chosen is not None else default_runs_root()
     if path.exists() and not path.is_dir():
         raise RunsFolderError(f"runs folder {path} is a file, not a folder; pass another --root or set {RUNS_ENV}")
@@ -152,6 +152,10 @@ def _atomic(path: Path, write) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except RuntimeError as err:  # torch.save reports a failed write (a full disk) as a RuntimeError
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(f"{path} could not be written ({first_line(err)}); disk full? the files already "
+                      f"written are intact") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -180,7 +184,10 @@ def load_dict(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     except (PermissionError, FileNotFoundError, IsADirectoryError):
         raise  # the file cannot be reached: not damage
     except (OSError, *_LOAD_ERRORS) as err:  # torch reports a truncated zip as OSError EINVAL
-        raise DamagedRunFileError(path, f"truncated or empty? {first_line(err)}") from err
+        why = first_line(err)
+        if "weights_only" in str(err):  # never pass on torch's hint to load it unsafely
+            why = "it holds something other than the tensors and plain values this library writes"
+        raise DamagedRunFileError(path, f"truncated or empty? {why}") from err
     if not isinstance(found, dict) or not all(key in found for key in keys):
         raise DamagedRunFileError(path, f"not the {', '.join(keys) or 'values'} this library writes")
     return found
@@ -530,7 +537,11 @@ class Run:
         evals = {k: np.asarray(v) for k, v in history.get("evals", {}).items()}
         snaps = (load_dict(rd.samples_file, ("steps", "samples")) if rd.samples_file.exists()
                  else {"steps": [], "samples": torch.empty(0)})
-        return cls(path=rd.path, config=rd.read_config(), seed=int(record["seed"]), status=record["status"],
+        try:
+            config = rd.read_config()
+        except (OSError, ValueError, TypeError, KeyError) as err:  # missing, a folder, not JSON, not a config
+            raise DamagedRunFileError(rd.config_file, first_line(err)) from err
+        return cls(path=rd.path, config=config, seed=int(record["seed"]), status=record["status"],
                    steps_done=int(record.get("steps_done", 0)), diverged_at=record.get("diverged_at"),
                    history=columns, evals=evals, sample_steps=np.asarray(snaps["steps"]),
                    samples=snaps["samples"], metrics=record.get("metrics", {}), record=record)

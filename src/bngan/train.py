@@ -51,6 +51,7 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     ``callback(trainer)`` is called after every step (tests use it to interrupt). The
     returned run's ``origin`` is ``cached``, ``trained`` or ``resumed`` (at ``resumed_at``).
     """
+    _check_config(config)
     rd = run_dir(config, seed, root)  # checks the seed before anything touches the disk
     seed = int(seed)
     if not force and (cached := _cached(rd, config, seed)) is not None:
@@ -91,6 +92,7 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
     setting the group cannot batch, run one by one eagerly, and each record's ``engine``
     says which way ran and why.
     """
+    _check_config(config)
     wanted = check_seeds(seeds)  # before any conversion: 1.5 or True is refused, not trained as seed 1
     device = check_device(device) if device is not None else default_device()
     if not trains_together(device, len(wanted), group=group, graph=graph):
@@ -202,6 +204,12 @@ def _first_step_or_refuse(trainers: list[Trainer], build: Callable[[list[Trainer
         for tr, state in zip(trainers, samplers):
             tr.sampler.load_state_dict(state)
         raise SeedGroupUnsupported(f"its first batched step failed: {first_line(err)}") from err
+
+
+def _check_config(config) -> None:
+    if not isinstance(config, ExperimentConfig):
+        raise ValueError(f"config must be an ExperimentConfig (bngan.experiments.get_experiment(name) gives a "
+                         f"registered one); got {config!r}")
 
 
 def _cached(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | None:

@@ -71,6 +71,11 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, seed: int, rd: RunDir, *, device: torch.device,
                  progress: bool = True, checkpoint_seconds: float | None = None, lock: RunLock | None = None) -> None:
         self.config, self.seed, self.rd, self.device, self.progress = config, seed, rd, device, progress
+        if checkpoint_seconds is not None and not (isinstance(checkpoint_seconds, (int, float))
+                                                   and not isinstance(checkpoint_seconds, bool)
+                                                   and checkpoint_seconds >= 0):  # NaN fails this too
+            raise ValueError(f"checkpoint_seconds must be a number of seconds >= 0 (0: every step, inf: never by "
+                             f"time, None: {CHECKPOINT_SECONDS:.0f}); got {checkpoint_seconds!r}")
         self.checkpoint_seconds = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
         self.lock = lock
         self.engine = "one seed, eager"  # a seed group says so here (the record keeps it)
