@@ -633,7 +633,10 @@ def test_nan_loss_marks_run_diverged_and_keeps_history(tmp_path, monkeypatch):
     assert run.status == "diverged" and run.diverged_at == 4
     assert rd.read_record()["diverged_at"] == 4 and rd.finished
     assert run.metrics == {}
-    assert not rd.weights_file.exists() and not rd.checkpoint_file.exists()
+    assert not rd.weights_file.exists()
+    record = rd.read_record()
+    if rd.checkpoint_file.exists():  # the last checkpoint, taken before the bad step, is kept
+        assert record["last_finite_step"] == runs.torch_load(rd.checkpoint_file)["step"] < 4
     steps = run.history["step"]
     assert len(steps) >= 3 and steps[:3].tolist() == [1, 2, 3]
     assert np.isfinite(run.history["loss_d"][:3]).all()
@@ -642,6 +645,46 @@ def test_nan_loss_marks_run_diverged_and_keeps_history(tmp_path, monkeypatch):
     # a diverged run is a finished, cached result
     monkeypatch.setattr(train, "Trainer", lambda *a, **k: pytest.fail("diverged run retrained"))
     assert train_run(cfg, 0, root=tmp_path, device="cpu", progress=False).status == "diverged"
+
+
+def d_loss_from_step(monkeypatch, first: int, factor: float) -> None:
+    """Make D's loss ``factor`` times itself from step ``first`` on (NaN: factor nan)."""
+    current = {"step": 0}
+    original, original_call = train.d_loss_fn, GANStep.__call__
+
+    def call(self, step, monitor=False):
+        current["step"] = step
+        return original_call(self, step, monitor)
+
+    def scaled(kind, logits, targets):
+        loss = original(kind, logits, targets)
+        return loss * factor if current["step"] >= first else loss
+
+    monkeypatch.setattr(GANStep, "__call__", call)
+    monkeypatch.setattr(step_module, "d_loss_fn", scaled)
+
+
+def test_a_run_stops_within_a_few_steps_of_its_first_bad_loss_even_between_logged_rows(tmp_path, monkeypatch):
+    from bngan.trainer import DIVERGENCE_CHECK_EVERY
+
+    d_loss_from_step(monkeypatch, 21, float("nan"))
+    cfg = toy_config(steps=200, routine="separate", log_every=100, checkpoint_every=10)
+    run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False, checkpoint_seconds=math.inf)
+    assert run.status == "diverged" and run.diverged_at == 21
+    assert run.steps_done < 21 + DIVERGENCE_CHECK_EVERY  # not on to the next logged row (100)
+    rd = RunDir(run.path)
+    kept = runs.torch_load(rd.checkpoint_file)  # the last good state, to go back to
+    assert kept["step"] == 20 == rd.read_record()["last_finite_step"]
+    assert all(torch.isfinite(v).all() for v in kept["g"].values() if v.is_floating_point())
+
+
+def test_a_finite_loss_that_runs_away_counts_as_divergence(tmp_path, monkeypatch):
+    from bngan.trainer import LOSS_LIMIT
+
+    d_loss_from_step(monkeypatch, 5, LOSS_LIMIT * 100)  # finite, but no GAN loss gets there
+    run = train_run(toy_config(steps=30, routine="separate"), 0, root=tmp_path, device="cpu", progress=False)
+    assert run.status == "diverged" and run.diverged_at == 5
+
 
 
 # --------------------------------------------------------------------------- every routine against an independent computation

@@ -758,7 +758,9 @@ def seed_status(run: Run) -> str:
     seconds = run.record.get("session_s") or run.record.get("elapsed_s") or 0.0  # this attempt's time
     how = "trained" if run.origin == "trained" else f"resumed at step {run.resumed_at}"
     if run.status == "diverged":
-        return f"seed {run.seed}: {how}, diverged at step {run.diverged_at} ({seconds:.0f} s)"
+        kept = run.record.get("last_finite_step")
+        back = f"; its checkpoint of step {kept} is kept in {run.path}" if kept else ""
+        return f"seed {run.seed}: {how}, diverged at step {run.diverged_at} ({seconds:.0f} s{back})"
     return f"seed {run.seed}: {how} ({run.steps_done} steps, {seconds:.0f} s)"
 
 

@@ -32,6 +32,12 @@ from .step import GANStep, StepOutput
 # what a run computes, so it must not change the config hash); train_run takes it as an
 # argument, and math.inf turns it off.
 CHECKPOINT_SECONDS = 60.0
+# Divergence: a loss that is not finite, or whose size passes LOSS_LIMIT (no sane GAN loss on
+# logits comes near it; a least-squares loss that grows without bound does), marks the seed's
+# step on the device without a host sync; the flag is read every DIVERGENCE_CHECK_EVERY steps
+# (and at every logged step), so a run stops within that many steps of its first bad one.
+LOSS_LIMIT = 1e6
+DIVERGENCE_CHECK_EVERY = 8
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -327,11 +333,15 @@ class Trainer:
         self.rng_stream = rng_state(self.device)
 
     def finish(self, diverged_at: int | None) -> Run:
-        """Record the run as diverged (its history kept) or complete (last snapshot, final
-        metrics, weights), drop the checkpoint and load the run back."""
+        """Record the run as diverged (its history and its last checkpoint kept, which was
+        taken before the bad step) or complete (last snapshot, final metrics, weights; the
+        checkpoint dropped) and load the run back."""
         t = self.config.train
-        if diverged_at is not None:
-            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}})
+        if diverged_at is not None:  # the last checkpoint (taken before the bad step) is kept to go back to
+            kept = {"last_finite_checkpoint": self.rd.checkpoint_file.name, "last_finite_step": self.checkpointed_step} \
+                if self.rd.checkpoint_file.exists() and self.checkpointed_step else {}
+            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}, **kept})
+            return Run.load(self.rd.path)
         else:
             if t.sample_every and self.sample_steps[-1:] != [self.step]:
                 self.snapshot()
@@ -425,7 +435,8 @@ def run_loop(stepper: Stepper, *, progress: bool = True, callback: Callable[[Tra
                 tr.step = step
             outs, first = (first if first is not None else alive(step, monitor)), None
             for tr, out in zip(alive.trainers, outs):
-                bad = ~(torch.isfinite(out.loss_d) & torch.isfinite(out.loss_g))
+                bad = ~(torch.isfinite(out.loss_d) & torch.isfinite(out.loss_g)) | \
+                    (out.loss_d.abs() > LOSS_LIMIT) | (out.loss_g.abs() > LOSS_LIMIT)
                 tr.bad_step = torch.where((tr.bad_step < 0) & bad, step, tr.bad_step)
                 if monitor:
                     tr._log(out)
@@ -449,21 +460,24 @@ def run_loop(stepper: Stepper, *, progress: bool = True, callback: Callable[[Tra
             bar.update(1)
             if heartbeat is not None:
                 heartbeat(step, now)
-            if now - last_refresh > 1.0 or step == t.steps:
+            refresh = now - last_refresh > 1.0 or step == t.steps
+            checkpoint_due = step < t.steps and alive.trainers[0]._checkpoint_due(now)
+            if (refresh or checkpoint_due or step % DIVERGENCE_CHECK_EVERY == 0) and outs is not None and \
+                    (diverged := [tr for tr in alive.trainers if int(tr.bad_step) >= 0]):
+                for tr, out in zip(alive.trainers, outs):
+                    if tr in diverged:
+                        tr._log(out)  # keep the step that showed it
+                settle(diverged)  # never checkpoint a seed whose weights may have gone bad
+                if alive is None:
+                    break
+            if refresh:
                 last_refresh = now
-                if outs is not None and (diverged := [tr for tr in alive.trainers if int(tr.bad_step) >= 0]):
-                    for tr, out in zip(alive.trainers, outs):
-                        if tr in diverged:
-                            tr._log(out)  # keep the step that showed it
-                    settle(diverged)
-                    if alive is None:
-                        break
                 if alive.trainers[0].rows:
                     last = alive.trainers[0].rows[-1].tolist()
                     bar.set_postfix(loss_d=f"{last[1]:.3f}", loss_g=f"{last[2]:.3f}", refresh=False)
             for tr in alive.trainers:
                 tr.elapsed, tr.session_s = now - started, now - session_start
-            if step < t.steps and alive.trainers[0]._checkpoint_due(now):
+            if checkpoint_due:
                 alive.write_back()
                 for k, tr in enumerate(alive.trainers):
                     with alive.stream(k):
