@@ -324,3 +324,48 @@ def test_numbers_in_the_prose_come_from_the_outputs(path: Path):
     """Every result a chapter's text states is glued from its outputs, so a re-execution at
     another profile rewrites it; only settings, identifiers and quotes are typed."""
     assert typed_numbers(_read_notebook(path)) == []
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+def test_every_set_up_cell_is_the_one_written_from_config():
+    from bngan import colab
+
+    assert colab.repository_url(ROOT) == _repository_url()
+    expected = colab.install_cell(_repository_url())
+    for path in NOTEBOOKS:
+        assert _source(_code_cells(_read_notebook(path))[0]) == expected, path.name
+
+
+def test_sync_rewrites_the_cells_after_a_move(tmp_path):
+    import shutil
+
+    from bngan import colab
+
+    (tmp_path / "book").mkdir()
+    shutil.copy(NOTEBOOKS[0], tmp_path / "book" / NOTEBOOKS[0].name)
+    config = CONFIG.read_text().replace(_repository_url(), "https://github.com/someone/fork")
+    (tmp_path / "_config.yml").write_text(config)
+    assert colab.sync_install_cells(tmp_path) == [tmp_path / "book" / NOTEBOOKS[0].name]
+    cell = _source(_code_cells(_read_notebook(tmp_path / "book" / NOTEBOOKS[0].name))[0])
+    assert 'bngan @ git+https://github.com/someone/fork"' in cell
+    assert colab.sync_install_cells(tmp_path) == []  # nothing left to change
+
+
+@pytest.mark.slow
+def test_the_set_up_cells_pip_line_installs_the_package_from_a_git_clone(tmp_path):
+    """The install cell's form, `pip install "bngan @ git+<url>"`, pointed at this checkout
+    (a fork's check before publishing): the package builds from the repository and imports."""
+    import subprocess
+    import sys
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    url = f"file://{ROOT}"
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    f"bngan @ git+{url}"], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", "import bngan, sys; print(bngan.__file__)"], check=True,
+                         capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(target)})
+    assert out.stdout.strip().startswith(str(target))
