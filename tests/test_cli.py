@@ -40,11 +40,12 @@ def test_run_passes_its_options_to_the_experiment(monkeypatch, tmp_path, capsys)
         return []
 
     monkeypatch.setattr(experiments, "run_experiment", fake_run_experiment)
-    code = cli.main(["run", "table2:3", "--profile", "smoke", "--seeds", "4", "5", "--root", str(tmp_path),
+    code = cli.main(["run", "table2:3", "--profile", "quick", "--seeds", "4", "5", "--root", str(tmp_path),
                      "--device", "cpu"])
     assert code == 0
     assert seen["name"] == "table2:3" and seen["seeds"] == [4, 5] and seen["root"] == str(tmp_path)
-    assert seen["device"] == "cpu" and seen["profile"].name == "smoke" and seen["group"] is None
+    # quick, not the session's default (smoke under pytest): --profile is what reached it
+    assert seen["device"] == "cpu" and seen["profile"].name == "quick" and seen["group"] is None
     cli.main(["run", "table2:3", "--profile", "smoke", "--group"])
     assert seen["group"] is True
     cli.main(["run", "table2:3", "--profile", "smoke", "--no-group"])

@@ -398,3 +398,68 @@ def test_label_pair_with_null_from_json_is_config_error():
     raw["train"]["fake_label"] = [None, 0.2]
     with pytest.raises(ConfigError, match="train.fake_label"):
         ExperimentConfig.from_json(json.dumps(raw))
+
+
+
+# --------------------------------------------------------------------- every field is hashed
+
+# Fields whose change is valid only together with others (the companions stay the same on both
+# sides of the comparison, so the field alone must move the hash).
+COMPANIONS = {
+    "data.kind": ({"arch": "mlp"}, "toy"),
+    "data.toy": ({"kind": "toy", "arch": "mlp"}, "ring"),  # checked only for toy data
+    "model.arch": ({"g_kernel": 4}, "radford"),
+    "model.wn_activation": ({"norm": "weight", "placement": "all"}, "relu"),
+    "model.extra_layers": ({"arch": "radford", "g_kernel": 4}, 1),
+    "model.g_norms": ({"arch": "mlp", "kind": "toy"}, ("batch", "none")),
+    "model.d_norms": ({"arch": "mlp", "kind": "toy"}, ("batch", "none")),
+    "model.match_moments": ({"arch": "mlp", "kind": "toy"}, True),
+}
+
+
+def another_valid_value(base: ExperimentConfig, key: str, value):
+    """A value of ``key`` other than ``value`` that the config accepts on its own: the next
+    integer, half the float, the other bool, another allowed string (read from the error that
+    an unknown one gets), the list with every width + 1."""
+    import re
+
+    if isinstance(value, bool):
+        tries = [not value]
+    elif isinstance(value, int):
+        tries = [value + 1, value * 2, 1, 2, 0]
+    elif isinstance(value, float):
+        tries = [value * 0.5, value + 0.1, 0.5, 1e-3]
+    elif isinstance(value, str):
+        with pytest.raises(ConfigError) as refused:
+            base.vary(**{key: "not-an-allowed-value"})
+        tries = [a for a in re.findall(r"'([^']*)'", str(refused.value).split(";")[0]) if a != value]
+    elif isinstance(value, tuple):
+        tries = [tuple(v + 1 for v in value) if all(isinstance(v, int) for v in value) else value[::-1]]
+    else:  # None
+        tries = [3, 1, 100]
+    for candidate in (t for t in tries if t != value):
+        try:
+            return base.vary(**{key: candidate}) and candidate
+        except ConfigError:
+            continue
+    raise AssertionError(f"no other valid value found for {key}; add it to COMPANIONS")
+
+
+ALL_FIELDS = [f"{section}.{f.name}" for section in ("data", "model", "train")
+              for f in dataclasses.fields(getattr(ExperimentConfig(), section))]
+
+
+@pytest.mark.parametrize("key", ALL_FIELDS)
+def test_every_config_field_changes_the_hash_on_its_own(key):
+    """Generated from the config's own field list, so a field added later is covered: a cached
+    run can never be loaded for a config that differs in any field."""
+    base = ExperimentConfig()
+    if key in COMPANIONS:
+        companions, value = COMPANIONS[key]
+        with_field = base.vary(**companions, **{key: value})
+        without = base if key == "data.kind" else base.vary(**companions)  # kind cannot change alone
+    else:
+        section, name = key.split(".")
+        value = another_valid_value(base, key, getattr(getattr(base, section), name))
+        with_field, without = base.vary(**{key: value}), base
+    assert with_field != without and with_field.hash() != without.hash(), key

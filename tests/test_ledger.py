@@ -377,3 +377,9 @@ def test_a_check_whose_arm_did_not_learn_decides_nothing_and_leaves_the_holm_fam
 def test_checks_refuse_an_unknown_arm_to_exempt_from_the_gate():
     with pytest.raises(ValueError, match="may_fail must be one of"):
         ledger.Check("table2:1", "table2:2", may_fail="both")
+
+
+@pytest.mark.parametrize("n, outcome", [(1, "not enough seeds"), (2, "reproduced"), (3, "reproduced")])
+def test_two_seeds_per_arm_are_the_fewest_that_decide(n, outcome):
+    a, b = [100.0, 101.0, 99.5][:n], [10.0, 11.0, 9.5][:n]
+    assert result(a, b, "lower").outcome == outcome

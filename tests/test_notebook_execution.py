@@ -21,10 +21,13 @@ pytestmark = pytest.mark.slow  # each case starts pytest and a kernel in a subpr
 
 CELL = """\
 import os
+import bngan
 from bngan.experiments import run_experiment
 runs = run_experiment("blindspot:no-bn", seeds=[0], progress=False)
 assert runs.runs[0].origin == "trained", runs.runs[0].origin
 print(os.environ["BNGAN_RUNS"])
+expected = os.environ["EXPECTED_BNGAN"]
+assert bngan.__file__.startswith(expected), f"the kernel imported {bngan.__file__}, not the checkout {expected}"
 """
 
 RAISE_IN_D_UPDATE = """\
@@ -49,12 +52,15 @@ def notebook(path: Path) -> Path:
 def run_nbmake(tmp_path: Path, *, broken: bool) -> subprocess.CompletedProcess:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k not in ("BNGAN_RUNS", "BNGAN_DATA", "XDG_CACHE_HOME")}
-    env.update(HOME=str(home), BNGAN_PROFILE="smoke", PYTHONPATH=str(REPO))
+    # the checkout's src/ first, so the kernel imports the code under test even where another copy
+    # of bngan is installed (an editable install elsewhere); the root for the repository's conftest
+    checkout = f"{REPO / 'src'}{os.pathsep}{REPO}"
+    env.update(HOME=str(home), BNGAN_PROFILE="smoke", PYTHONPATH=checkout, EXPECTED_BNGAN=str(REPO / "src"))
     if broken:  # sitecustomize runs in every Python the test starts, the notebook's kernel included
         patch = tmp_path / "patch"
         patch.mkdir(exist_ok=True)
         (patch / "sitecustomize.py").write_text(RAISE_IN_D_UPDATE)
-        env["PYTHONPATH"] = f"{patch}{os.pathsep}{REPO}"
+        env["PYTHONPATH"] = f"{patch}{os.pathsep}{checkout}"
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "conftest", "-p", "no:cacheprovider",
                            "--nbmake", str(notebook(tmp_path / "chapter.ipynb"))],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)

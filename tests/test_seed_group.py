@@ -7,7 +7,9 @@ exact arithmetic, and Adam turns its rounding noise into full +-lr steps, so lat
 two correct implementations part by about lr in those parameters.
 """
 
+import math
 
+import numpy as np
 import pytest
 import torch
 from test_train import image_config, toy_config
@@ -28,6 +30,15 @@ def one_by_one(config, root, seeds=SEEDS) -> list[Run]:
 
 def together(config, root, seeds=SEEDS, **kw) -> list[Run]:
     return train_runs(config, seeds, root=root, device="cpu", progress=False, group=True, **kw)
+
+
+# What float32 rounding can make of a logged statistic when the group (vmap) and the loop reduce
+# in different orders: a batch statistic sums up to n = 64 x 16 x 16 values, whose rounding
+# error grows like sqrt(n) float32 epsilons of the values' scale; 16 allows for the few
+# reductions in a row a BN gap or a gradient norm goes through. Relative to max(1, |value|), so
+# it holds on any machine and thread count (a fixed 1e-4 failed on one at 1.12e-4), while a
+# wrong routine or a crossed seed moves these values by 1e-2 and more.
+STAT_TOL = 16 * math.sqrt(64 * 16 * 16) * float(torch.finfo(torch.float32).eps)
 
 
 def largest_gaps(a: Run, b: Run) -> dict[str, float]:
@@ -108,7 +119,9 @@ def test_a_group_with_bn_measures_and_updates_its_first_step_as_the_one_seed_run
         logged = {c: v for c, v in gaps.items() if c in a.history and c != "step"}
         if config.train.g_bn_mode == "eval":  # D in eval mode sees its +-lr pre-BN biases (see above)
             logged = {c: v for c, v in logged.items() if c not in g_side}
-        assert max(logged.values()) <= 1e-4, {k: v for k, v in logged.items() if v > 1e-4}
+        scale = {c: max(1.0, float(np.nan_to_num(np.abs(a.history[c])).max())) for c in logged}
+        too_far = {c: v for c, v in logged.items() if v > STAT_TOL * scale[c]}
+        assert not too_far, (too_far, STAT_TOL)
         assert gaps["samples"] <= 1.0  # uint8 images may round one level apart
 
 
