@@ -383,3 +383,18 @@ def test_checks_refuse_an_unknown_arm_to_exempt_from_the_gate():
 def test_two_seeds_per_arm_are_the_fewest_that_decide(n, outcome):
     a, b = [100.0, 101.0, 99.5][:n], [10.0, 11.0, 9.5][:n]
     assert result(a, b, "lower").outcome == outcome
+
+
+def test_a_scale_check_decides_each_claim_at_two_budgets(tmp_path):
+    smoke = get_profile("smoke")
+    big = ledger.larger(smoke, steps=2, width=2)
+    assert (big.steps, big.toy_steps, big.width_scale) == (2 * smoke.steps, 2 * smoke.toy_steps, 1.0)
+    assert big.name == "smoke x2 steps x2 width"
+    claims_ = (ledger.Claim("7.3", "drift", "001", 7,
+                            (ledger.Check("blindspot:no-bn-shift", "blindspot:bn-shift", "shift_x", "higher"),)),)
+    table = ledger.scale_check(claims_, small=smoke, large=big, root=tmp_path)
+    row, = table.rows
+    assert row[0] == "7.3" and row[4] in ("same", "changed") and table.header[3] == f"verdict at {big.name}"
+    steps = {json.loads((p / "config.json").read_text())["train"]["steps"] for p in tmp_path.iterdir()}
+    assert steps == {smoke.toy_steps, 2 * smoke.toy_steps}  # both budgets trained, apart in the cache
+    assert set(ledger.ADVICE_KEYS) <= {c.key for c in ledger.CLAIMS}

@@ -363,6 +363,35 @@ def _with_note(v: Verdict) -> str:
     return f"{v.numbers} ({v.claim.note})" if v.claim.note else v.numbers
 
 
+#: The claims chapter 10's advice rests on: the ones a scale check re-decides at a larger budget.
+ADVICE_KEYS = ("1.1", "1.3", "1.4", "1.5", "2.3", "2.5", "2.6", "3.8", "4.2", "5.1", "5.5", "5.6", "6.1", "6.5",
+               "8.1", "8.5")
+
+
+def larger(profile: str | Profile | None = None, *, steps: int = 4, width: float = 2.0) -> Profile:
+    """``profile`` with ``steps`` times the steps and ``width`` times the network widths (at most
+    the paper's), named for what changed: the second budget of a scale check."""
+    p = get_profile(profile)
+    return p.with_overrides(name=f"{p.name} x{steps} steps x{width:g} width", steps=p.steps * steps,
+                            toy_steps=p.toy_steps * steps, width_scale=min(1.0, p.width_scale * width))
+
+
+def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, large: Profile | None = None,
+                **evaluate_options) -> TextTable:
+    """Each claim decided at two budgets, ``small`` (the profile) and ``large`` (default
+    :func:`larger` of it), side by side with whether the verdict held: does a finding at the
+    short budget survive a longer run of wider networks?"""
+    p = get_profile(small)
+    big = larger(p) if large is None else large
+    at_small, at_large = evaluate(claims, profile=p, **evaluate_options), evaluate(claims, profile=big,
+                                                                                    **evaluate_options)
+    rows = [(a.claim.key, a.claim.claim, a.verdict, b.verdict,
+             "same" if a.verdict_class == b.verdict_class else "changed")
+            for a, b in zip(at_small, at_large)]
+    return TextTable(("#", "claim", f"verdict at {p.name}", f"verdict at {big.name}", "held?"), rows,
+                     wrap=(1, 2, 3))
+
+
 def table2_table(results: Mapping[int, RunSet], metrics: Sequence[str]) -> TextTable:
     """Table II in full: one row per experiment id with the paper's settings (as its Table II
     lists them), what the paper reported of it, and each metric's mean ± std over seeds."""
