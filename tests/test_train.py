@@ -615,19 +615,7 @@ def test_without_step_or_time_checkpoints_an_interrupted_run_restarts_from_step_
 
 def test_nan_loss_marks_run_diverged_and_keeps_history(tmp_path, monkeypatch):
     cfg = toy_config(steps=6, routine="separate")
-    current = {"step": 0}
-    original, original_call = train.d_loss_fn, GANStep.__call__
-
-    def call(self, step, monitor=False):
-        current["step"] = step
-        return original_call(self, step, monitor)
-
-    def nan_from_step_4(kind, logits, targets):
-        loss = original(kind, logits, targets)
-        return loss * float("nan") if current["step"] >= 4 else loss
-
-    monkeypatch.setattr(GANStep, "__call__", call)
-    monkeypatch.setattr(step_module, "d_loss_fn", nan_from_step_4)
+    d_loss_from_step(monkeypatch, 4, float("nan"))
     run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     rd = RunDir(run.path)
     assert run.status == "diverged" and run.diverged_at == 4
