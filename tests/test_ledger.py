@@ -398,3 +398,21 @@ def test_a_scale_check_decides_each_claim_at_two_budgets(tmp_path):
     steps = {json.loads((p / "config.json").read_text())["train"]["steps"] for p in tmp_path.iterdir()}
     assert steps == {smoke.toy_steps, 2 * smoke.toy_steps}  # both budgets trained, apart in the cache
     assert set(ledger.ADVICE_KEYS) <= {c.key for c in ledger.CLAIMS}
+
+
+def test_an_untested_check_beside_agreeing_ones_is_named_but_does_not_make_the_claim_depend():
+    from bngan.learning import Learning
+
+    values = {"x:good": [100, 101, 99, 100, 102], "x:flat": [553, 553, 553, 553, 553], "x:worse": [300, 310, 305, 290, 300]}
+    sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)}) for name, vals in values.items()}
+
+    def gate(results):
+        return Learning(results.label, 0 if results.label == "x:flat" else 5, 5, 400.0)
+
+    tested = ledger._read(ledger.Check("x:worse", "x:good", "fid", "lower", "against worse"), sets, gate)
+    untested = ledger._read(ledger.Check("x:flat", "x:good", "fid", "lower", "against flat"), sets, gate)
+    verdict = ledger.Verdict(ledger.Claim("9.9", "x", "s", 9, (tested.check, untested.check)), (tested, untested))
+    assert verdict.verdict == "reproduced; not tested (against flat)" and verdict.verdict_class == "reproduced"
+    flat = result([1, 5, 9], [2, 6, 8], "lower")
+    mixed = ledger.Verdict(verdict.claim, (tested, flat, untested))
+    assert mixed.verdict_class == "depends" and mixed.verdict.endswith("; not tested (against flat)")

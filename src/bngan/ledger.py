@@ -156,13 +156,17 @@ class Verdict:
         seeds``, ``not reproduced (reversed)``, ...), otherwise ``depends: reproduced
         (condition, ...); <outcome> (condition, ...)``."""
         outcomes = [r.outcome for r in self.results]
-        if len({OUTCOME_CLASS[o] for o in outcomes}) == 1 and len(set(outcomes)) == 1:
+        if len(set(outcomes)) == 1:
             return self._word(outcomes[0])
         parts: dict[str, list[str]] = {}
         for result, outcome in zip(self.results, outcomes):
             parts.setdefault(outcome, []).append(result.check.condition or _name(result.check.metric))
+        untested = parts.pop("not tested", None)
+        aside = f"; not tested ({', '.join(untested)})" if untested else ""
+        if len(parts) == 1:  # the checks that could decide agree: an untested one does not make it depend
+            return self._word(next(iter(parts))) + aside
         order = sorted(parts, key=lambda o: (o != "reproduced", o))
-        return "depends: " + "; ".join(f"{o} ({', '.join(parts[o])})" for o in order)
+        return "depends: " + "; ".join(f"{o} ({', '.join(parts[o])})" for o in order) + aside
 
     def _word(self, outcome: str) -> str:
         if outcome in ("reproduced", "not enough seeds"):
@@ -176,8 +180,11 @@ class Verdict:
 
     @property
     def verdict_class(self) -> str:
-        """One of :data:`VERDICT_CLASSES`: the outcomes' common class, else ``depends``."""
-        classes = {OUTCOME_CLASS[r.outcome] for r in self.results}
+        """One of :data:`VERDICT_CLASSES`: the common class of the checks that were tested
+        (``not tested`` when none was), else ``depends``."""
+        classes = {OUTCOME_CLASS[r.outcome] for r in self.results} - {"not tested"}
+        if not classes:
+            return "not tested"
         return classes.pop() if len(classes) == 1 else "depends"
 
     @property
