@@ -63,3 +63,4 @@ def test_slug_and_number_formats():
     assert prose.slug("DCGAN init (N(0, 0.02), eps 1e-5)") == "dcgan-init-n-0-0.02-eps-1e-5"
     assert prose.number(-0.0123456) == "−0.0123" and prose.signed(5.0) == "+5"
     assert prose.number(float("nan")) == "n/a"
+    assert prose.number(101.7, 2) == "102" and prose.number(0.000123, 2) == "0.00012"

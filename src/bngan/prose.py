@@ -33,7 +33,10 @@ def number(x: float, digits: int = 3) -> str:
     """``x`` to ``digits`` significant digits, with a true minus sign."""
     if not math.isfinite(x):
         return "n/a"
-    return f"{x:.{digits}g}".replace("-", "−")
+    text = f"{x:.{digits}g}"
+    if "e+" in text:  # 1e+02 reads badly in prose: whole numbers as they are
+        text = f"{x:.0f}"
+    return text.replace("-", "−")
 
 
 def signed(x: float, digits: int = 3) -> str:
