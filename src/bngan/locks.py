@@ -1,0 +1,177 @@
+"""The lock of a run folder: one process trains a run at a time. The lock file records its
+holder's PID, host, start time and a token of its own; a stale lock (its holder gone) is taken
+over atomically, and a process releases only the lock it holds."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+LOCK_NAME = "lock"
+# A lock of another host is taken over once its holder has not refreshed it for this long
+# (the trainer refreshes it at least at every time-triggered checkpoint).
+LOCK_STALE_SECONDS = 3600.0
+LOCK_POLL_SECONDS = 0.5
+# A lock file is written in one call right after it is made; one still empty or unreadable after
+# this long was left by a writer killed in between, and is stale whatever its host.
+LOCK_FILL_SECONDS = 10.0
+
+
+class HasLockFile(Protocol):
+    """What a lock needs of a run folder (a :class:`bngan.runs.RunDir`): where its lock file is."""
+
+    @property
+    def lock_file(self) -> Path: ...
+
+
+class RunLockedError(OSError):
+    """Another live process holds the run's lock."""
+
+
+def default_file_mode() -> int:
+    """The mode ``open()`` would give a new file under the current umask (0o666 & ~umask).
+    The umask can only be read by setting it, so it is set and restored at once."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+
+
+def _lock_info(lock: Path) -> dict[str, Any] | None:
+    """What a lock file says (pid, host, started, token), ``{}`` if unreadable (empty, not
+    JSON, a dangling symlink), ``None`` if gone."""
+    if lock.is_symlink() and not lock.exists():
+        return {}
+    try:
+        info = json.loads(lock.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (signal 0 checks without signalling;
+    never called on Windows, where ``os.kill`` would end the process: there only the lock's
+    age makes it stale)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def lock_is_stale(lock: Path, info: dict[str, Any]) -> str | None:
+    """Why the lock is stale (its holder is gone), or ``None`` while it is held. On this
+    host a lock is stale when its PID is dead; a lock of another host (a shared folder), or
+    one that cannot be read, when it has not been refreshed for ``LOCK_STALE_SECONDS``."""
+    pid, host = info.get("pid"), info.get("host")
+    if host == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool) and os.name != "nt":
+        return None if _pid_alive(pid) else f"process {pid} is gone"
+    try:
+        age = time.time() - lock.lstat().st_mtime
+    except FileNotFoundError:
+        return "it was removed"
+    if not info:
+        return f"empty or unreadable for {age:.0f} s" if age > LOCK_FILL_SECONDS else None
+    return f"not refreshed for {age:.0f} s" if age > LOCK_STALE_SECONDS else None
+
+
+class RunLock:
+    """An exclusive lock on one run folder, held while a process trains the run, so two
+    processes asked for the same run do not train it twice side by side. The file records
+    the holder's PID, host and start time; a stale lock (see :func:`lock_is_stale`) is
+    taken over with a message. Use as a context manager."""
+
+    def __init__(self, rd: HasLockFile, *, wait: float = 0.0) -> None:
+        self.rd, self.wait = rd, wait
+        self.held = False
+        self.token = uuid.uuid4().hex  # what makes the lock file ours: release removes only that one
+
+    def _try_create(self) -> bool:
+        try:
+            fd = os.open(self.rd.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, default_file_mode())
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
+                       "token": self.token}, handle)
+        return True
+
+    def _take(self, judged: dict[str, Any]) -> bool:
+        """Remove the lock file only if it is still the one judged (stale, or ours): rename it
+        to a name of our own first (atomic), compare, and put back one that changed meanwhile.
+        Two processes taking over the same stale lock cannot both remove a fresh one."""
+        claimed = self.rd.lock_file.with_name(f"{LOCK_NAME}.{self.token}.{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(self.rd.lock_file, claimed)
+        except FileNotFoundError:
+            return False
+        if (_lock_info(claimed) or {}) == judged:
+            claimed.unlink(missing_ok=True)
+            return True
+        try:  # another process's fresh lock: put it back unless a newer one is there already
+            os.link(claimed, self.rd.lock_file)
+        except OSError:
+            pass
+        claimed.unlink(missing_ok=True)
+        return False
+
+    def acquire(self) -> "RunLock":
+        """Take the lock, waiting up to ``wait`` seconds for a live holder, else raise a
+        :class:`RunLockedError` naming the lock file and its holder."""
+        deadline, said = time.monotonic() + self.wait, False
+        while not self._try_create():
+            info = _lock_info(self.rd.lock_file)
+            if info is None:  # released between our try and our look: try again
+                time.sleep(0.01)
+                continue
+            why = lock_is_stale(self.rd.lock_file, info)
+            if why is not None:
+                if self._take(info):
+                    print(f"taking over the stale lock {self.rd.lock_file} ({why})")
+                continue
+            if time.monotonic() >= deadline and not info:
+                raise RunLockedError(f"{self.rd.lock_file} is empty or unreadable: another process may be writing "
+                                     f"it; it counts as stale after {LOCK_FILL_SECONDS:.0f} s, so try again then")
+            if time.monotonic() >= deadline:
+                raise RunLockedError(f"{self.rd.lock_file} is held by process {info.get('pid')} on "
+                                     f"{info.get('host')}, which is training this run; wait for it to finish, "
+                                     f"or delete the lock file if that process is gone")
+            if not said:
+                print(f"waiting up to {self.wait:.0f} s for process {info.get('pid')} on {info.get('host')}, "
+                      f"which holds {self.rd.lock_file}")
+                said = True
+            time.sleep(LOCK_POLL_SECONDS)
+        self.held = True
+        return self
+
+    def refresh(self) -> None:
+        """Touch the lock, so another host sees its holder is alive."""
+        if self.held:
+            with contextlib.suppress(OSError):
+                os.utime(self.rd.lock_file)
+
+    def release(self) -> None:
+        """Remove the lock file if it is still ours (one a stale-lock takeover replaced is left)."""
+        if self.held:
+            mine = _lock_info(self.rd.lock_file)
+            if mine and mine.get("token") == self.token:
+                self._take(mine)
+            self.held = False
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
