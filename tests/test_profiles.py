@@ -192,3 +192,12 @@ def test_with_overrides_rejects_unknown_field():
 def test_profile_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         PROFILES["quick"].steps = 1  # type: ignore[misc]
+
+
+def test_the_provenance_names_the_seeds_a_verdict_rests_on():
+    import bngan
+
+    info = bngan.provenance("quick", show=False)
+    assert info["profile"] == "quick" and info["seeds"] == "0, 1, 2, 3, 4"
+    assert info["toy seeds"] == ", ".join(map(str, range(10)))
+    assert info["omp_wait_policy"]  # what the run's OpenMP threads did while waiting

@@ -14,6 +14,7 @@ def provenance(profile: str | Profile | None = None, *, show: bool = True) -> di
         "profile": p.name,
         "dataset": f"{dataset_name(p)} at {p.image_size}px, {p.steps} steps per image run",
         "seeds": ", ".join(map(str, p.seeds)),
+        "toy seeds": ", ".join(map(str, p.toy_seeds)),
         "device": device_name(default_device()),
         **versions(),
     }
