@@ -69,8 +69,9 @@ class CheckResult:
 
     @property
     def margin(self) -> float:
-        """A ``same`` or ``no better`` check's margin in the metric's units (a fraction of the
-        baseline's mean)."""
+        """A ``same`` or ``no better`` check's margin in the metric's units: a fraction of the
+        baseline's mean, which the test takes as known (with 5 seeds its own error is a few
+        percent of the margin)."""
         return self.check.margin * abs(self.comparison.mean_a)
 
     @property
