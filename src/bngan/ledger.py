@@ -352,7 +352,7 @@ def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
             rows.append((key, v.claim.claim, v.verdict, _with_note(v)))
         else:
             e = elsewhere[key]
-            rows.append((key, e.claim, "decided in this chapter's text", f"{e.decided_in} (`{e.function}`)"))
+            rows.append((key, e.claim, "decided in this chapter's text", f"{e.decided_in} ({e.function})"))
     return TextTable(("#", "claim", "verdict", "deciding numbers"), rows, wrap=(1, 2, 3))
 
 

@@ -39,7 +39,8 @@ class TextTable(str):
         # Cells never wrap unless their column is in ``wrap`` ("350.8 ± 59" stays on one line); a
         # wide table scrolls inside its box.
         def style(column: int) -> str:
-            white_space = "normal; min-width: 10em; vertical-align: top" if column in self.wrap else "nowrap; vertical-align: top"
+            white_space = ("normal; min-width: 10em; overflow-wrap: anywhere; vertical-align: top" if column in self.wrap
+                           else "nowrap; vertical-align: top")  # a long name or path may break anywhere
             return f' style="white-space: {white_space}; padding: 0.1em 0.9em 0.1em 0; text-align: left"'
 
         head = "".join(f"<th{style(i)}>{html.escape(cell)}</th>" for i, cell in enumerate(self.header))
