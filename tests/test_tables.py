@@ -51,3 +51,9 @@ def test_only_the_columns_named_in_wrap_may_wrap():
     styles = [c for c in cells if c.startswith(("h ", "d ", "h style", "d style"))]
     assert [("normal" in c, "nowrap" in c) for c in styles] == [(True, False), (False, True)] * 2
     assert TextTable(("a",), [("x",)], wrap=True).wrap == {0} and TextTable(("a",), [("x",)]).wrap == set()
+
+
+def test_significant_never_writes_a_large_value_in_exponent_form():
+    from bngan.tables import significant
+
+    assert significant(104.2, 2) == "104" and significant(0.00012345, 2) == "0.00012" and significant(7.77, 2) == "7.8"

@@ -19,7 +19,7 @@ from .devices import check_device, default_device
 from .norms import keras_to_torch_momentum
 from .profiles import Profile, dataset_name, get_profile
 from .runs import Run, check_seeds
-from .tables import TextTable
+from .tables import TextTable, significant
 from .train import train_run, train_runs, trains_together
 
 Factory = Callable[[Profile], ExperimentConfig]
@@ -797,6 +797,6 @@ def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
                 row.append(f"{np.median(values):.3g} [{values.min():.3g}, {values.max():.3g}]" if values.size else "nan")
             else:
                 mean, std = rs.mean_std(metric)
-                row.append(f"{mean:.4g} ± {std:.2g}")
+                row.append(f"{significant(mean, 4)} ± {significant(std, 2)}")
         rows.append(row)
     return TextTable(header, rows[1:])

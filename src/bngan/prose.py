@@ -15,6 +15,7 @@ import numpy as np
 
 from .experiments import RunSet
 from .stats import Comparison
+from .tables import significant
 
 
 class Text(str):
@@ -33,10 +34,7 @@ def number(x: float, digits: int = 3) -> str:
     """``x`` to ``digits`` significant digits, with a true minus sign."""
     if not math.isfinite(x):
         return "n/a"
-    text = f"{x:.{digits}g}"
-    if "e+" in text:  # 1e+02 reads badly in prose: whole numbers as they are
-        text = f"{x:.0f}"
-    return text.replace("-", "−")
+    return significant(x, digits).replace("-", "−")
 
 
 def signed(x: float, digits: int = 3) -> str:

@@ -8,6 +8,13 @@ import html
 from collections.abc import Sequence
 
 
+def significant(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, never in exponent form for large values
+    (a spread of 104 reads ``104``, not ``1e+02``); small values keep ``g``'s form."""
+    text = f"{x:.{digits}g}"
+    return f"{x:.0f}" if "e+" in text else text
+
+
 class TextTable(str):
     """An aligned plain-text table that is also a ``str`` (so existing ``print`` calls and
     string checks keep working) and renders as HTML when a notebook displays it."""
