@@ -47,8 +47,7 @@ def test_the_threshold_is_a_fraction_of_the_mean_images_fid_and_an_untrained_g_f
     config = experiments.get_experiment("heuristics:dcgan-bn", "smoke")
     limit = learning.threshold_for(config)
     d = config.data
-    assert limit == pytest.approx(learning.LEARNED_FRACTION * learning.mean_image_fid(d.dataset, d.image_size,
-                                                                                       d.channels, d.n_train))
+    assert limit == pytest.approx(learning.LEARNED_FRACTION * learning.mean_image_fid(config))
     _, test = load_run_data(config, "cpu", all_test=True)
     torch.manual_seed(0)
     g, _ = build_networks(config)

@@ -9,7 +9,6 @@ address at run time; instead ``python -m bngan.colab`` rewrites every chapter's 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -20,12 +19,14 @@ if "google.colab" in sys.modules:
 
 
 def repository_url(root: Path) -> str:
-    """``repository.url`` of ``root/_config.yml`` (read without a YAML library: one key)."""
-    text = (Path(root) / "_config.yml").read_text(encoding="utf-8")
-    found = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, re.MULTILINE)
-    if not found:
-        raise ValueError(f"{Path(root) / '_config.yml'} has no repository.url")
-    return found.group(1).strip("'\"").rstrip("/")
+    """``repository.url`` of ``root/_config.yml`` (PyYAML comes with the ``book`` extra)."""
+    import yaml
+
+    path = Path(root) / "_config.yml"
+    url = ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("repository") or {}).get("url")
+    if not url:
+        raise ValueError(f"{path} has no repository.url")
+    return str(url).rstrip("/")
 
 
 def install_cell(url: str) -> str:

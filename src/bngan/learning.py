@@ -16,7 +16,6 @@ Toy 2-D runs are not gated: chapter 7 checks directly that its reference (no BN)
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,25 +44,31 @@ class Learning:
                 f"({self.learned_seeds} of {self.completed} seeds reached FID ≤ {self.threshold:.4g})")
 
 
-@functools.lru_cache(maxsize=8)
-def mean_image_fid(dataset: str, image_size: int, channels: int, n_train: int | None, n: int = 2000) -> float:
-    """FID of the training set's mean image, drawn ``n`` times, against the held-out split: the
-    score of a generator that knows only the data's average (cached per dataset and size)."""
-    from . import data, quality
-    from .baselines import MeanImage
+_MEAN_IMAGE_FID: dict[tuple, float] = {}
 
-    images = data.load_images(dataset, image_size=image_size, channels=channels, n_train=n_train,
-                              device=torch.device("cpu"), seed=0)
-    constant = MeanImage(images.train.mean(0), latent_dim=1)
-    with torch.no_grad():
-        fakes = constant(torch.zeros(n, 1))
-    return float(quality.sample_quality(fakes, images.test, dataset=dataset)["fid"])
+
+def mean_image_fid(config, n: int = 2000) -> float:
+    """FID of the training set's mean image, drawn ``n`` times, against the held-out split: the
+    score of a generator that knows only the data's average. The data are the run's own
+    (:func:`bngan.run_data.load_run_data`, loaded once per dataset); the score is kept per
+    dataset, size and training subset."""
+    from . import quality
+    from .baselines import MeanImage
+    from .run_data import load_run_data
+
+    d = config.data
+    key = (d.dataset, d.image_size, d.image_channels, d.n_train, n)
+    if key not in _MEAN_IMAGE_FID:
+        train, test = load_run_data(config, torch.device("cpu"), all_test=True)
+        with torch.no_grad():
+            fakes = MeanImage(train.mean(0), latent_dim=1)(torch.zeros(n, 1))
+        _MEAN_IMAGE_FID[key] = float(quality.sample_quality(fakes, test, dataset=d.dataset)["fid"])
+    return _MEAN_IMAGE_FID[key]
 
 
 def threshold_for(config) -> float:
     """The FID a run of ``config`` must reach to count as learned."""
-    d = config.data
-    return LEARNED_FRACTION * mean_image_fid(d.dataset, d.image_size, d.channels, d.n_train)
+    return LEARNED_FRACTION * mean_image_fid(config)
 
 
 def arm_learning(results, *, threshold: float | None = None) -> Learning | None:

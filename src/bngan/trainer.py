@@ -342,12 +342,11 @@ class Trainer:
                 if self.rd.checkpoint_file.exists() and self.checkpointed_step else {}
             self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}, **kept})
             return Run.load(self.rd.path)
-        else:
-            if t.sample_every and self.sample_steps[-1:] != [self.step]:
-                self.snapshot()
-            found = self.final_metrics()
-            atomic_torch_save({"g": self.g.state_dict(), "d": self.d.state_dict()}, self.rd.weights_file)
-            self._write_record("complete", {"metrics": found})
+        if t.sample_every and self.sample_steps[-1:] != [self.step]:
+            self.snapshot()
+        found = self.final_metrics()
+        atomic_torch_save({"g": self.g.state_dict(), "d": self.d.state_dict()}, self.rd.weights_file)
+        self._write_record("complete", {"metrics": found})
         self.rd.checkpoint_file.unlink(missing_ok=True)
         return Run.load(self.rd.path)
 
