@@ -457,3 +457,36 @@ def verdict_map(verdicts) -> Figure:
               frameon=False)
     fig.tight_layout()
     return fig
+
+
+def learning_curves(points, *, threshold: float | None = None) -> Figure:
+    """FID and classes covered against steps, one colour per arm, solid at the profile's
+    widths and dashed for wider networks (:func:`bngan.budget.learning_curves`'s points; mean ±
+    std over seeds, every seed a dot); ``threshold`` draws the learning gate's FID."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    arms = list(dict.fromkeys(p.arm for p in points))
+    widths = sorted({p.budget.width for p in points})
+    for k, arm in enumerate(arms):
+        for w, style in zip(widths, ("-", "--", ":", "-.")):
+            cell = sorted((p for p in points if p.arm == arm and p.budget.width == w), key=lambda p: p.steps)
+            if not cell:
+                continue
+            label = arm if w == widths[0] else f"{arm}, {w:g}x width"
+            for ax, field in zip(axes, ("fid", "classes")):
+                steps = np.array([p.steps for p in cell], dtype=float)
+                values = [getattr(p, field)[~np.isnan(getattr(p, field))] for p in cell]
+                means = np.array([v.mean() if v.size else np.nan for v in values])
+                stds = np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in values])
+                for s, v in zip(steps, values):
+                    ax.plot(np.full(v.size, s), v, ".", color=f"C{k}", ms=3, alpha=0.5)
+                ax.errorbar(steps, means, yerr=stds, color=f"C{k}", ls=style, marker="o", ms=4, lw=1.3, capsize=3,
+                            label=label)
+    if threshold is not None:
+        axes[0].axhline(threshold, color="0.3", lw=0.8, ls=":", label="learned below this FID")
+    for ax, what in zip(axes, ("FID (lower is better)", "classes covered (of 10)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("steps")
+        ax.set_title(what, fontsize=10)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,153 @@
+"""Budgets relative to a profile: the same registered experiment with more steps or wider
+networks, and the learning curves that size ``quick``.
+
+A :class:`Budget` multiplies a profile's steps and conv widths, nothing else, so the
+comparison a chapter makes is the same at every budget (``Budget(4, 2)`` at ``quick`` is
+1600 steps at widths x 1/2). :func:`learning_curves` trains a few arms over a grid of budgets
+and reads each cell with the learning gate (:mod:`bngan.learning`); :mod:`bngan.ledger`'s
+scale check reruns the advice's comparisons at one larger budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ExperimentConfig
+from .experiments import RunSet, for_profile, run_experiment
+from .learning import Learning, arm_learning
+from .profiles import Profile, get_profile
+from .tables import TextTable, significant
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A profile's steps times ``steps``, its conv widths times ``width``."""
+
+    steps: float = 1.0
+    width: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"Budget.{name} must be a positive number (a factor on the profile's {name}); "
+                                 f"got {value!r}")
+
+    @property
+    def is_profile(self) -> bool:
+        return self.steps == 1 and self.width == 1
+
+    def apply(self, profile: str | Profile | None = None) -> Profile:
+        """The profile with this budget's steps and width scale."""
+        p = get_profile(profile)
+        return p.with_overrides(steps=max(1, round(p.steps * self.steps)), width_scale=p.width_scale * self.width)
+
+    def tag(self) -> str:
+        """A short name: ``4x steps, 2x width``; the profile itself is ``as profiled``."""
+        if self.is_profile:
+            return "as profiled"
+        parts = [f"{significant(v)}x {what}" for v, what in ((self.steps, "steps"), (self.width, "width")) if v != 1]
+        return ", ".join(parts)
+
+
+def at_budget(name: str, budget: Budget, profile: str | Profile | None = None) -> ExperimentConfig:
+    """The registered experiment ``name`` at ``budget`` on ``profile``, as the chapters run it
+    (:func:`bngan.experiments.for_profile`; at ``smoke`` the networks stay narrow). At the
+    profile's own budget it is the chapter's config, same hash and same cached runs; any
+    other budget gets the tag in its name, so the run folders say which budget they hold."""
+    config = for_profile(name, budget.apply(profile))
+    if budget.is_profile:
+        return config
+    return config.vary(name=f"{name} @ {budget.tag()}")
+
+
+#: The arms the curves follow: the two that did not learn at the first ``quick`` (no BN at
+#: Table II's batch 128, chapters 3 and 5; the vanilla Radford DCGAN, chapter 8), each beside an
+#: arm of the same set-up that learned (BN in the same places).
+CURVE_ARMS: dict[str, str] = {
+    "no BN, batch 128 (ch. 3, 5)": "onesided:separate-none",
+    "BN in both, batch 128 (ch. 3, 5)": "onesided:separate-both",
+    "vanilla Radford (ch. 8)": "wn:vanilla",
+    "BN Radford (ch. 8)": "wn:bn",
+}
+#: The budgets of the curves, cheapest first: steps x1 to x8 at the profile's width, and x1
+#: and x4 at twice the width.
+CURVE_BUDGETS: tuple[Budget, ...] = (Budget(1, 1), Budget(2, 1), Budget(4, 1), Budget(1, 2), Budget(8, 1),
+                                     Budget(4, 2))
+CURVE_SEEDS: tuple[int, ...] = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One arm at one budget: its seeds' FID and classes covered, and the gate's reading."""
+
+    arm: str
+    budget: Budget
+    steps: int
+    width_scale: float
+    fid: np.ndarray
+    classes: np.ndarray
+    learning: Learning | None
+
+    @property
+    def learned(self) -> bool:
+        return bool(self.learning and self.learning.learned)
+
+
+def learning_curves(arms: Mapping[str, str] | None = None, budgets: Sequence[Budget] = CURVE_BUDGETS, *,
+                    profile: str | Profile | None = None, seeds: Iterable[int] = CURVE_SEEDS, root=None,
+                    device=None, progress: bool = True) -> list[CurvePoint]:
+    """Train (or load) every arm at every budget, budget by budget so that the cheap cells
+    finish first, and read each with the gate at the profile's own threshold."""
+    arms = dict(CURVE_ARMS if arms is None else arms)
+    seeds = list(seeds)
+    points = []
+    for budget in budgets:
+        for label, name in arms.items():
+            config = at_budget(name, budget, profile)
+            results = run_experiment(config, seeds=seeds, root=root, device=device, progress=progress,
+                                     label=f"{label} @ {budget.tag()}")
+            points.append(_point(label, budget, results))
+    return points
+
+
+def _point(label: str, budget: Budget, results: RunSet) -> CurvePoint:
+    c = results.config
+    return CurvePoint(arm=label, budget=budget, steps=c.train.steps, width_scale=_width_of(c),
+                      fid=results.values("fid"), classes=results.values("classes_covered"),
+                      learning=arm_learning(results))
+
+
+def _width_of(config: ExperimentConfig) -> float:
+    """The config's widest conv layer, the number of filters the curves plot against."""
+    m = config.model
+    return float(m.width if m.arch == "radford" else max(m.g_filters + m.d_filters))
+
+
+def curve_table(points: Sequence[CurvePoint]) -> TextTable:
+    """One row per arm and budget: steps, widest layer, FID and classes covered (mean ± std
+    over seeds) and the gate's reading."""
+    header = ["arm", "budget", "steps", "filters", "FID", "classes", "learned"]
+    rows = []
+    for p in points:
+        rows.append([p.arm, p.budget.tag(), str(p.steps), f"{p.width_scale:.0f}", _mean_std(p.fid),
+                     _mean_std(p.classes),
+                     f"{p.learning.learned_seeds}/{p.learning.completed}" if p.learning else "n/a"])
+    return TextTable(header, rows)
+
+
+def _mean_std(values: np.ndarray) -> str:
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return "n/a"
+    spread = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+    return f"{significant(float(values.mean()), 4)} ± {significant(spread, 2)}"
+
+
+def smallest_learning_budget(points: Sequence[CurvePoint], arm: str) -> CurvePoint | None:
+    """The cheapest budget (fewest steps x filters) at which ``arm`` learned, or ``None``."""
+    learned = [p for p in points if p.arm == arm and p.learned]
+    return min(learned, key=lambda p: (p.steps * p.width_scale ** 2, p.steps), default=None)
