@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from bngan import blindspot, experiments, models, plots, widgets  # noqa: E402
+from bngan import blindspot, experiments, models, plots, runsets, widgets  # noqa: E402
 from bngan.config import ConfigError  # noqa: E402
 from bngan.experiments import BLIND_SPOT, blind_spot, run_experiment  # noqa: E402
 from bngan.norms import keras_to_torch_momentum  # noqa: E402
@@ -125,7 +125,7 @@ def test_blind_spot_base_is_source_001_set_up():
 
 def test_toy_experiments_default_to_the_profiles_toy_seeds(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(experiments, "train_run", lambda config, seed, **kw: calls.append(seed) or seed)
+    monkeypatch.setattr(runsets, "train_run", lambda config, seed, **kw: calls.append(seed) or seed)
     run_experiment("blindspot:bn", profile="quick", root=tmp_path, progress=False)
     assert calls == list(PROFILES["quick"].toy_seeds)
     calls.clear()

@@ -48,7 +48,7 @@ def split_and_joint(real: torch.Tensor, fake: torch.Tensor) -> Normalized:
 
 def training_points(profile: str | Profile | None = None) -> torch.Tensor:
     """The toy population every run of the study trains on at ``profile`` (on the CPU)."""
-    from .experiments import blind_spot
+    from .designs import blind_spot
     from .train import load_run_data
 
     return load_run_data(blind_spot("no-bn", profile), torch.device("cpu"))[0]

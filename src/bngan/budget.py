@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ExperimentConfig
-from .experiments import RunSet, for_profile, run_experiment
+from .registry import for_profile
+from .runsets import RunSet, run_experiment
 from .learning import Learning, arm_learning
 from .profiles import Profile, get_profile
 from .tables import TextTable, significant

@@ -42,7 +42,7 @@ def metric_legend(names) -> list[str]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .experiments import EXPERIMENTS, SERIES, _natural, get_experiment
+    from .registry import EXPERIMENTS, SERIES, _natural, get_experiment
     from .profiles import get_profile
 
     profile = get_profile(args.profile)

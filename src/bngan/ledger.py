@@ -33,7 +33,8 @@ import numpy as np
 from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, SOURCES,  # noqa: F401
                      TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere,
                      chapter_keys)
-from .experiments import RunSet, for_profile, run_experiment
+from .registry import for_profile
+from .runsets import RunSet, run_experiment
 from .learning import arm_learning
 from .profiles import Profile, get_profile
 from .stats import ALPHA, Comparison, compare, holm, rank_correlation
@@ -403,7 +404,7 @@ def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, 
 def table2_table(results: Mapping[int, RunSet], metrics: Sequence[str]) -> TextTable:
     """Table II in full: one row per experiment id with the paper's settings (as its Table II
     lists them), what the paper reported of it, and each metric's mean ± std over seeds."""
-    from .experiments import TABLE2, TABLE2_REPORTED
+    from .table2 import TABLE2, TABLE2_REPORTED
 
     rows = []
     for exp_id, rs in results.items():

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
-from .experiments import RunSet
+from .runsets import RunSet
 from .runs import Run
 from .spectra import power_spectrum
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .experiments import RunSet
+from .runsets import RunSet
 from .stats import Comparison
 from .tables import significant
 

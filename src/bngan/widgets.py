@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from . import plots
-from .experiments import RunSet
+from .runsets import RunSet
 
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

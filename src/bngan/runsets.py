@@ -1,0 +1,168 @@
+"""Running the registry: an experiment's seeds trained (or loaded from the cache) into a
+:class:`RunSet`, a series of them, and the summary table of a series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ExperimentConfig
+from .devices import check_device, default_device
+from .profiles import Profile, get_profile
+from .registry import series_entries, for_profile
+from .runs import Run, check_seeds
+from .tables import TextTable, significant
+from .train import train_run, train_runs, trains_together
+
+
+
+@dataclass
+class RunSet:
+    """The runs of one experiment over several seeds."""
+
+    label: str
+    config: ExperimentConfig
+    runs: list[Run]
+
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    @property
+    def completed(self) -> list[Run]:
+        return [r for r in self.runs if r.status == "complete"]
+
+    def values(self, metric: str) -> np.ndarray:
+        """A final metric across the completed runs (NaN where a run lacks it).
+
+        ``final_<column>`` for a history column that the run did not record as a metric (the
+        gradient norms, say) is the column's mean over the last 10% of the logged steps, as
+        the recorded ``final_loss_d`` and the like are; ``first_<column>`` is its mean over the
+        first 10%."""
+        return np.array([_final_value(r, metric) for r in self.completed])
+
+    def mean_std(self, metric: str) -> tuple[float, float]:
+        """Mean and sample standard deviation (ddof 1) over the completed seeds; the std is
+        NaN with a single seed. Diverged seeds are not in either: count them with
+        :attr:`n_diverged` (every table shows it)."""
+        values = self.values(metric)
+        values = values[~np.isnan(values)]
+        if values.size == 0:
+            return float("nan"), float("nan")
+        std = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
+        return float(np.mean(values)), std
+
+    def by_seed(self, metric: str) -> dict[int, float]:
+        """``{seed: final metric}`` over the completed runs that have the metric (read as
+        :meth:`values` reads it, history tails included)."""
+        found = {r.seed: _final_value(r, metric) for r in self.completed}
+        return {seed: value for seed, value in found.items() if not np.isnan(value)}
+
+    @property
+    def n_diverged(self) -> int:
+        return sum(r.status == "diverged" for r in self.runs)
+
+
+def _final_value(run: Run, metric: str) -> float:
+    if metric in run.metrics:
+        return float(run.metrics[metric])
+    history = getattr(run, "history", {})
+    for prefix, reduce in (("final_", Run.final), ("first_", Run.first)):
+        column = metric.removeprefix(prefix)
+        if metric.startswith(prefix) and column in history:
+            return reduce(run, column)
+    return float("nan")
+
+
+def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile | None = None,
+                   seeds: Iterable[int] | None = None, root=None, device=None, progress: bool = True,
+                   label: str | None = None, group: bool | None = None, graph: bool | None = None) -> RunSet:
+    """Train (or load from the cache) one experiment for each seed.
+
+    ``experiment`` is a registered name (``"table2:10"``), run as :func:`for_profile` gives it
+    (at ``smoke``, with narrowed networks), or a config, used as given (scale it with
+    :func:`scale_to_profile` first if it should follow a profile).
+    ``seeds`` defaults to the profile's seeds (its ``toy_seeds`` for toy 2D data). A
+    diverged seed is recorded and the sweep goes on with the next one. With ``progress``,
+    each seed prints one line as it is done (:func:`seed_status`) and a step bar shows while
+    one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed.
+    ``group`` trains the seeds together and ``graph`` replays each iteration as a CUDA graph
+    (:func:`bngan.train.train_runs`; default for both: on a GPU only); each run equals its
+    one-seed run up to float rounding.
+    """
+    if not isinstance(experiment, (str, ExperimentConfig)):
+        raise ValueError(f"experiment must be a registered name (see `bngan list`) or an ExperimentConfig; "
+                         f"got {experiment!r}")
+    p = get_profile(profile)
+    config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
+    if seeds is None:
+        seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
+    seeds = check_seeds(seeds)
+    chosen = check_device(device) if device is not None else default_device()
+    if trains_together(chosen, len(seeds), group=group, graph=graph):  # the seeds finish together: lines at the end
+        runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
+        for run in runs if progress else ():
+            print(f"{label or config.name} {seed_status(run)}", flush=True)
+        return RunSet(label or config.name, config, runs)
+    runs = []
+    for seed in seeds:
+        runs.append(train_run(config, seed, root=root, device=device, progress=progress))
+        if progress:
+            print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
+    return RunSet(label or config.name, config, runs)
+
+
+def seed_status(run: Run) -> str:
+    """One line on how a seed's run was obtained: ``seed 1: cached``, ``seed 1: resumed at
+    step 100 (400 steps, 12 s)``, ``seed 1: trained (400 steps, 12 s)``, or ``diverged``."""
+    if run.origin == "cached" or not run.origin:
+        return f"seed {run.seed}: cached" + ("" if run.status != "diverged" else f" (diverged at step {run.diverged_at})")
+    seconds = run.record.get("session_s") or run.record.get("elapsed_s") or 0.0  # this attempt's time
+    how = "trained" if run.origin == "trained" else f"resumed at step {run.resumed_at}"
+    if run.status == "diverged":
+        kept = run.record.get("last_finite_step")
+        back = f"; its checkpoint of step {kept} is kept in {run.path}" if kept else ""
+        return f"seed {run.seed}: {how}, diverged at step {run.diverged_at} ({seconds:.0f} s{back})"
+    return f"seed {run.seed}: {how} ({run.steps_done} steps, {seconds:.0f} s)"
+
+
+def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str | Profile | None = None,
+               seeds: Sequence[int] | None = None, root=None, device=None,
+               progress: bool = True, group: bool | None = None, graph: bool | None = None) -> dict[str, RunSet]:
+    """Run every experiment of a series (a registered name or a ``{label: experiment}`` dict);
+    registered names run as :func:`for_profile` gives them; ``group`` and ``graph`` as in
+    :func:`run_experiment`."""
+    return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
+                                  progress=progress, label=label, group=group, graph=graph)
+            for label, exp in series_entries(series).items()}
+
+
+def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
+                  metrics: Sequence[str] = ("recon_mse", "final_loss_d", "final_loss_g"), *,
+                  robust: bool = False) -> TextTable:
+    """One row per set-up: mean ± std over seeds for each metric, or with ``robust=True`` the
+    median and [min, max] (for heavy tails, such as a few seeds whose fakes run away). Prints
+    as aligned plain text; a notebook that displays it shows an HTML table.
+
+    Rows are labelled by the dict's keys (RunSets of varied configs may share a name), or by
+    each RunSet's ``label`` for a sequence.
+    """
+    sets = list(results.items()) if isinstance(results, dict) else [(rs.label, rs) for rs in results]
+    header = ["setting", "seeds", "diverged"] + list(metrics)
+    rows = [header]
+    for label, rs in sets:
+        row = [label, str(len(rs)), str(rs.n_diverged)]
+        for metric in metrics:
+            if robust:
+                values = rs.values(metric)
+                values = values[~np.isnan(values)]
+                row.append(f"{np.median(values):.3g} [{values.min():.3g}, {values.max():.3g}]" if values.size else "nan")
+            else:
+                mean, std = rs.mean_std(metric)
+                row.append(f"{significant(mean, 4)} ± {significant(std, 2)}")
+        rows.append(row)
+    return TextTable(header, rows[1:])
