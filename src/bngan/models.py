@@ -1,5 +1,6 @@
 """Generator and discriminator builders: the seed paper's Keras-style DCGAN, the
-Radford-style DCGAN (as in the PyTorch example), and toy MLPs for 2D data.
+Radford-style DCGAN (as in the PyTorch example), and ``build_dcgan``, the (G, D) pair a
+config describes (toy MLPs from :mod:`bngan.toy_models`, inits from :mod:`bngan.inits`).
 
 Every discriminator returns one logit per sample (no sigmoid): the losses apply the
 sigmoid themselves, which is numerically safer and lets least-squares losses reuse D.
@@ -18,7 +19,11 @@ import torch
 from torch import nn
 
 from . import norms
+from .inits import INITS, dcgan_init_, init_weights_  # noqa: F401  (models.init_weights_ is public)
+from .layers import (Reshape, WN_ACTIVATIONS, check_wn_activation, choice, doubling_transposed_conv,  # noqa: F401
+                     hidden_activation, hidden_bias, positive_int, same_conv, strided_out)
 from .norms import check_norm
+from .toy_models import MomentMatch, mlp_discriminator, mlp_generator  # noqa: F401
 
 IMAGE_SIZES = (16, 28, 32, 64)
 CHANNELS = (1, 3)
@@ -27,80 +32,6 @@ NORM_IN = ("none", "g", "d", "both")
 ARCHITECTURES = ("keras", "radford")
 BLOCK_ORDERS = ("conv-norm-act", "conv-act-norm")
 UPSAMPLINGS = ("nearest", "transposed")
-
-
-# --------------------------------------------------------------------------- helpers
-
-def _choice(value, allowed: Sequence, param: str):
-    if value not in allowed:
-        raise ValueError(f"{param} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-    return value
-
-
-def _positive_int(value, param: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{param} must be a positive integer; got {value!r}")
-    return value
-
-
-WN_ACTIVATIONS = ("tprelu", "relu")
-
-
-def _hidden_activation(norm: str, channels: int, *, leak: float, wn_activation: str = "tprelu") -> nn.Module:
-    """ReLU (leak 0) or LeakyReLU, or TPReLU for weight-normalized nets (Xiang & Li).
-    ``wn_activation="relu"`` gives weight-normalized layers the plain ReLU / LeakyReLU instead
-    (the TReLU ablation: strict layers with no bias and no learned shift)."""
-    if norm == "weight" and wn_activation == "tprelu":
-        return norms.TPReLU(channels)
-    return nn.ReLU() if leak == 0 else nn.LeakyReLU(leak)
-
-
-def _check_wn_activation(wn_activation: str) -> None:
-    _choice(wn_activation, WN_ACTIVATIONS, "wn_activation")
-
-
-def _hidden_bias(norm: str) -> bool:
-    """Strict weight-normalized hidden layers carry no bias (Xiang & Li: TPReLU's learned
-    shift takes its place); every other hidden layer keeps Keras' default bias."""
-    return norm != "weight"
-
-
-class Reshape(nn.Module):
-    """View a flat feature vector as (C, H, W) maps."""
-
-    def __init__(self, *shape: int) -> None:
-        super().__init__()
-        self.shape = shape
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[0], *self.shape)
-
-    def extra_repr(self) -> str:
-        return f"shape={self.shape}"
-
-
-def _doubling_transposed_conv(in_ch: int, out_ch: int, kernel: int, *, norm: str, bias: bool) -> nn.Module:
-    """Stride-2 transposed conv that exactly doubles the map for any kernel: padding
-    ``(k - 1) // 2`` and an output padding of ``2 + 2 * padding - k`` (0 or 1) for the rest.
-    A kernel not divisible by 2 makes the taps overlap unevenly (Odena et al.'s checkerboard)."""
-    padding = (kernel - 1) // 2
-    return norms.conv_transpose2d(in_ch, out_ch, kernel, 2, padding, output_padding=2 + 2 * padding - kernel,
-                                  norm=norm, bias=bias)
-
-
-def _strided_out(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def _same_conv(in_ch: int, out_ch: int, kernel: int, *, norm: str, affine: bool = False, bias: bool = True) -> nn.Module:
-    """Stride-1 conv that keeps the map size, padding like Keras' ``"same"`` (an even kernel
-    gets the extra row and column at the bottom right, done by an explicit pad layer)."""
-    if kernel % 2:
-        return norms.conv2d(in_ch, out_ch, kernel, padding=kernel // 2, norm=norm, affine=affine, bias=bias)
-    before = (kernel - 1) // 2
-    after = kernel - 1 - before
-    return nn.Sequential(nn.ZeroPad2d((before, after, before, after)),
-                         norms.conv2d(in_ch, out_ch, kernel, norm=norm, affine=affine, bias=bias))
 
 
 # --------------------------------------------------------------------------- Keras-style DCGAN
@@ -134,14 +65,14 @@ def keras_generator(
     """
     norm = check_norm(norm)
     _check_image(image_size, channels)
-    _positive_int(latent_dim, "latent_dim")
-    _positive_int(kernel_size, "kernel_size")
-    _choice(placement, PLACEMENTS, "placement")
-    _choice(block_order, BLOCK_ORDERS, "block_order")
-    _choice(upsample, UPSAMPLINGS, "upsample")
+    positive_int(latent_dim, "latent_dim")
+    positive_int(kernel_size, "kernel_size")
+    choice(placement, PLACEMENTS, "placement")
+    choice(block_order, BLOCK_ORDERS, "block_order")
+    choice(upsample, UPSAMPLINGS, "upsample")
     _check_weight_placement(norm, placement)
-    _check_wn_activation(wn_activation)
-    filters = tuple(_positive_int(f, "filters") for f in filters)
+    check_wn_activation(wn_activation)
+    filters = tuple(positive_int(f, "filters") for f in filters)
     if len(filters) != 2:
         raise ValueError(f"filters must list 2 hidden conv widths (one per upsampling); got {filters!r}")
     base = image_size // 4
@@ -152,12 +83,12 @@ def keras_generator(
 
     def normalize_and_activate(kind: str, width: int) -> list[nn.Module]:
         pair = [norms.norm_layer(kind, width, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
-                _hidden_activation(norm, width, leak=0.0, wn_activation=wn_activation)]
+                hidden_activation(norm, width, leak=0.0, wn_activation=wn_activation)]
         return pair if block_order == "conv-norm-act" else pair[::-1]
 
     proj_norm = norm if everywhere else "none"
     layers: list[nn.Module] = [
-        norms.linear(latent_dim, filters[0] * base * base, norm=proj_norm, bias=_hidden_bias(proj_norm)),
+        norms.linear(latent_dim, filters[0] * base * base, norm=proj_norm, bias=hidden_bias(proj_norm)),
         Reshape(filters[0], base, base),
         *normalize_and_activate(proj_norm, filters[0]),
     ]
@@ -165,13 +96,13 @@ def keras_generator(
     for width in filters:
         if upsample == "nearest":
             layers += [nn.Upsample(scale_factor=2, mode="nearest"),
-                       _same_conv(in_ch, width, kernel_size, norm=norm, bias=_hidden_bias(norm))]
+                       same_conv(in_ch, width, kernel_size, norm=norm, bias=hidden_bias(norm))]
         else:
-            layers.append(_doubling_transposed_conv(in_ch, width, kernel_size, norm=norm, bias=_hidden_bias(norm)))
+            layers.append(doubling_transposed_conv(in_ch, width, kernel_size, norm=norm, bias=hidden_bias(norm)))
         layers += normalize_and_activate(norm, width)
         in_ch = width
     out_norm = norm if everywhere else "none"
-    layers.append(_same_conv(in_ch, channels, kernel_size, norm=out_norm, affine=True))
+    layers.append(same_conv(in_ch, channels, kernel_size, norm=out_norm, affine=True))
     if everywhere:
         layers.append(norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum, eps=bn_eps))
     layers.append(nn.Tanh())
@@ -209,13 +140,13 @@ def keras_discriminator(
     """
     norm = check_norm(norm)
     _check_image(image_size, channels)
-    _positive_int(kernel_size, "kernel_size")
-    _choice(placement, PLACEMENTS, "placement")
+    positive_int(kernel_size, "kernel_size")
+    choice(placement, PLACEMENTS, "placement")
     _check_weight_placement(norm, placement)
-    _check_wn_activation(wn_activation)
+    check_wn_activation(wn_activation)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
-    filters = tuple(_positive_int(f, "filters") for f in filters)
+    filters = tuple(positive_int(f, "filters") for f in filters)
     if not filters:
         raise ValueError("filters must list at least one conv width")
     strides = tuple(strides) if strides is not None else (2,) * (len(filters) - 1) + (1,)
@@ -229,14 +160,14 @@ def keras_discriminator(
     for i, (width, stride) in enumerate(zip(filters, strides)):
         layer_norm = norm if (i > 0 or placement == "all") else "none"
         if stride == 1:
-            conv = _same_conv(in_ch, width, kernel_size, norm=layer_norm, bias=_hidden_bias(layer_norm))
+            conv = same_conv(in_ch, width, kernel_size, norm=layer_norm, bias=hidden_bias(layer_norm))
         else:
             pad = (kernel_size - 1) // 2
             conv = norms.conv2d(in_ch, width, kernel_size, stride=stride, padding=pad, norm=layer_norm,
-                                bias=_hidden_bias(layer_norm))
-            size = _strided_out(size, kernel_size, stride, pad)
+                                bias=hidden_bias(layer_norm))
+            size = strided_out(size, kernel_size, stride, pad)
         layers += [conv, norms.norm_layer(layer_norm, width, spatial=True, bn_momentum=bn_momentum, eps=bn_eps)]
-        layers.append(_hidden_activation(norm, width, leak=leak, wn_activation=wn_activation)
+        layers.append(hidden_activation(norm, width, leak=leak, wn_activation=wn_activation)
                       if layer_norm == "weight" else nn.LeakyReLU(leak))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
@@ -259,7 +190,7 @@ def _extra_blocks(channels: int, n: int, *, norm: str, leak: float, bn_momentum:
         blocks += [
             norms.conv2d(channels, channels, 3, 1, 1, norm=norm, bias=norm in ("none", "spectral")),
             norms.norm_layer(norm, channels, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
-            (_hidden_activation(norm, channels, leak=leak, wn_activation=wn_activation) if norm == "weight"
+            (hidden_activation(norm, channels, leak=leak, wn_activation=wn_activation) if norm == "weight"
              else (nn.ReLU() if leak == 0 else nn.LeakyReLU(leak))),
         ]
     return blocks
@@ -292,11 +223,11 @@ def radford_generator(
     """
     norm = check_norm(norm)
     _check_image(image_size, channels)
-    _positive_int(latent_dim, "latent_dim")
-    _positive_int(width, "width")
-    _choice(placement, PLACEMENTS, "placement")
+    positive_int(latent_dim, "latent_dim")
+    positive_int(width, "width")
+    choice(placement, PLACEMENTS, "placement")
     _check_weight_placement(norm, placement)
-    _check_wn_activation(wn_activation)
+    check_wn_activation(wn_activation)
     base, doublings = _radford_base(image_size)
     widths = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
     layers: list[nn.Module] = [Reshape(latent_dim, 1, 1)]
@@ -307,7 +238,7 @@ def radford_generator(
             norms.conv_transpose2d(in_ch, out_ch, kernel, stride, pad, norm=norm,
                                     bias=norm in ("none", "spectral")),
             norms.norm_layer(norm, out_ch, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
-            _hidden_activation(norm, out_ch, leak=0.0, wn_activation=wn_activation),
+            hidden_activation(norm, out_ch, leak=0.0, wn_activation=wn_activation),
         ]
         in_ch = out_ch
     layers += _extra_blocks(in_ch, extra_layers, norm=norm, leak=0.0, bn_momentum=bn_momentum, bn_eps=bn_eps,
@@ -339,10 +270,10 @@ def radford_discriminator(
     largest feature maps), as the DCGAN code of Arjovsky et al.'s WGAN does."""
     norm = check_norm(norm)
     _check_image(image_size, channels)
-    _positive_int(width, "width")
-    _choice(placement, PLACEMENTS, "placement")
+    positive_int(width, "width")
+    choice(placement, PLACEMENTS, "placement")
     _check_weight_placement(norm, placement)
-    _check_wn_activation(wn_activation)
+    check_wn_activation(wn_activation)
     base, doublings = _radford_base(image_size)
     layers: list[nn.Module] = []
     in_ch = channels
@@ -352,7 +283,7 @@ def radford_discriminator(
         layers += [
             norms.conv2d(in_ch, out_ch, 4, 2, 1, norm=layer_norm, bias=layer_norm in ("none", "spectral")),
             norms.norm_layer(layer_norm, out_ch, spatial=True, bn_momentum=bn_momentum, eps=bn_eps),
-            (_hidden_activation(norm, out_ch, leak=leak, wn_activation=wn_activation) if layer_norm == "weight"
+            (hidden_activation(norm, out_ch, leak=leak, wn_activation=wn_activation) if layer_norm == "weight"
              else nn.LeakyReLU(leak)),
         ]
         in_ch = out_ch
@@ -377,16 +308,16 @@ def _per_layer_norms(norm: str | Sequence[str], depth: int) -> list[str]:
 
 def _mlp(in_dim: int, out_dim: int, *, width: int, depth: int, leak: float,
          norm: str | Sequence[str], bn_momentum: float, bn_eps: float = 1e-5) -> nn.Sequential:
-    _positive_int(width, "width")
-    _positive_int(depth, "depth")
-    _positive_int(in_dim, "in_dim")
+    positive_int(width, "width")
+    positive_int(depth, "depth")
+    positive_int(in_dim, "in_dim")
     kinds = _per_layer_norms(norm, depth)
     layers: list[nn.Module] = []
     for kind in kinds:
         layers += [
-            norms.linear(in_dim, width, norm=kind, bias=_hidden_bias(kind)),
+            norms.linear(in_dim, width, norm=kind, bias=hidden_bias(kind)),
             norms.norm_layer(kind, width, spatial=False, bn_momentum=bn_momentum, eps=bn_eps),
-            _hidden_activation(kind, width, leak=leak),
+            hidden_activation(kind, width, leak=leak),
         ]
         in_dim = width
     out_norm = "weight" if kinds and kinds[-1] == "weight" else "none"
@@ -495,9 +426,9 @@ def build_dcgan(
     """
     if arch != "radford" and extra_layers != 0:
         raise ValueError(f"extra_layers must be 0 unless arch is 'radford'; got {extra_layers!r}")
-    _choice(arch, ARCHITECTURES, "arch")
-    _choice(norm_in, NORM_IN, "norm_in")
-    _choice(init, INITS, "init")
+    choice(arch, ARCHITECTURES, "arch")
+    choice(norm_in, NORM_IN, "norm_in")
+    choice(init, INITS, "init")
     check_norm(norm)
     g_norm = norm if norm_in in ("g", "both") else "none"
     d_norm = norm if norm_in in ("d", "both") else "none"
@@ -521,50 +452,8 @@ def build_dcgan(
     return g, d
 
 
-INITS = ("dcgan", "default", "glorot")
-
-
-@torch.no_grad()
-def init_weights_(model: nn.Module, init: str) -> nn.Module:
-    """Initialise in place: ``dcgan`` (N(0, 0.02)), ``glorot`` (Keras' default: Glorot-uniform
-    weights, zero biases, what the blind-spot source's Keras models start from) or
-    ``default`` (PyTorch's own, left as built). Returns the model."""
-    _choice(init, INITS, "init")
-    if init == "dcgan":
-        dcgan_init_(model)
-    elif init == "glorot":
-        for module, weight in _weighted_layers(model):
-            nn.init.xavier_uniform_(weight)
-            if getattr(module, "bias", None) is not None:
-                nn.init.zeros_(module.bias)
-    return model
-
-
-def _weighted_layers(model: nn.Module):
-    """(layer, weight tensor to initialise) for every conv/linear layer, weight-normalized
-    ones included (their underlying direction parameter)."""
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) or norms.is_weight_normalized(module):
-            parametrized = getattr(module, "parametrizations", None)
-            yield module, (parametrized.weight.original if parametrized is not None else module.weight)
-
-
-@torch.no_grad()
-def dcgan_init_(model: nn.Module, std: float = 0.02) -> nn.Module:
-    """DCGAN initialisation in place: conv and linear weights ~ N(0, std), biases 0;
-    normalization scales ~ N(1, std) and shifts 0. Returns the model."""
-    for module, weight in _weighted_layers(model):
-        weight.normal_(0.0, std)
-        if getattr(module, "bias", None) is not None:
-            module.bias.zero_()
-    for module in model.modules():
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)):
-            if getattr(module, "weight", None) is not None:
-                module.weight.normal_(1.0, std)
-                module.bias.zero_()
-    return model
 
 
 def _check_image(image_size: int, channels: int) -> None:
-    _choice(image_size, IMAGE_SIZES, "image_size")
-    _choice(channels, CHANNELS, "channels")
+    choice(image_size, IMAGE_SIZES, "image_size")
+    choice(channels, CHANNELS, "channels")
