@@ -42,9 +42,10 @@ class Budget:
         return self.steps == 1 and self.width == 1
 
     def apply(self, profile: str | Profile | None = None) -> Profile:
-        """The profile with this budget's steps and width scale."""
+        """The profile with this budget's steps (image and toy) and width scale."""
         p = get_profile(profile)
-        return p.with_overrides(steps=max(1, round(p.steps * self.steps)), width_scale=p.width_scale * self.width)
+        return p.with_overrides(steps=max(1, round(p.steps * self.steps)),
+                                toy_steps=max(1, round(p.toy_steps * self.steps)), width_scale=p.width_scale * self.width)
 
     def tag(self) -> str:
         """A short name: ``4x steps, 2x width``; the profile itself is ``as profiled``."""

@@ -33,6 +33,7 @@ import numpy as np
 from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, SOURCES,  # noqa: F401
                      TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere,
                      chapter_keys)
+from .budget import Budget
 from .registry import for_profile
 from .runsets import RunSet, run_experiment
 from .learning import arm_learning
@@ -378,11 +379,11 @@ ADVICE_KEYS = ("1.1", "1.3", "1.4", "1.5", "2.3", "2.5", "2.6", "3.8", "4.2", "5
 
 
 def larger(profile: str | Profile | None = None, *, steps: int = 4, width: float = 2.0) -> Profile:
-    """``profile`` with ``steps`` times the steps and ``width`` times the network widths (at most
-    the paper's), named for what changed: the second budget of a scale check."""
+    """``profile`` at :class:`bngan.budget.Budget` (``steps``, ``width``), the width at most the
+    paper's, named for what changed: the second budget of a scale check."""
     p = get_profile(profile)
-    return p.with_overrides(name=f"{p.name} x{steps} steps x{width:g} width", steps=p.steps * steps,
-                            toy_steps=p.toy_steps * steps, width_scale=min(1.0, p.width_scale * width))
+    budget = Budget(steps, min(width, 1.0 / p.width_scale))
+    return budget.apply(p).with_overrides(name=f"{p.name} x{steps} steps x{width:g} width")
 
 
 def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, large: Profile | None = None,
