@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from bngan import experiments, runsets, step, train
+from bngan import experiments, routine, runsets, step, train
 from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from bngan.experiments import (EXPERIMENTS, SERIES, RunSet, get_experiment, run_experiment, run_series,
                                scale_to_profile, summary_table, table2)
@@ -302,7 +302,7 @@ def test_sweep_goes_on_past_a_diverged_seed(tmp_path, monkeypatch):
         return loss * float("nan") if current["seed"] == 1 and current["trainer"].step >= 3 else loss
 
     monkeypatch.setattr(train.Trainer, "__init__", init)
-    monkeypatch.setattr(step, "d_loss_fn", nan_for_seed_1)
+    monkeypatch.setattr(routine, "d_loss_fn", nan_for_seed_1)
     rs = run_experiment(tiny_toy(), seeds=[0, 1, 2], root=tmp_path, device="cpu", progress=False)
     assert [r.status for r in rs] == ["complete", "diverged", "complete"]
     diverged = rs.runs[1]

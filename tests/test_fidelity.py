@@ -6,6 +6,7 @@ the blind-spot views, reconstruction error's scale, and the cache key."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from bngan import blindspot, experiments, models, norms, stats
+from bngan import blindspot, experiments, models, norms, routine, stats
 from bngan.config import ENGINE_VERSION, ConfigError, DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from bngan.data import BatchSampler
 from bngan.experiments import RunSet
@@ -251,7 +252,9 @@ def test_label_presets_and_source_003_range():
     assert experiments.TWO_SIDED_LABELS["real_label"] == (0.7, 1.2)
     cfg = _toy(**experiments.TWO_SIDED_LABELS)
     s = make_step(cfg)
-    targets = s.step._targets(True, 4000)
+    draws = {}  # the targets one D update draws, here for 4000 reals
+    routine.draw_d_update(dataclasses.replace(cfg.train, batch_size=4000), 1, False, s.step.source, "d_", draws)
+    targets = draws["d_y_real"]
     assert 0.7 <= float(targets.min()) and float(targets.max()) <= 1.2 and float(targets.max()) > 1.1
     # a target above 1 keeps rewarding larger logits: the loss falls without bound
     logits = torch.tensor([[5.0], [50.0]])

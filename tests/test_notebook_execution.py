@@ -31,12 +31,12 @@ assert bngan.__file__.startswith(expected), f"the kernel imported {bngan.__file_
 """
 
 RAISE_IN_D_UPDATE = """\
-import bngan.step
+import bngan.routine
 
-def broken(self, *args, **kwargs):
+def broken(*args, **kwargs):
     raise RuntimeError("d_update broken on purpose")
 
-bngan.step.GANStep.d_update = broken
+bngan.routine.d_update = broken
 """
 
 

@@ -228,7 +228,7 @@ def test_a_group_whose_first_step_fails_falls_back_to_the_exact_one_seed_runs(tm
     def vmap_cannot(self, *args, **kwargs):
         raise RuntimeError("vmap: no batching rule for this layer\nsecond line")
 
-    monkeypatch.setattr(SeedGroup, "_d_update", vmap_cannot)
+    monkeypatch.setattr(SeedGroup, "discriminate", vmap_cannot)
     config = image_config(norm="none")
     runs = together(config, tmp_path / "b", [0, 1])
     assert {r.record["engine"] for r in runs} == {
@@ -275,3 +275,20 @@ def test_deterministic_kernels_hold_during_the_step_only(tmp_path, monkeypatch):
     assert max(largest_gaps(first, again).values()) == 0.0
     with step_numerics(toy_config().train, torch.device("cpu")):  # the default changes nothing
         assert torch.are_deterministic_algorithms_enabled() == before[0]
+
+
+def test_one_seed_and_a_group_run_the_same_iteration(tmp_path, monkeypatch):
+    from bngan import routine
+
+    callers = []
+    original = routine.iteration
+
+    def spy(nets, t, r, monitor):
+        callers.append(type(nets).__name__)
+        return original(nets, t, r, monitor)
+
+    monkeypatch.setattr(routine, "iteration", spy)
+    config = toy_config(steps=3, norm="none")
+    one_by_one(config, tmp_path / "a", [0])
+    together(config, tmp_path / "b", [0, 1])
+    assert callers == ["GANStep"] * 3 + ["SeedGroup"] * 3

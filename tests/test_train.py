@@ -5,6 +5,7 @@ resume after an interruption, divergence)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 import bngan
 from bngan import models, runs, train
-from bngan import step as step_module
+from bngan import routine as step_module
 from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from bngan.data import BatchSampler
 from bngan.runs import Run, RunDir, run_dir
@@ -309,11 +310,18 @@ def test_label_ranges_and_flipped_targets_from_the_other_range():
 
 
 def test_instance_noise_decays_to_zero():
-    s = instrumented_step(toy_config(instance_noise=1.0, instance_noise_decay=10))
-    x = torch.zeros(20_000, 2)
-    assert float(s.step._instance_noise(x, 0).std()) == pytest.approx(1.0, rel=0.05)
-    assert float(s.step._instance_noise(x, 5).std()) == pytest.approx(0.5, rel=0.05)
-    assert torch.equal(s.step._instance_noise(x, 10), x)
+    config = toy_config(instance_noise=1.0, instance_noise_decay=10)
+    s = instrumented_step(config)
+    t = dataclasses.replace(config.train, batch_size=20_000)
+
+    def noise_g_sees(step: int) -> torch.Tensor | None:
+        draws = {}
+        step_module.draw_g_update(t, step, s.step.source, "g_", draws)
+        return draws.get("g_eps_seen")
+
+    assert float(noise_g_sees(0).std()) == pytest.approx(1.0, rel=0.05)
+    assert float(noise_g_sees(5).std()) == pytest.approx(0.5, rel=0.05)
+    assert noise_g_sees(10) is None
 
 
 # --------------------------------------------------------------------------- BN probe

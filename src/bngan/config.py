@@ -132,6 +132,11 @@ class DataConfig(_Section):
             return self.channels
         return 3 if self.dataset == "cifar10" else 1
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one training sample: (channels, size, size), or (2,) for toy points."""
+        return (self.image_channels, self.image_size, self.image_size) if self.kind == "image" else (2,)
+
 
 @dataclass(frozen=True)
 class ModelConfig(_Section):
