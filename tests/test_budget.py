@@ -42,10 +42,9 @@ def test_tags_name_what_changed():
 
 
 def test_learning_curves_read_each_cell_with_the_gate(tmp_path):
-    arms = {"vanilla": "wn:vanilla"}
-    points = budget.learning_curves(arms, (Budget(1), Budget(2)), profile="smoke", seeds=[0, 1], root=tmp_path,
-                                    progress=False)
-    assert [(p.arm, p.steps) for p in points] == [("vanilla", 12), ("vanilla", 24)]
+    plan = {"vanilla": ("wn:vanilla", (Budget(2), Budget(1)))}
+    points = budget.learning_curves(plan, profile="smoke", seeds=[0, 1], root=tmp_path, progress=False)
+    assert [(p.arm, p.steps) for p in points] == [("vanilla", 24), ("vanilla", 12)]  # the plan's order
     for p in points:
         assert p.fid.shape == (2,) and np.all(np.isfinite(p.fid))
         assert p.learning is not None and p.learning.completed == 2
@@ -53,8 +52,9 @@ def test_learning_curves_read_each_cell_with_the_gate(tmp_path):
     table = str(budget.curve_table(points))
     assert "as profiled" in table and "2x steps" in table
     # cached: a second call trains nothing and reads the same numbers
-    again = budget.learning_curves(arms, (Budget(1),), profile="smoke", seeds=[0, 1], root=tmp_path, progress=False)
-    np.testing.assert_array_equal(again[0].fid, points[0].fid)
+    again = budget.learning_curves({"vanilla": ("wn:vanilla", (Budget(1),))}, profile="smoke", seeds=[0, 1],
+                                   root=tmp_path, progress=False)
+    np.testing.assert_array_equal(again[0].fid, points[1].fid)
 
 
 def _point(arm, steps, width, learned_seeds):

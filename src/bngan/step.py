@@ -113,10 +113,12 @@ class GANStep:
           split: int | None = None, *, eval_mode: bool = False) -> tuple[torch.Tensor, dict]:
         d = self.d
         capture = self.probe.capture(tag, split) if tag is not None else contextlib.nullcontext()
-        if eval_mode:
-            d.eval()
-        try:
+        if not eval_mode:
             with capture, given(self.d_masks, masks):
+                return d(x), {}
+        d.eval()
+        try:
+            with capture:
                 return d(x), {}
         finally:
             d.train()
