@@ -416,3 +416,33 @@ def test_an_untested_check_beside_agreeing_ones_is_named_but_does_not_make_the_c
     flat = result([1, 5, 9], [2, 6, 8], "lower")
     mixed = ledger.Verdict(verdict.claim, (tested, flat, untested))
     assert mixed.verdict_class == "depends" and mixed.verdict.endswith("; not tested (against flat)")
+
+
+def test_a_scale_check_that_only_reads_the_cache_says_what_has_not_finished(tmp_path):
+    smoke = get_profile("smoke")
+    big = ledger.larger(smoke, steps=2, width=2)
+    claims_ = (ledger.Claim("7.3", "drift", "001", 7,
+                            (ledger.Check("blindspot:no-bn-shift", "blindspot:bn-shift", "shift_x", "higher"),)),)
+    # only one arm's seeds at the larger budget are in the cache
+    experiments.run_experiment(experiments.for_profile("blindspot:no-bn-shift", big), seeds=smoke.toy_seeds,
+                               root=tmp_path, progress=False)
+    before = set(tmp_path.iterdir())
+    table = ledger.scale_check(claims_, small=smoke, large=big, root=tmp_path, train=False)
+    row, = table.rows
+    n = len(smoke.toy_seeds)
+    assert row[3] == f"unfinished ({n} of {2 * n} runs)" and row[4] == "unfinished"
+    trained_small = {p for p in tmp_path.iterdir()} - before
+    steps = {json.loads((p / "config.json").read_text())["train"]["steps"] for p in trained_small}
+    assert steps == {smoke.toy_steps}  # the small budget trains, the larger one is only read
+    # once both arms are cached it is decided
+    experiments.run_experiment(experiments.for_profile("blindspot:bn-shift", big), seeds=smoke.toy_seeds,
+                               root=tmp_path, progress=False)
+    row, = ledger.scale_check(claims_, small=smoke, large=big, root=tmp_path, train=False).rows
+    assert row[4] in ("same", "changed")
+
+
+def test_cached_experiment_reads_finished_seeds_and_trains_nothing(tmp_path):
+    experiments.run_experiment("blindspot:bn", profile="smoke", seeds=[0], root=tmp_path, progress=False)
+    found = experiments.cached_experiment("blindspot:bn", profile="smoke", seeds=[0, 1], root=tmp_path)
+    assert [r.seed for r in found] == [0] and all(r.origin == "cached" for r in found)
+    assert len(list(tmp_path.iterdir())) == 1

@@ -15,7 +15,7 @@ from .designs import (HEURISTICS_BATCH, HEURISTICS, heuristics, LABEL_SMOOTHING,
     SHIFT_WEIGHT, blind_spot_gan, BN_D, SHIFT, BLIND_SPOT, blind_spot)
 from .registry import (Factory, EXPERIMENTS, SERIES, register, get_experiment, SMOKE_FILTERS, SMOKE_WIDTH, for_profile,
     series_configs, series_entries)
-from .runsets import (RunSet, run_experiment, seed_status, run_series, summary_table)
+from .runsets import (RunSet, run_experiment, cached_experiment, seed_status, run_series, summary_table)
 
 __all__ = [
     'NOISY_LABELS', 'CLEAN_LABELS', 'ONE_SIDED_LABELS', 'TWO_SIDED_LABELS', 'scale_to_profile', 'TABLE2',
@@ -27,5 +27,5 @@ __all__ = [
     'batch_lr', 'batch_size', 'WN_TRAIN', 'WEIGHT_NORM', 'WN_EXTRA_LAYERS', 'WN_EVALS', 'weight_norm',
     'SHIFT_WEIGHT', 'blind_spot_gan', 'BN_D', 'SHIFT', 'BLIND_SPOT', 'blind_spot', 'Factory', 'EXPERIMENTS',
     'SERIES', 'register', 'get_experiment', 'SMOKE_FILTERS', 'SMOKE_WIDTH', 'for_profile', 'series_configs',
-    'series_entries', 'RunSet', 'run_experiment', 'seed_status', 'run_series', 'summary_table'
+    'series_entries', 'RunSet', 'run_experiment', 'cached_experiment', 'seed_status', 'run_series', 'summary_table'
 ]

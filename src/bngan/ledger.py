@@ -34,8 +34,9 @@ from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN
                      TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere,
                      chapter_keys)
 from .budget import Budget
+from .config import ExperimentConfig
 from .registry import for_profile
-from .runsets import RunSet, run_experiment
+from .runsets import RunSet, cached_experiment, run_experiment
 from .learning import arm_learning
 from .profiles import Profile, get_profile
 from .stats import ALPHA, Comparison, compare, holm, rank_correlation
@@ -237,20 +238,18 @@ def _seeds(profile: Profile, toy: bool, wanted: int | None) -> tuple[int, ...]:
 
 def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None = None,
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
-             group: bool | None = None, graph: bool | None = None, gate: bool = True) -> list[Verdict]:
-    """Every claim's verdict from the runs of its checks (trained where the cache lacks them),
-    with the learning gate on each arm (``gate=False`` reads every check as if both arms
-    learned) and Holm's correction over all the tested directional checks evaluated together.
+             group: bool | None = None, graph: bool | None = None, gate: bool = True,
+             train: bool = True) -> list[Verdict]:
+    """Every claim's verdict from the runs of its checks (trained where the cache lacks them;
+    with ``train=False`` only the seeds already cached are read), with the learning gate on
+    each arm (``gate=False`` reads every check as if both arms learned) and Holm's correction
+    over all the tested directional checks evaluated together.
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
     with the profile's seeds or as many as a check asks for; ``seeds`` overrides both."""
     p = get_profile(profile)
-    runs: dict[str, RunSet] = {}
-    for name, wanted in experiments_needed(claims).items():
-        config = for_profile(name, p)
-        chosen = tuple(seeds) if seeds is not None else _seeds(p, config.data.kind == "toy", wanted)
-        runs[name] = run_experiment(config, profile=p, seeds=chosen, root=root, device=device, progress=progress,
-                                    label=name, group=group, graph=graph)
+    runs = _runs(claims, p, seeds=seeds, root=root, device=device, progress=progress, group=group, graph=graph,
+                 train=train)
     learning = _memo(arm_learning) if gate else None
     read = [[_read(check, runs, learning) for check in claim.checks] for claim in claims]
     flat = [r for results in read for r in results if r.check.directional and not r.not_learned]
@@ -258,6 +257,26 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
     return [Verdict(claim, tuple(replace(r, holm=survives[id(r)], family=len(flat)) if id(r) in survives else r
                                  for r in results))
             for claim, results in zip(claims, read)]
+
+
+def _plan(claims: Sequence[Claim], p: Profile, seeds=None) -> dict[str, tuple[ExperimentConfig, tuple[int, ...]]]:
+    """Each experiment the claims need, as its chapter runs it, with the seeds it gets."""
+    plan = {}
+    for name, wanted in experiments_needed(claims).items():
+        config = for_profile(name, p)
+        plan[name] = config, tuple(seeds) if seeds is not None else _seeds(p, config.data.kind == "toy", wanted)
+    return plan
+
+
+def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=None, progress=False,
+          group=None, graph=None, train=True) -> dict[str, RunSet]:
+    """Each experiment the claims need, trained or (``train=False``) read from the cache."""
+    if not train:
+        return {name: cached_experiment(config, profile=p, seeds=chosen, root=root, label=name)
+                for name, (config, chosen) in _plan(claims, p, seeds).items()}
+    return {name: run_experiment(config, profile=p, seeds=chosen, root=root, device=device, progress=progress,
+                                 label=name, group=group, graph=graph)
+            for name, (config, chosen) in _plan(claims, p, seeds).items()}
 
 
 def _read(check: Check | Agreement, runs: Mapping[str, RunSet], learning=None) -> CheckResult:
@@ -387,19 +406,40 @@ def larger(profile: str | Profile | None = None, *, steps: int = 4, width: float
 
 
 def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, large: Profile | None = None,
-                **evaluate_options) -> TextTable:
+                train: bool = True, **evaluate_options) -> TextTable:
     """Each claim decided at two budgets, ``small`` (the profile) and ``large`` (default
     :func:`larger` of it), side by side with whether the verdict held: does a finding at the
-    short budget survive a longer run of wider networks?"""
+    short budget survive a longer run of wider networks? With ``train=False`` the larger
+    budget is read from the cache only, and a claim whose larger runs have not all finished
+    says how many have, instead of a verdict."""
     p = get_profile(small)
     big = larger(p) if large is None else large
-    at_small, at_large = evaluate(claims, profile=p, **evaluate_options), evaluate(claims, profile=big,
-                                                                                    **evaluate_options)
-    rows = [(a.claim.key, a.claim.claim, a.verdict, b.verdict,
-             "same" if a.verdict_class == b.verdict_class else "changed")
-            for a, b in zip(at_small, at_large)]
+    at_small = evaluate(claims, profile=p, **evaluate_options)
+    at_large = evaluate(claims, profile=big, train=train, **evaluate_options)
+    missing = {} if train else _unfinished(claims, big, evaluate_options)
+    rows = []
+    for a, b in zip(at_small, at_large):
+        if a.claim.key in missing:
+            done, wanted = missing[a.claim.key]
+            rows.append((a.claim.key, a.claim.claim, a.verdict, f"unfinished ({done} of {wanted} runs)", "unfinished"))
+        else:
+            rows.append((a.claim.key, a.claim.claim, a.verdict, b.verdict,
+                         "same" if a.verdict_class == b.verdict_class else "changed"))
     return TextTable(("#", "claim", f"verdict at {p.name}", f"verdict at {big.name}", "held?"), rows,
                      wrap=(1, 2, 3))
+
+
+def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping) -> dict[str, tuple[int, int]]:
+    """Claims whose runs at ``p`` are not all in the cache: key -> (runs cached, runs wanted)."""
+    plan = _plan(claims, p, options.get("seeds"))
+    runs = _runs(claims, p, seeds=options.get("seeds"), root=options.get("root"), train=False)
+    out = {}
+    for claim in claims:
+        names = experiments_needed([claim])
+        done, wanted = sum(len(runs[n]) for n in names), sum(len(plan[n][1]) for n in names)
+        if done < wanted:
+            out[claim.key] = (done, wanted)
+    return out
 
 
 def table2_table(results: Mapping[int, RunSet], metrics: Sequence[str]) -> TextTable:

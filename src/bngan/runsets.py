@@ -14,7 +14,7 @@ from .profiles import Profile, get_profile
 from .registry import series_entries, for_profile
 from .runs import Run, check_seeds
 from .tables import TextTable, significant
-from .train import train_run, train_runs, trains_together
+from .train import cached_run, train_run, train_runs, trains_together
 
 
 
@@ -113,6 +113,19 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
         runs.append(train_run(config, seed, root=root, device=device, progress=progress))
         if progress:
             print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
+    return RunSet(label or config.name, config, runs)
+
+
+def cached_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile | None = None,
+                      seeds: Iterable[int] | None = None, root=None, label: str | None = None) -> RunSet:
+    """The seeds of an experiment already in the cache, trained by nothing here: a page that
+    reports a long computation reads what has finished (``len`` of the result says how many
+    seeds that is). Arguments as :func:`run_experiment`."""
+    p = get_profile(profile)
+    config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
+    if seeds is None:
+        seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
+    runs = [run for run in (cached_run(config, seed, root) for seed in check_seeds(seeds)) if run is not None]
     return RunSet(label or config.name, config, runs)
 
 

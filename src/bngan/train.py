@@ -212,6 +212,12 @@ def _check_config(config) -> None:
                          f"registered one); got {config!r}")
 
 
+def cached_run(config: ExperimentConfig, seed: int, root=None) -> Run | None:
+    """The finished run of ``config`` and ``seed`` in the runs folder, or ``None``: nothing
+    is trained, moved or locked (what a page that only reads the cache needs)."""
+    return _cached(run_dir(config, seed, root), config, seed)
+
+
 def _cached(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | None:
     """The finished run stored in ``rd`` if it is this config and seed and can be read back,
     its weights included; ``None`` (train it) otherwise. A damaged file is reported on one
