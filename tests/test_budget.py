@@ -82,3 +82,18 @@ def test_learning_curves_plot(tmp_path):
     assert len(fig.axes) == 2
     labels = fig.axes[1].get_legend_handles_labels()[1]
     assert "a" in labels and "a, 2x width" in labels
+
+
+def test_curve_values_name_each_cell_and_the_cheapest_learned_budget():
+    points = [_point("no BN", 400, 1, 0), _point("no BN", 1600, 1, 2)]
+    values = budget.curve_values(points)
+    assert values["no-bn.as-profiled.learned"] == "0 of 2"
+    assert values["no-bn.4x-steps.learned"] == "2 of 2"
+    assert values["no-bn.4x-steps.fid"] == "1.5 ± 0.71"
+    assert values["no-bn.smallest"] == "1600 steps at 32 filters"
+    assert budget.curve_values([_point("x", 400, 1, 0)])["x.smallest"] == "none of these budgets"
+
+
+def test_curve_seeds_are_the_profiles_at_smoke_only():
+    assert budget.curve_seeds("smoke") == tuple(profiles.get_profile("smoke").seeds)
+    assert budget.curve_seeds("quick") == budget.CURVE_SEEDS

@@ -20,6 +20,7 @@ from .registry import for_profile
 from .runsets import RunSet, run_experiment
 from .learning import Learning, arm_learning
 from .profiles import Profile, get_profile
+from .prose import slug
 from .tables import TextTable, significant
 
 
@@ -156,3 +157,27 @@ def smallest_learning_budget(points: Sequence[CurvePoint], arm: str) -> CurvePoi
     """The cheapest budget (fewest steps x filters) at which ``arm`` learned, or ``None``."""
     learned = [p for p in points if p.arm == arm and p.learned]
     return min(learned, key=lambda p: (p.steps * p.width_scale ** 2, p.steps), default=None)
+
+
+def curve_seeds(profile: str | Profile | None = None) -> tuple[int, ...]:
+    """The curves' seeds: :data:`CURVE_SEEDS`, or the profile's own at ``smoke`` (CI)."""
+    p = get_profile(profile)
+    return tuple(p.seeds) if p.name == "smoke" else CURVE_SEEDS
+
+
+def curve_values(points: Sequence[CurvePoint]) -> dict[str, str]:
+    """Text for a page's prose, by key ``<arm>.<budget>.<what>`` (slugs of the labels):
+    ``fid`` and ``classes`` (mean ± std), ``learned`` (``2 of 3``), and per arm ``<arm>.smallest``,
+    the cheapest budget at which it learned (``none of these budgets`` if none)."""
+    values = {}
+    for p in points:
+        key = f"{slug(p.arm)}.{slug(p.budget.tag())}"
+        values[f"{key}.fid"] = _mean_std(p.fid)
+        values[f"{key}.classes"] = _mean_std(p.classes)
+        values[f"{key}.learned"] = (f"{p.learning.learned_seeds} of {p.learning.completed}" if p.learning
+                                    else "n/a")
+    for arm in dict.fromkeys(p.arm for p in points):
+        best = smallest_learning_budget(points, arm)
+        values[f"{slug(arm)}.smallest"] = (f"{best.steps} steps at {best.width_scale:.0f} filters" if best
+                                           else "none of these budgets")
+    return values
