@@ -184,6 +184,9 @@ CLAIMS: tuple[Claim, ...] = (
           f"{S000}, III (noise label), Figures 2-3", 2,
           (_same("table2:1", "table2:2", "separate, batch 16 (#1 vs #2)"),
            _same("table2:3", "table2:4", "combined, batch 128 (#3 vs #4)"))),
+    Claim("2.2", "Noise labels make training converge faster", f"{S000}, II.A", 2,
+          (Check("table2:1-halfway", "table2:2-halfway", "fid", "lower", "separate, batch 16, halfway (#1 vs #2)"),
+           Check("table2:3-halfway", "table2:4-halfway", "fid", "lower", "combined, batch 128, halfway (#3 vs #4)"))),
     Claim("2.3", "Two-sided smoothing (reals 0.7-1.2, fakes 0-0.3) gives large gains", f"{S003}, label smoothing", 2,
           _both_routines("none-0", "two-sided-0")),
     Claim("2.4", "Flipping 5% of the labels helps further", f"{S003}, label flipping", 2,
@@ -331,8 +334,6 @@ class Elsewhere:
 
 
 ELSEWHERE: tuple[Elsewhere, ...] = (
-    Elsewhere("2.2", "Noise labels make training converge faster", "chapter 2: KID of the sample snapshots over "
-              "training", "bngan.quality.over_training"),
     Elsewhere("3.1", "BN may break either network", "chapter 3: the BN-in-G/D/both/none design under both routines",
               "bngan.experiments.run_series('onesided:combined' / 'onesided:separate')"),
     Elsewhere("4.4", "A kernel the stride divides avoids checkerboard artifacts",

@@ -6,7 +6,7 @@ each name lives in the module listed with it."""
 from __future__ import annotations
 
 from .table2 import (NOISY_LABELS, CLEAN_LABELS, ONE_SIDED_LABELS, TWO_SIDED_LABELS, scale_to_profile, TABLE2,
-    KERAS_DEFAULTS, DCGAN_INIT, seed_paper_dcgan, table2, TABLE2_REPORTED)
+    KERAS_DEFAULTS, DCGAN_INIT, seed_paper_dcgan, table2, table2_halfway, TABLE2_REPORTED)
 from .designs import (HEURISTICS_BATCH, HEURISTICS, heuristics, LABEL_SMOOTHING, LABEL_FLIPS, INSTANCE_NOISE_STD,
     NOISE_ROUTINES, noise_labels, NOISE_TREATMENTS, ONE_SIDED_BN, ONE_SIDED_ROUTINES, one_sided,
     KERNEL_WIDTHS, KERNEL_UPSAMPLINGS, kernel_size, kernel_image_sizes, ROUTINE_BASES, ROUTINES,
@@ -19,7 +19,7 @@ from .runsets import (RunSet, run_experiment, cached_experiment, seed_status, ru
 
 __all__ = [
     'NOISY_LABELS', 'CLEAN_LABELS', 'ONE_SIDED_LABELS', 'TWO_SIDED_LABELS', 'scale_to_profile', 'TABLE2',
-    'KERAS_DEFAULTS', 'DCGAN_INIT', 'seed_paper_dcgan', 'table2', 'TABLE2_REPORTED', 'HEURISTICS_BATCH',
+    'KERAS_DEFAULTS', 'DCGAN_INIT', 'seed_paper_dcgan', 'table2', 'table2_halfway', 'TABLE2_REPORTED', 'HEURISTICS_BATCH',
     'HEURISTICS', 'heuristics', 'LABEL_SMOOTHING', 'LABEL_FLIPS', 'INSTANCE_NOISE_STD', 'NOISE_ROUTINES',
     'noise_labels', 'NOISE_TREATMENTS', 'ONE_SIDED_BN', 'ONE_SIDED_ROUTINES', 'one_sided', 'KERNEL_WIDTHS',
     'KERNEL_UPSAMPLINGS', 'kernel_size', 'kernel_image_sizes', 'ROUTINE_BASES', 'ROUTINES', 'ROUTINE_ARMS',

@@ -16,13 +16,14 @@ from .designs import (BATCH_ARMS, BATCH_IDS, BATCH_SIZES, BLIND_SPOT, HEURISTICS
                       WEIGHT_NORM, batch_size, blind_spot, heuristics, kernel_size, noise_labels, one_sided,
                       routine_arm, training_routine, weight_norm)
 from .profiles import Profile, get_profile
-from .table2 import TABLE2, table2
+from .table2 import TABLE2, table2, table2_halfway
 
 Factory = Callable[[Profile], ExperimentConfig]
 
 # --------------------------------------------------------------------------- the registry
 
 EXPERIMENTS: dict[str, Factory] = {f"table2:{i}": (lambda p, i=i: table2(i, p)) for i in TABLE2}
+EXPERIMENTS.update({f"table2:{i}-halfway": (lambda p, i=i: table2_halfway(i, p)) for i in (1, 2, 3, 4)})
 EXPERIMENTS.update({f"heuristics:{v}": (lambda p, v=v: heuristics(v, p)) for v in HEURISTICS})
 EXPERIMENTS.update({f"blindspot:{v}": (lambda p, v=v: blind_spot(v, p)) for v in BLIND_SPOT})
 EXPERIMENTS.update({f"noise:{r}-{t}": (lambda p, r=r, t=t: noise_labels(r, t, p))
@@ -43,6 +44,8 @@ EXPERIMENTS.update({f"batch:{a}-{b}": (lambda p, a=a, b=b: batch_size(a, b, p))
                     for a in BATCH_ARMS for b in BATCH_SIZES})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
+    "table2:noise-labels-halfway": {f"#{i} {'noisy' if i % 2 == 0 else 'clean'}, halfway": f"table2:{i}-halfway"
+                                    for i in (1, 2, 3, 4)},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
                             "G only, Keras 0.7 (#13)": "table2:13", "G only, Keras 0.9 (#14)": "table2:14"},
     "table2:kernel": {"kernel 3 (#2)": "table2:2", "kernel 5 (#7)": "table2:7"},

@@ -113,6 +113,15 @@ def table2(exp_id: int, profile: str | Profile | None = None) -> ExperimentConfi
     return scale_to_profile(config, profile)
 
 
+def table2_halfway(exp_id: int, profile: str | Profile | None = None) -> ExperimentConfig:
+    """Table II experiment ``exp_id`` trained for half the profile's steps: where a run stands
+    halfway, for claims about how fast training converges (chapter 2)."""
+    p = get_profile(profile)
+    config = table2(exp_id, p.with_overrides(steps=max(1, p.steps // 2)))
+    return config.vary(name=f"table2:{exp_id}-halfway",
+                       description=f"{config.description}; half the profile's steps ({config.train.steps})")
+
+
 #: What the seed paper reported of each Table II experiment (its figures and their reading),
 #: in our words; chapter 10 shows it next to the measured numbers.
 TABLE2_REPORTED: dict[int, str] = {
