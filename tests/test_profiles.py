@@ -201,3 +201,17 @@ def test_the_provenance_names_the_seeds_a_verdict_rests_on():
     assert info["profile"] == "quick" and info["seeds"] == "0, 1, 2, 3, 4"
     assert info["toy seeds"] == ", ".join(map(str, range(10)))
     assert info["omp_wait_policy"]  # what the run's OpenMP threads did while waiting
+
+
+def test_records_and_provenance_name_what_decides_bitwise_repeatability():
+    import torch
+
+    import bngan
+    from bngan import devices
+
+    info = bngan.provenance("quick", show=False)
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert info["threads"] == str(torch.get_num_threads())
+    assert info["torch_build"] and torch.version.git_version.startswith(info["torch_build"])
+    assert info["cpu"]
+    assert set(devices.repeatability()) <= set(devices.versions())

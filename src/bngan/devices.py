@@ -22,11 +22,32 @@ def device_name(device: torch.device) -> str:
 
 
 def versions() -> dict[str, str]:
-    """The library and framework versions a run record keeps."""
+    """The library and framework versions a run record keeps, and what decides whether a seed
+    repeats bit for bit (:func:`repeatability`)."""
     import torchvision
 
     return {"bngan": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version(), "omp_wait_policy": OMP_WAIT_POLICY}
+            "python": platform.python_version(), "omp_wait_policy": OMP_WAIT_POLICY, **repeatability()}
+
+
+def repeatability() -> dict[str, str]:
+    """What decides whether a seed's run repeats bit for bit on CPU, besides the library and
+    the config: the processor, the vector instructions torch's kernels dispatch to
+    (``cpu_capability``: DEFAULT, AVX2, AVX512, ...), the exact torch build and the thread
+    count (a reduction split over other threads rounds differently). On another machine the
+    same seed is another draw from the same distribution of runs."""
+    return {"cpu": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_build": torch.version.git_version[:12], "threads": str(torch.get_num_threads())}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def check_device(device: str | torch.device) -> torch.device:
