@@ -97,3 +97,9 @@ def test_curve_values_name_each_cell_and_the_cheapest_learned_budget():
 def test_curve_seeds_are_the_profiles_at_smoke_only():
     assert budget.curve_seeds("smoke") == tuple(profiles.get_profile("smoke").seeds)
     assert budget.curve_seeds("quick") == budget.CURVE_SEEDS
+
+
+def test_the_curve_plan_is_short_at_smoke_only():
+    assert budget.curve_plan("quick") == budget.CURVE_PLAN
+    smoke = budget.curve_plan("smoke")
+    assert all(budgets == budget.CURVE_PLAN[label][1][:2] for label, (_, budgets) in smoke.items())

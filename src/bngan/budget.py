@@ -157,6 +157,14 @@ def smallest_learning_budget(points: Sequence[CurvePoint], arm: str) -> CurvePoi
     return min(learned, key=lambda p: (p.steps * p.width_scale ** 2, p.steps), default=None)
 
 
+def curve_plan(profile: str | Profile | None = None) -> dict[str, tuple[str, tuple[Budget, ...]]]:
+    """:data:`CURVE_PLAN`, or at ``smoke`` (CI: it only proves the page runs) each arm's two
+    cheapest budgets."""
+    if get_profile(profile).name != "smoke":
+        return dict(CURVE_PLAN)
+    return {label: (name, budgets[:2]) for label, (name, budgets) in CURVE_PLAN.items()}
+
+
 def curve_seeds(profile: str | Profile | None = None) -> tuple[int, ...]:
     """The curves' seeds: :data:`CURVE_SEEDS`, or the profile's own at ``smoke`` (CI)."""
     p = get_profile(profile)
