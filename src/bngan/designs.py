@@ -320,15 +320,18 @@ WN_EVALS = 4
 
 def weight_norm(variant: str, profile: str | Profile | None = None) -> ExperimentConfig:
     """One of chapter 8's set-ups (see :data:`WEIGHT_NORM`) on the Radford DCGAN with Xiang &
-    Li's RMSprop training (:data:`WN_TRAIN`), scaled to ``profile``, with the reconstruction
-    error measured :data:`WN_EVALS` times during training."""
+    Li's RMSprop training (:data:`WN_TRAIN`), scaled to ``profile`` with its
+    ``wn_steps_factor`` times the steps, with the reconstruction error measured
+    :data:`WN_EVALS` times during training."""
     if variant not in WEIGHT_NORM:
         raise ValueError(f"variant must be one of {', '.join(WEIGHT_NORM)}; got {variant!r}")
     description, changes = WEIGHT_NORM[variant]
     base = ExperimentConfig(name=f"wn:{variant}", description=description,
                             model=ModelConfig(arch="radford", g_kernel=4, d_kernel=4, width=64, init="dcgan"),
                             train=TrainConfig(**WN_TRAIN))
-    config = scale_to_profile(base.vary(**changes), profile)
+    p = get_profile(profile)
+    p = p.with_overrides(steps=max(1, round(p.steps * p.wn_steps_factor)))
+    config = scale_to_profile(base.vary(**changes), p)
     return config.vary(eval_every=max(1, config.train.steps // WN_EVALS))
 
 

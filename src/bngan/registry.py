@@ -44,8 +44,6 @@ EXPERIMENTS.update({f"batch:{a}-{b}": (lambda p, a=a, b=b: batch_size(a, b, p))
                     for a in BATCH_ARMS for b in BATCH_SIZES})
 SERIES: dict[str, dict[str, str]] = {
     "table2:noise-labels": {"no noise labels (#1)": "table2:1", "noise labels (#2)": "table2:2"},
-    "table2:noise-labels-halfway": {f"#{i} {'noisy' if i % 2 == 0 else 'clean'}, halfway": f"table2:{i}-halfway"
-                                    for i in (1, 2, 3, 4)},
     "table2:one-sided-bn": {"BN in both (#10)": "table2:10", "G only, Keras 0.5 (#12)": "table2:12",
                             "G only, Keras 0.7 (#13)": "table2:13", "G only, Keras 0.9 (#14)": "table2:14"},
     "table2:kernel": {"kernel 3 (#2)": "table2:2", "kernel 5 (#7)": "table2:7"},
