@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -86,12 +88,14 @@ def test_learning_curves_plot(tmp_path):
 
 def test_curve_values_name_each_cell_and_the_cheapest_learned_budget():
     points = [_point("no BN", 400, 1, 0), _point("no BN", 1600, 1, 2)]
-    values = budget.curve_values(points)
+    values = budget.curve_values(points)  # keyed by the label's slug when no experiment is named
     assert values["no-bn.as-profiled.learned"] == "0 of 2"
     assert values["no-bn.4x-steps.learned"] == "2 of 2"
     assert values["no-bn.4x-steps.fid"] == "1.5 ± 0.71"
     assert values["no-bn.smallest"] == "1600 steps at 32 filters"
     assert budget.curve_values([_point("x", 400, 1, 0)])["x.smallest"] == "none of these budgets"
+    named = dataclasses.replace(_point("x", 400, 1, 2), experiment="wn:vanilla")
+    assert budget.curve_values([named])["wn-vanilla.as-profiled.learned"] == "2 of 2"
 
 
 def test_curve_seeds_are_the_profiles_at_smoke_only():

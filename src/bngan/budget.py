@@ -96,6 +96,7 @@ class CurvePoint:
     fid: np.ndarray
     classes: np.ndarray
     learning: Learning | None
+    experiment: str = ""
 
     @property
     def learned(self) -> bool:
@@ -117,15 +118,15 @@ def learning_curves(plan: Mapping[str, tuple[str, Sequence[Budget]]] | None = No
         config = at_budget(name, budget, profile)
         results = run_experiment(config, seeds=seeds, root=root, device=device, progress=progress,
                                  label=f"{label} @ {budget.tag()}")
-        found[(label, budget)] = _point(label, budget, results)
+        found[(label, budget)] = _point(label, budget, results, name)
     return [found[(label, budget)] for label, _, budget in cells]
 
 
-def _point(label: str, budget: Budget, results: RunSet) -> CurvePoint:
+def _point(label: str, budget: Budget, results: RunSet, experiment: str = "") -> CurvePoint:
     c = results.config
     return CurvePoint(arm=label, budget=budget, steps=c.train.steps, width_scale=_width_of(c),
                       fid=results.values("fid"), classes=results.values("classes_covered"),
-                      learning=arm_learning(results))
+                      learning=arm_learning(results), experiment=experiment)
 
 
 def _width_of(config: ExperimentConfig) -> float:
@@ -175,18 +176,19 @@ def curve_seeds(profile: str | Profile | None = None) -> tuple[int, ...]:
 
 
 def curve_values(points: Sequence[CurvePoint]) -> dict[str, str]:
-    """Text for a page's prose, by key ``<arm>.<budget>.<what>`` (slugs of the labels):
-    ``fid`` and ``classes`` (mean ± std), ``learned`` (``2 of 3``), and per arm ``<arm>.smallest``,
-    the cheapest budget at which it learned (``none of these budgets`` if none)."""
+    """Text for a page's prose, by key ``<experiment>.<budget>.<what>`` (slugs of the registered
+    name, or of the arm's label, and of the budget's tag): ``fid`` and ``classes`` (mean ± std),
+    ``learned`` (``2 of 3``), and per arm ``<experiment>.smallest``, the cheapest budget at which
+    it learned (``none of these budgets`` if none)."""
     values = {}
     for p in points:
-        key = f"{slug(p.arm)}.{slug(p.budget.tag())}"
+        key = f"{slug(p.experiment or p.arm)}.{slug(p.budget.tag())}"
         values[f"{key}.fid"] = _mean_std(p.fid)
         values[f"{key}.classes"] = _mean_std(p.classes)
         values[f"{key}.learned"] = (f"{p.learning.learned_seeds} of {p.learning.completed}" if p.learning
                                     else "n/a")
-    for arm in dict.fromkeys(p.arm for p in points):
+    for arm, experiment in dict.fromkeys((p.arm, p.experiment) for p in points):
         best = smallest_learning_budget(points, arm)
-        values[f"{slug(arm)}.smallest"] = (f"{best.steps} steps at {best.width_scale:.0f} filters" if best
-                                           else "none of these budgets")
+        values[f"{slug(experiment or arm)}.smallest"] = (f"{best.steps} steps at {best.width_scale:.0f} filters"
+                                                         if best else "none of these budgets")
     return values

@@ -483,7 +483,8 @@ def learning_curves(points, *, threshold: float | None = None) -> Figure:
                             label=label)
     if threshold is not None:
         axes[0].axhline(threshold, color="0.3", lw=0.8, ls=":", label="learned below this FID")
-    for ax, what in zip(axes, ("FID (lower is better)", "classes covered (of 10)")):
+    fid_title = "FID (lower is better)" + ("; dotted: the learning gate" if threshold is not None else "")
+    for ax, what in zip(axes, (fid_title, "classes covered (of 10)")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("steps")
         ax.set_title(what, fontsize=10)
