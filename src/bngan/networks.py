@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from . import models, norms
+from . import inits, models, norms, toy_models
 from .config import ExperimentConfig
 
 def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
@@ -16,13 +16,13 @@ def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
     m, d = config.model, config.data
     if m.arch == "mlp":
         g_norms, d_norms = m.network_norms()
-        g = models.mlp_generator(latent_dim=m.latent_dim, width=m.width, depth=m.depth, leak=m.leak,
+        g = toy_models.mlp_generator(latent_dim=m.latent_dim, width=m.width, depth=m.depth, leak=m.leak,
                                  norm=list(g_norms), bn_momentum=m.g_bn_momentum, match_moments=m.match_moments,
                                  bn_eps=m.bn_eps)
-        disc = models.mlp_discriminator(width=m.width, depth=m.depth, leak=m.leak, norm=list(d_norms),
+        disc = toy_models.mlp_discriminator(width=m.width, depth=m.depth, leak=m.leak, norm=list(d_norms),
                                         bn_momentum=m.d_bn_momentum, bn_eps=m.bn_eps)
-        models.init_weights_(g, m.init)
-        models.init_weights_(disc, m.init)
+        inits.init_weights_(g, m.init)
+        inits.init_weights_(disc, m.init)
         return g, disc
     return models.build_dcgan(
         arch=m.arch, norm=m.norm, norm_in=m.norm_in, placement=m.placement, image_size=d.image_size,
