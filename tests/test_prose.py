@@ -42,6 +42,8 @@ def test_comparison_glues_the_difference_interval_wins_and_what_could_be_missed(
     assert values["ch1.bn"].startswith("−8.67 [−")
     assert values["ch1.bn.wins"] == "3 of 3" and values["ch1.bn.verdict"] == "b is better"
     assert values["ch1.bn.missable"] == f"±{prose.number(c.missable)}"
+    # b's mean 2.33 is 79% below a's 11: the relative form divides the interval by a's mean too
+    assert values["ch1.bn.relative"] == (f"−79% [{100 * c.low / 11:+.0f}%, {100 * c.high / 11:+.0f}%]").replace("-", "−")
     assert set(glued) == set(values)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from . import __version__
 from .data import DatasetUnavailableError
 
+LOCAL_RAY = "local"  # what a bare --ray stands for: a Ray started for the call
+
 # What each recorded metric measures and which way is better, for the summary `bngan run`
 # prints (short: the chapters and the README explain them).
 METRIC_MEANINGS = {
@@ -65,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     _say_if_graph_cannot_apply(args)
     runs = run_experiment(args.name, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
-                          group=args.group, graph=args.graph)
+                          group=args.group, graph=args.graph, backend=_backend(args))
     print(f"{args.name} at profile {profile.name}:")
     for run in runs:
         print(f"  {run.path}\n    {run.summary()}")
@@ -117,6 +119,17 @@ def _say_if_graph_cannot_apply(args: argparse.Namespace) -> None:
             print(f"--graph needs a CUDA GPU; on {device.type} the steps run eagerly", file=sys.stderr)
 
 
+def _backend(args: argparse.Namespace):
+    """``local``, or the :class:`bngan.cluster.Ray` that ``--ray [ADDRESS]`` and ``--ray-results`` ask for."""
+    if args.ray is None:
+        if args.ray_results is not None:
+            raise ValueError("--ray-results needs --ray")
+        return "local"
+    from .cluster import Ray
+
+    return Ray(address=None if args.ray == LOCAL_RAY else args.ray, results=args.ray_results or "auto")
+
+
 def _run_folder(name: str, root: str | None) -> Path:
     """A run folder given as a path, or as a folder name in the runs folder
     (``table2_10-<hash>-seed0``)."""
@@ -144,7 +157,7 @@ def _verdicts(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     _say_if_graph_cannot_apply(args)
     verdicts = ledger.evaluate(claims, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
-                               progress=True, group=args.group, graph=args.graph)
+                               progress=True, group=args.group, graph=args.graph, backend=_backend(args))
     print(f"claims ledger at profile {profile.name} (chapter 10 explains how a verdict is made):")
     print(ledger.ledger_table(verdicts))
     counts = ledger.tally(verdicts)
@@ -165,6 +178,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="train an experiment's seeds together, one batched step for all (default: on a GPU)")
     parser.add_argument("--graph", action=argparse.BooleanOptionalAction, default=None,
                         help="replay each training step as a CUDA graph (default: on a GPU; needs one)")
+    parser.add_argument("--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+                        help="train the missing runs as Ray tasks: on a local Ray started for the call (no "
+                             "ADDRESS), or on a running cluster ('auto', 'ray://host:port'); needs bngan[ray]")
+    parser.add_argument("--ray-results", choices=("auto", "shared", "ship"), default=None,
+                        help="with --ray: workers write into the runs folder (shared, the same path on every node) "
+                             "or send their runs back (ship); auto: shared on a local Ray, else ship")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,11 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cluster_error() -> type[Exception]:
+    from .cluster import ClusterError  # imports no Ray: that happens only when a sweep asks for it
+
+    return ClusterError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError, DatasetUnavailableError) as err:  # bad input, files, folders, data
+    except (ValueError, OSError, DatasetUnavailableError, _cluster_error()) as err:  # input, files, data, cluster
         print(f"bngan: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C: where it stopped and how to resume, not a traceback

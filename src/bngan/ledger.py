@@ -36,6 +36,7 @@ from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN
 from .budget import Budget
 from .config import ExperimentConfig
 from .registry import for_profile
+from .cluster import Ray, Sweep, as_backend, train_on_ray
 from .runsets import RunSet, cached_experiment, run_experiment
 from .learning import arm_learning
 from .profiles import Profile, get_profile
@@ -239,15 +240,20 @@ def _seeds(profile: Profile, toy: bool, wanted: int | None) -> tuple[int, ...]:
 def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None = None,
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
              group: bool | None = None, graph: bool | None = None, gate: bool = True,
-             train: bool = True) -> list[Verdict]:
+             train: bool = True, backend: str | Ray = "local") -> list[Verdict]:
     """Every claim's verdict from the runs of its checks (trained where the cache lacks them;
-    with ``train=False`` only the seeds already cached are read), with the learning gate on
+    with ``train=False`` only the seeds already cached are read; ``backend="ray"`` trains them
+    as one sweep on Ray, :mod:`bngan.cluster`), with the learning gate on
     each arm (``gate=False`` reads every check as if both arms learned) and Holm's correction
     over all the tested directional checks evaluated together.
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
     with the profile's seeds or as many as a check asks for; ``seeds`` overrides both."""
     p = get_profile(profile)
+    if train and (cluster := as_backend(backend)) is not None:
+        train_on_ray([Sweep(name, config, chosen) for name, (config, chosen) in _plan(claims, p, seeds).items()],
+                     cluster, root=root, device=None if device is None else str(device), progress=progress)
+        train = False  # everything the cluster could train is in the cache now
     runs = _runs(claims, p, seeds=seeds, root=root, device=device, progress=progress, group=group, graph=graph,
                  train=train)
     learning = _memo(arm_learning) if gate else None

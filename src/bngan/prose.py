@@ -69,13 +69,24 @@ def glue_summary(prefix: str, results: Mapping[str, RunSet], metrics: Sequence[s
     return glue_values(values)
 
 
+def relative(comparison: Comparison) -> str:
+    """A comparison's difference and 95% interval as percentages of setting ``a``'s mean."""
+    c = comparison
+    if not (math.isfinite(c.mean_a) and c.mean_a != 0):
+        return "n/a"
+    scale = 100.0 / abs(c.mean_a)
+    return (f"{c.difference * scale:+.0f}% [{c.low * scale:+.0f}%, {c.high * scale:+.0f}%]").replace("-", "−")
+
+
 def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
     """Glue a comparison's pieces under ``key``: ``key`` the difference with its 95% interval
     (``−101 [−116, −88]``), ``key.p`` its p-value, ``key.wins`` how many paired seeds moved
     the better way (``5 of 5``), ``key.missable`` the difference these seeds could have missed,
-    and ``key.verdict`` the comparison's one-line reading."""
+    ``key.relative`` the difference and its interval as percentages of ``a``'s mean
+    (``−44% [−61%, −27%]``), and ``key.verdict`` the comparison's one-line reading."""
     c = comparison
     return glue_values({
+        f"{key}.relative": relative(c),
         key: f"{signed(c.difference)} [{signed(c.low)}, {signed(c.high)}]",
         f"{key}.p": f"p {c.p_value:.2g}",
         f"{key}.wins": f"{c.wins_b} of {c.n_paired}",

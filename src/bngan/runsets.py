@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cluster import Ray, Sweep, as_backend, train_on_ray
 from .config import ExperimentConfig
 from .devices import check_device, default_device
 from .profiles import Profile, get_profile
@@ -80,7 +81,8 @@ def _final_value(run: Run, metric: str) -> float:
 
 def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile | None = None,
                    seeds: Iterable[int] | None = None, root=None, device=None, progress: bool = True,
-                   label: str | None = None, group: bool | None = None, graph: bool | None = None) -> RunSet:
+                   label: str | None = None, group: bool | None = None, graph: bool | None = None,
+                   backend: str | Ray = "local") -> RunSet:
     """Train (or load from the cache) one experiment for each seed.
 
     ``experiment`` is a registered name (``"table2:10"``), run as :func:`for_profile` gives it
@@ -92,7 +94,9 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed.
     ``group`` trains the seeds together and ``graph`` replays each iteration as a CUDA graph
     (:func:`bngan.train.train_runs`; default for both: on a GPU only); each run equals its
-    one-seed run up to float rounding.
+    one-seed run up to float rounding. ``backend="ray"`` (or a :class:`bngan.cluster.Ray`)
+    trains the seeds the cache lacks as Ray tasks and returns what then is in the cache (a seed
+    that failed on the cluster is named there and left out).
     """
     if not isinstance(experiment, (str, ExperimentConfig)):
         raise ValueError(f"experiment must be a registered name (see `bngan list`) or an ExperimentConfig; "
@@ -102,6 +106,10 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     if seeds is None:
         seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
     seeds = check_seeds(seeds)
+    if (cluster := as_backend(backend)) is not None:
+        train_on_ray([Sweep(label or config.name, config, tuple(seeds))], cluster, root=root,
+                     device=_cluster_device(device), progress=progress)
+        return cached_experiment(config, seeds=seeds, root=root, label=label)
     chosen = check_device(device) if device is not None else default_device()
     if trains_together(chosen, len(seeds), group=group, graph=graph):  # the seeds finish together: lines at the end
         runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
@@ -114,6 +122,12 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
         if progress:
             print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
     return RunSet(label or config.name, config, runs)
+
+
+def _cluster_device(device) -> str | None:
+    """A run's device as a Ray task asks for it: ``None`` (a GPU where the cluster has one),
+    ``cpu`` or ``cuda``."""
+    return None if device is None else str(device)
 
 
 def cached_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile | None = None,
@@ -145,10 +159,22 @@ def seed_status(run: Run) -> str:
 
 def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str | Profile | None = None,
                seeds: Sequence[int] | None = None, root=None, device=None,
-               progress: bool = True, group: bool | None = None, graph: bool | None = None) -> dict[str, RunSet]:
+               progress: bool = True, group: bool | None = None, graph: bool | None = None,
+               backend: str | Ray = "local") -> dict[str, RunSet]:
     """Run every experiment of a series (a registered name or a ``{label: experiment}`` dict);
-    registered names run as :func:`for_profile` gives them; ``group`` and ``graph`` as in
-    :func:`run_experiment`."""
+    registered names run as :func:`for_profile` gives them; ``group``, ``graph`` and ``backend``
+    as in :func:`run_experiment` (on Ray, the whole series is one sweep)."""
+    if (cluster := as_backend(backend)) is not None:
+        p = get_profile(profile)
+        chosen = {label: for_profile(exp, p) if isinstance(exp, str) else exp
+                  for label, exp in series_entries(series).items()}
+        wanted = {label: check_seeds(seeds if seeds is not None else
+                                     (p.toy_seeds if config.data.kind == "toy" else p.seeds))
+                  for label, config in chosen.items()}
+        train_on_ray([Sweep(label, config, tuple(wanted[label])) for label, config in chosen.items()], cluster,
+                     root=root, device=_cluster_device(device), progress=progress)
+        return {label: cached_experiment(config, seeds=wanted[label], root=root, label=label)
+                for label, config in chosen.items()}
     return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
                                   progress=progress, label=label, group=group, graph=graph)
             for label, exp in series_entries(series).items()}
