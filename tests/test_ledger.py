@@ -446,3 +446,23 @@ def test_cached_experiment_reads_finished_seeds_and_trains_nothing(tmp_path):
     found = experiments.cached_experiment("blindspot:bn", profile="smoke", seeds=[0, 1], root=tmp_path)
     assert [r.seed for r in found] == [0] and all(r.origin == "cached" for r in found)
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_an_interaction_check_compares_the_change_as_a_factor_in_two_conditions(monkeypatch):
+    values = {"k3:16": [100, 110, 90, 105, 95], "k5:16": [90, 99, 81, 95, 85],  # about x 0.9
+              "k3:32": [400, 440, 360, 420, 380], "k5:32": [200, 220, 180, 210, 190]}  # about x 0.5
+    sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)}) for name, vals in values.items()}
+    monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
+    monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
+    check = claims.Interaction(("k3:16", "k5:16"), ("k3:32", "k5:32"), "fid", "lower", "FID, 16 → 32 px")
+    assert ledger.experiments_needed([ledger.Claim("4.3", "c", "s", 4, (check,))]) == dict.fromkeys(values)
+    verdict, = ledger.evaluate([ledger.Claim("4.3", "c", "s", 4, (check,))], profile="smoke", gate=False)
+    found = verdict.results[0]
+    assert found.outcome == "reproduced" and found.family == 1
+    assert re.search(r"FID changed ×0\.9 in the first condition, ×0\.5 in the second; log-ratio "
+                     r"difference −0\.588 \[", found.numbers)
+    flipped = claims.Interaction(("k3:32", "k5:32"), ("k3:16", "k5:16"), "fid", "lower")
+    verdict, = ledger.evaluate([ledger.Claim("4.3", "c", "s", 4, (flipped,))], profile="smoke", gate=False)
+    assert verdict.results[0].outcome == "reversed"
+    with pytest.raises(ValueError, match="first must be a"):
+        claims.Interaction(("k3:16",), ("k3:32", "k5:32"))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, SOURCES,  # noqa: F401
-                     TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere,
+                     TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere, Interaction,
                      chapter_keys)
 from .budget import Budget
 from .config import ExperimentConfig
@@ -40,7 +40,7 @@ from .cluster import Ray, Sweep, as_backend, train_on_ray
 from .runsets import RunSet, cached_experiment, run_experiment
 from .learning import arm_learning
 from .profiles import Profile, get_profile
-from .stats import ALPHA, Comparison, compare, holm, rank_correlation
+from .stats import ALPHA, Comparison, compare, holm, interaction, rank_correlation
 from .tables import TextTable
 
 #: The classes a verdict falls in; ``undecided`` holds "no detectable difference" and "inconclusive".
@@ -58,7 +58,7 @@ class CheckResult:
     ``not_learned`` holds the gate's reading of each arm that did not learn (the check then
     reads *not tested*)."""
 
-    check: Check | Agreement
+    check: Check | Interaction | Agreement
     comparison: Comparison | None = None
     correlation: tuple[float, float, int] | None = None  # rho, p, number of set-ups
     holm: bool | None = None
@@ -125,6 +125,11 @@ class CheckResult:
         c = self.comparison
         if self.not_learned:
             where = f"{where}not tested, {'; '.join(self.not_learned)}: "
+        if isinstance(self.check, Interaction):
+            return (f"{where}{_name(self.check.metric)} changed ×{math.exp(c.mean_a):.3g} in the first condition, "
+                    f"×{math.exp(c.mean_b):.3g} in the second; log-ratio difference "
+                    f"{_signed(c.difference)} [{_signed(c.low)}, {_signed(c.high)}], p {c.p_value:.2g}"
+                    f"{self._holm_mark()}, {c.n_a} and {c.n_b} seeds per arm")
         head = f"{where}{_name(c.metric)} {_fmt(c.mean_a)} → {_fmt(c.mean_b)}"
         if not np.isfinite(c.low):
             return f"{head}, {min(c.n_a, c.n_b)} completed seed(s)"
@@ -222,7 +227,8 @@ def experiments_needed(claims: Sequence[Claim] = CLAIMS) -> dict[str, int | None
     needed: dict[str, int | None] = {}
     for claim in claims:
         for check in claim.checks:
-            names = check.setups if isinstance(check, Agreement) else (check.baseline, check.treatment)
+            names = (check.setups if isinstance(check, Agreement) else check.names if isinstance(check, Interaction)
+                     else (check.baseline, check.treatment))
             asked = None if isinstance(check, Agreement) else check.seeds
             for name in names:
                 wanted = [n for n in (needed.get(name), asked) if n is not None]
@@ -285,11 +291,16 @@ def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=
             for name, (config, chosen) in _plan(claims, p, seeds).items()}
 
 
-def _read(check: Check | Agreement, runs: Mapping[str, RunSet], learning=None) -> CheckResult:
+def _read(check: Check | Interaction | Agreement, runs: Mapping[str, RunSet], learning=None) -> CheckResult:
     """One check read on the runs; ``learning`` (an arm -> :class:`bngan.learning.Learning`
     or ``None``) gates each arm the claim does not predict to fail."""
     if isinstance(check, Agreement):
         return CheckResult(check, correlation=agreement(check, [runs[name] for name in check.setups]))
+    if isinstance(check, Interaction):
+        arms = [runs[name] for name in check.names]
+        readings = [learning(arm) for arm in arms] if learning is not None else []
+        return CheckResult(check, interaction(*arms, check.metric, lower_is_better=check.expect == "lower"),
+                           not_learned=tuple(str(r) for r in readings if r is not None and not r.learned))
     # wins count seeds moving the predicted way; for "same" and "no better", the better way (or lower)
     better = METRICS[check.metric][1]
     lower_is_better = check.expect == "lower" or (check.expect != "higher" and better is not False)
