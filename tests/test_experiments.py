@@ -180,6 +180,7 @@ SERIES_FIELDS = {
     "batch:no-bn": {"train.batch_size"},
     "batch:lr-scaled": {"train.batch_size", "train.lr_g", "train.lr_d"},
     "batch:layer-norm": {"train.batch_size"},
+    "batch:lr-high": {"train.batch_size"},  # one rate at every batch
     "batch:figure9": {"train.batch_size", "train.routine"},
     # chapter 8: weight normalization and TReLU
     "wn:main": {"model.norm", "model.norm_in", "model.placement", "model.wn_activation"},

@@ -238,6 +238,8 @@ BATCH_ARMS = {
                   "the profile's number of steps"),
     "layer-norm": ("Table II's settings with layer norm, which uses no batch statistics, where BN was, "
                    "the profile's number of steps"),
+    "lr-high": (f"Table II's settings at the lr-scaled arm's largest rate, lr_g = lr_d = {LR_ANCHOR[1]:g} x "
+                f"sqrt({max(BATCH_SIZES)} / {LR_ANCHOR[0]}), whatever the batch, the profile's number of steps"),
 }
 
 
@@ -260,7 +262,10 @@ def batch_size(arm: str, batch: int, profile: str | Profile | None = None) -> Ex
     * ``no-bn``: ``norm="none"`` in both networks;
     * ``lr-scaled``: lr_g = lr_d = :func:`batch_lr` (batch);
     * ``layer-norm``: ``norm="layer"``, a normalization with no batch statistics in the same
-      places, so that what changes with the batch is everything but BN's estimates.
+      places, so that what changes with the batch is everything but BN's estimates;
+    * ``lr-high``: the lr-scaled arm's rate at the largest batch, at every batch (at batch 128
+      the same config as ``lr-scaled``), so that "a larger batch allows a larger rate" can be
+      tested: does the high rate help the large batch more than the small one?
     """
     if arm not in BATCH_ARMS:
         raise ValueError(f"arm must be one of {', '.join(BATCH_ARMS)}; got {arm!r}")
@@ -281,11 +286,13 @@ def batch_size(arm: str, batch: int, profile: str | Profile | None = None) -> Ex
         changes = {"norm": "layer"}
     elif arm == "lr-scaled":
         changes = {"lr_g": batch_lr(batch), "lr_d": batch_lr(batch)}
+    elif arm == "lr-high":
+        changes = {"lr_g": batch_lr(max(BATCH_SIZES)), "lr_d": batch_lr(max(BATCH_SIZES))}
     what = BATCH_ARMS[arm]
     if arm == "images":
         what += f" ({changes['steps']} steps)"
-    elif arm == "lr-scaled":
-        what += f" (lr {batch_lr(batch):.3g})"
+    elif arm in ("lr-scaled", "lr-high"):
+        what += f" (lr {changes['lr_g']:.3g})"
     return config.vary(name=f"batch:{arm}-{batch}", description=f"Table II #{exp_id} (batch {batch}): {what}",
                        **changes)
 
