@@ -129,6 +129,26 @@ def test_works_inside_no_grad_and_on_toy_data():
     assert rec.per_image.shape == (8,) and rec.latents.abs().sum() > 0
 
 
+def test_xiang_and_lis_mean_loss_stalls_when_its_gradient_falls_below_rmsprops_eps():
+    """RMSProp is blind to the loss's scale except through eps: with eps out of the way the
+    mean-reduced search takes the summed one's path; with their eps 1e-6 and a small gradient
+    (a weak generator, many values averaged) z barely leaves zero."""
+    g = _linear_g(out_dim=256)
+    with torch.no_grad():
+        g.weight.mul_(1e-3)  # a generator whose output hardly depends on z: gradients ~1e-6 per value
+        x = g(torch.randn(32, LATENT, generator=torch.Generator().manual_seed(3)) * 2)
+    common = dict(latent_dim=LATENT, steps=50, batch_size=32)
+    summed = metrics.reconstruction_error(g, x, eps=1e-30, **common)
+    averaged = metrics.reconstruction_error(g, x, eps=1e-30, reduction="mean", **common)
+    torch.testing.assert_close(averaged.latents, summed.latents, rtol=1e-3, atol=1e-4)
+    stalled = metrics.reconstruction_error(g, x, eps=1e-6, reduction="mean", **common)
+    moving = metrics.reconstruction_error(g, x, eps=1e-6, **common)
+    assert stalled.latents.norm() < 0.1 * moving.latents.norm()
+    assert stalled.mse > moving.mse
+    with pytest.raises(ValueError, match="reduction must be one of sum, mean"):
+        metrics.reconstruction_error(g, x, reduction="none", **common)
+
+
 @pytest.mark.parametrize("kwargs, param", [
     ({"steps": 0}, "steps"),
     ({"lr": 0.0}, "lr"),

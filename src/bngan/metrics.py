@@ -75,6 +75,7 @@ def reconstruction_error(
     init: str = "zeros",
     restarts: int = 1,
     seed: int = 0,
+    reduction: str = "sum",
 ) -> Reconstruction:
     """Per-image latent search with RMSProp against a frozen generator (Xiang & Li).
 
@@ -86,8 +87,13 @@ def reconstruction_error(
     N(0, I) (``init="random"``, seeded by ``seed``) and takes ``steps`` RMSProp steps on
     ||G(z) - x||^2; with ``restarts`` > 1 the search runs that many times (the first from
     ``init``, the rest from random draws) and keeps each image's best z. Images
-    are processed in chunks of ``batch_size``; the loss is summed over a chunk so every z gets
-    its own gradient. G runs in eval mode (BN uses running statistics, so images in a chunk do
+    are processed in chunks of ``batch_size``. With ``reduction="sum"`` (the default) the loss
+    is summed over a chunk, so every z gets the gradient of its own image's error whatever the
+    chunk. ``reduction="mean"`` is Xiang & Li's own loss (Torch's ``MSECriterion`` in their
+    code): the squared error on the [0, 1] scale averaged over the chunk's images and pixels
+    (their chunks are 32 images: pass ``batch_size=32``). Averaging divides each z's gradient by
+    the chunk's number of values, which can bring it below RMSProp's ``eps``; the search then
+    barely moves, so the default sums (chapter 9 shows both). G runs in eval mode (BN uses running statistics, so images in a chunk do
     not influence each other) with its parameters' ``requires_grad`` off; both are restored
     afterwards, and the parameters' ``.grad`` is never touched.
     """
@@ -97,6 +103,8 @@ def reconstruction_error(
     _check_int(restarts, "restarts", 1)
     if init not in ("zeros", "random"):
         raise ValueError(f"init must be one of zeros, random; got {init!r}")
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be one of sum, mean; got {reduction!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0; got {lr!r}")
     if not 0 <= alpha < 1:
@@ -138,7 +146,10 @@ def reconstruction_error(
                             raise ValueError(f"generator output shape {tuple(out.shape[1:])} does not match the "
                                              f"images' shape {tuple(x.shape[1:])} (per sample)")
                         opt.zero_grad(set_to_none=True)
-                        (out - x).square().sum().backward()
+                        if reduction == "sum":
+                            (out - x).square().sum().backward()
+                        else:  # Xiang & Li's MSECriterion: [0, 1] scale, mean over the chunk's values
+                            ((out - x) / (high - low)).square().mean().backward()
                         opt.step()
                     with torch.no_grad():
                         error = (generator(z) - x).square().flatten(1).mean(1)
