@@ -47,6 +47,18 @@ def test_comparison_glues_the_difference_interval_wins_and_what_could_be_missed(
     assert set(glued) == set(values)
 
 
+def test_learning_glues_how_many_seeds_passed_the_gate(glued, capsys, monkeypatch):
+    from bngan import learning
+
+    monkeypatch.setattr(learning, "threshold_for", lambda config: 300.0)
+    results = {"BN": runset("BN", [100.0, 500.0, 120.0]), "no BN": runset("no BN", [500.0, 480.0])}
+    values = prose.glue_learning("gate", results)
+    assert values == {"gate.bn": "2 of 3", "gate.no-bn": "0 of 2"}
+    assert set(glued) == set(values)
+    printed = capsys.readouterr().out
+    assert "BN learned at this profile (2 of 3" in printed and "no BN did not learn" in printed
+
+
 def test_without_myst_nb_the_values_are_still_returned(monkeypatch):
     import builtins
 

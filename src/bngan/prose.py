@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .learning import arm_learning
 from .runsets import RunSet
 from .stats import Comparison
 from .tables import significant
@@ -66,6 +67,21 @@ def glue_summary(prefix: str, results: Mapping[str, RunSet], metrics: Sequence[s
             key = f"{prefix}.{slug(label)}.{metric}"
             values[key] = f"{number(mean)} ± {number(std, 2)}" if math.isfinite(std) else number(mean)
             values[f"{key}.range"] = f"{number(found.min())} to {number(found.max())}" if found.size else "n/a"
+    return glue_values(values)
+
+
+def glue_learning(prefix: str, results: Mapping[str, RunSet], *, show: bool = True) -> dict[str, str]:
+    """Glue ``<prefix>.<setting>`` as ``k of n``, how many completed seeds of each setting
+    learned (:func:`bngan.learning.arm_learning`), and print each reading (``show``) so the
+    gate a comparison passed is on the page next to the numbers it lets through."""
+    values = {}
+    for label, runs in results.items():
+        reading = arm_learning(runs)
+        if reading is None:  # toy runs: nothing to gate
+            continue
+        if show:
+            print(reading)
+        values[f"{prefix}.{slug(label)}"] = f"{reading.learned_seeds} of {reading.completed}"
     return glue_values(values)
 
 
