@@ -182,7 +182,8 @@ class Verdict:
         if outcome in ("reproduced", "not enough seeds"):
             return outcome
         if outcome in ("no detectable difference", "inconclusive"):
-            return f"{outcome} with {self.n_seeds} seeds"
+            ranked = [r.correlation[2] for r in self.results if r.correlation is not None]
+            return f"{outcome} with {min(ranked)} set-ups" if ranked else f"{outcome} with {self.n_seeds} seeds"
         if outcome == "not tested":
             arms = sorted({arm for r in self.results for arm in r.not_learned})
             return f"not tested: {'; '.join(arms)}"
