@@ -298,7 +298,7 @@ TYPED_NUMBER = re.compile(r"(?<![\w.#])([+\u2212-]\d[\d,]*(\.\d+)?|\d+\.\d+|\d+(
 SETTINGS = {"0.02", "1e-3", "1e-5", "2e-4", "0.5", "0.9", "0.7", "0.2", "0.25", "1.2", "0.3", "0.0", "1.0", "0.1",
             "-1", "5%", "10%", "80%", "90%", "95%", "0.693", "0.8"}  # 0.8: the learning gate's fraction
 # Chapters whose prose still types its numbers: they are glued when re-executed on the new rules.
-TYPED_UNTIL_REEXECUTED = {"05", "07", "09", "10"}
+TYPED_UNTIL_REEXECUTED = {"07", "10"}
 
 
 def typed_numbers(nb: dict) -> list[str]:
