@@ -297,9 +297,11 @@ TYPED_NUMBER = re.compile(r"(?<![\w.#])([+\u2212-]\d[\d,]*(\.\d+)?|\d+\.\d+|\d+(
 # (the levels of the tests, the data's range [-1, 1], ln 2 and the seed paper's label settings).
 SETTINGS = {"0.02", "1e-3", "1e-5", "2e-4", "0.5", "0.9", "0.7", "0.2", "0.25", "1.2", "0.3", "0.0", "1.0", "0.1",
             "-1", "5%", "10%", "80%", "90%", "95%", "0.693", "0.8",  # 0.8: the learning gate's fraction
-            "0.99", "0.01", "-0.5"}  # Keras' BN momentum, the latent search's learning rate, a 1/sqrt(batch) slope
+            "0.99", "0.01", "-0.5",  # Keras' BN momentum, the latent search's learning rate, a 1/sqrt(batch) slope
+            "0.999", "-0.005", "0.65",  # Adam's beta2, the shift test's weight, chapter 7's "fooled D" line
+            "6.62", "-6.62", "0.17", "4.23", "0.007"}  # source 001's reported losses
 # Chapters whose prose still types its numbers: they are glued when re-executed on the new rules.
-TYPED_UNTIL_REEXECUTED = {"07", "10"}
+TYPED_UNTIL_REEXECUTED = {"10"}
 
 
 def typed_numbers(nb: dict) -> list[str]:
