@@ -301,7 +301,7 @@ SETTINGS = {"0.02", "1e-3", "1e-5", "2e-4", "0.5", "0.9", "0.7", "0.2", "0.25", 
             "0.999", "-0.005", "0.65",  # Adam's beta2, the shift test's weight, chapter 7's "fooled D" line
             "6.62", "-6.62", "0.17", "4.23", "0.007"}  # source 001's reported losses
 # Chapters whose prose still types its numbers: they are glued when re-executed on the new rules.
-TYPED_UNTIL_REEXECUTED = {"10"}
+TYPED_UNTIL_REEXECUTED: set[str] = set()
 
 
 def typed_numbers(nb: dict) -> list[str]:
@@ -309,7 +309,9 @@ def typed_numbers(nb: dict) -> list[str]:
     markdown = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
     prose = "\n".join(line for line in markdown.splitlines() if not line.lstrip().startswith(">"))
     prose = re.sub(r"\{glue(:\w+)?\}`[^`]*`|`[^`]*`|```.*?```", " ", prose, flags=re.DOTALL)
-    prose = re.sub(r"\b(claims?|rows?) \d+\.\d+", " ", prose)  # identifiers of the ledger's rows
+    ids = r"\d+\.\d+(?:(?:,\s*|\s+and\s+|\s+to\s+)\d+\.\d+)*"  # ledger rows: 1.1, 6.1 and 6.2; 2.3 to 2.6
+    prose = re.sub(rf"\b(?:[Cc]laims?|[Rr]ows?)\s+{ids}", " ", prose)
+    prose = re.sub(rf"\({ids}(?=[),:;])", " ", prose)  # a parenthesis of row identifiers: (7.3, 7.5, 7.6)
     prose = re.sub(r'"[^"\n]*"', " ", prose)  # words quoted from a source
     found = [m.group(0).rstrip(",") for m in TYPED_NUMBER.finditer(prose)]
     return [n for n in found if n.replace("\u2212", "-") not in SETTINGS]
@@ -318,8 +320,9 @@ def typed_numbers(nb: dict) -> list[str]:
 def test_typed_numbers_finds_results_and_skips_glue_code_quotes_and_settings():
     nb = {"cells": [{"cell_type": "markdown", "source": "FID 240 ± 15, −101 [−116, −88], 3/3 seeds, 20%\n"
                      "{glue}`fig1.fid` and `0.37` and N(0, 0.02), batch 16, 400 steps, claim 6.4\n> quoted 10.5%\n"
+                     "rows 1.1, 6.1 and 6.2 (2.3 to 2.6) and (7.3, 7.5) and Row 9.2, but 3.25 (found)\n"
                      "the source's \"10.5% lower\", ours 12%"}]}
-    assert typed_numbers(nb) == ["−101", "−116", "−88", "3/3", "20%", "12%"]
+    assert typed_numbers(nb) == ["−101", "−116", "−88", "3/3", "20%", "3.25", "12%"]
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
