@@ -394,3 +394,16 @@ def test_every_glue_reference_has_one_glued_value(path: Path):
     markdown = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
     referenced = set(re.findall(r"\{glue(?::\w+)?\}`([^`]*)`", markdown))
     assert referenced <= set(keys), sorted(referenced - set(keys))
+
+
+@chapter
+def test_every_table_a_chapter_shows_scrolls_instead_of_being_cut_off(path: Path):
+    """A table wider than the page (1280 px screens cut chapter 1's at `recon_m`) sits in a
+    container that scrolls sideways and shows its scrollbar, and no cell prints an empty box."""
+    for cell in _read_notebook(path)["cells"]:
+        for output in cell.get("outputs", []):
+            html = "".join(output.get("data", {}).get("text/html", ""))
+            if "<table" in html:
+                assert html.lstrip().startswith('<div style="overflow-x: auto">'), html[:120]
+            if output.get("output_type") == "stream":
+                assert "".join(output.get("text", "")).strip(), "an empty printed line renders as an empty box"
