@@ -59,7 +59,7 @@ def test_a_futile_claim_reads_no_better_and_a_harmful_arm_supports_it():
 
 def test_a_size_claim_is_reproduced_only_when_its_interval_holds_the_claimed_size():
     about_ten = result([100, 101, 99, 100, 100], [90, 91, 89, 90.5, 89.5], "lower", "recon_mse", size=-0.10)
-    assert about_ten.outcome == "reproduced" and "against the claimed −10%" in about_ten.numbers.replace("-", "−")
+    assert about_ten.outcome == "reproduced" and "relative −10% [−11%, −9%] against the claimed −10%" in about_ten.numbers
     much_more = result([100, 101, 99, 100, 100], [22, 23, 21, 22, 22], "lower", "recon_mse", size=-0.10)
     assert much_more.outcome == "other size"
     assert ledger.OUTCOME_CLASS[much_more.outcome] == "not reproduced"

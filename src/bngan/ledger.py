@@ -142,7 +142,8 @@ class CheckResult:
                 f"{self._holm_mark()}, {direction} in {c.wins_b}/{c.n_paired} seeds")
         if self.check.size is not None:
             rel, low, high = self.relative
-            text += f"; relative {rel:+.0%} [{low:+.0%}, {high:+.0%}] against the claimed {self.check.size:+.0%}"
+            shares = f"; relative {rel:+.0%} [{low:+.0%}, {high:+.0%}] against the claimed {self.check.size:+.0%}"
+            text += shares.replace("-", "−")  # the typographic minus the rest of the row uses
         if not c.detectable:
             text += f"; could have missed ±{c.missable:.3g}"
         return text
