@@ -59,6 +59,25 @@ def test_learning_glues_how_many_seeds_passed_the_gate(glued, capsys, monkeypatc
     assert "BN learned at this profile (2 of 3" in printed and "no BN did not learn" in printed
 
 
+def test_compared_glues_the_comparison_and_with_a_margin_its_equivalence_reading(glued):
+    a, b = runset("a", [100.0, 101.0, 99.0, 100.0, 100.0]), runset("b", [100.5, 100.0, 99.5, 101.0, 99.5])
+    c = prose.glue_compared("ch.x", a, b, "fid", margin=0.10)
+    assert c.difference == pytest.approx(0.1) and glued["ch.x"][0] == prose.glue_comparison("y", c)["y"]
+    assert glued["ch.x.equivalence"][0] == "equivalent" and glued["ch.x.margin"][0] == "±10"
+    far = prose.glue_compared("ch.far", a, runset("c", [150.0, 151.0, 149.0, 150.0, 150.0]), "fid", margin=0.10)
+    assert far.detectable and glued["ch.far.equivalence"][0] == "different"
+    prose.glue_compared("ch.none", a, b, "fid")  # no margin: a direction only
+    assert "ch.none" in glued and "ch.none.equivalence" not in glued
+
+
+def test_interaction_glues_the_two_factors(glued):
+    a1, b1 = runset("a1", [100.0, 102.0, 98.0]), runset("b1", [50.0, 51.0, 49.0])
+    a2, b2 = runset("a2", [200.0, 204.0, 196.0]), runset("b2", [50.0, 51.0, 49.0])
+    prose.glue_interaction("ch.i", a1, b1, a2, b2, "fid")
+    assert glued["ch.i.first"][0] == "×0.5" and glued["ch.i.second"][0] == "×0.25"
+    assert glued["ch.i"][0].startswith("−0.69")  # log 0.25 − log 0.5
+
+
 def test_without_myst_nb_the_values_are_still_returned(monkeypatch):
     import builtins
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .learning import arm_learning
 from .runsets import RunSet
-from .stats import Comparison
+from .stats import Comparison, compare, interaction
 from .tables import significant
 
 
@@ -109,3 +109,29 @@ def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
         f"{key}.missable": f"±{number(c.missable)}",
         f"{key}.verdict": c.verdict,
     })
+
+
+def glue_compared(key: str, a: RunSet, b: RunSet, metric: str, *, lower_is_better: bool = True,
+                  margin: float | None = None) -> Comparison:
+    """Compare ``b`` with ``a`` on ``metric`` (:func:`bngan.stats.compare`), glue it under ``key``
+    (:func:`glue_comparison`) and return it. With ``margin`` (a fraction of ``a``'s mean) also
+    glue the equivalence test's reading as ``key.equivalence`` and the margin as ``key.margin``,
+    for a claim of "no difference"."""
+    comparison = compare(a, b, metric, lower_is_better=lower_is_better)
+    glue_comparison(key, comparison)
+    if margin is not None:
+        bound = margin * abs(comparison.mean_a)
+        glue_values({f"{key}.equivalence": comparison.equivalence(bound), f"{key}.margin": f"±{number(bound)}"})
+    return comparison
+
+
+def glue_interaction(key: str, a1: RunSet, b1: RunSet, a2: RunSet, b2: RunSet, metric: str) -> Comparison:
+    """Whether the change ``a -> b`` acts more in condition 2 than in condition 1
+    (:func:`bngan.stats.interaction`), glued under ``key`` with the change's factor on ``metric``
+    in each condition as ``key.first`` and ``key.second`` (``×0.744``)."""
+    comparison = interaction(a1, b1, a2, b2, metric)
+    glue_comparison(key, comparison)
+    glue_values({f"{key}.first": f"×{math.exp(comparison.mean_a):.3g}",
+                 f"{key}.second": f"×{math.exp(comparison.mean_b):.3g}"})
+    return comparison
+
