@@ -101,6 +101,13 @@ def test_equivalence_needs_the_90_percent_interval_inside_the_margin():
     assert not wide.detectable and wide.equivalence(5.0) == "inconclusive"  # straddling zero is not "the same"
     apart = stats.compare(*measured([100, 101, 99], [120, 121, 119]), "fid")
     assert apart.equivalence(5.0) == "different"
+    # real, but the interval reaches inside the margin: its size is unresolved, not "different"
+    near = stats.compare(*measured([100, 102, 98, 101, 99], [106, 109, 104, 107, 105]), "fid")
+    assert near.detectable and near.low < 5.0 and near.equivalence(5.0) == "inconclusive"
+    # the lower bound counts too: an interval below -margin is as different as one above
+    below = stats.compare(*measured([120, 121, 119], [100, 101, 99]), "fid")
+    assert below.equivalence(5.0) == "different"
+    assert stats.compare(*measured([100, 101, 99, 100], [96, 97, 95, 96]), "fid").equivalence(5.0) == "inconclusive"
     with pytest.raises(ValueError, match="margin must be a positive number"):
         tight.equivalence(0)
 
@@ -123,6 +130,12 @@ def test_no_better_reads_the_gain_in_the_metric_direction():
     assert worse.no_better(5.0) == "no better"
     better = stats.compare(*measured([100, 101, 99, 100], [90, 91, 89, 90]), "fid")
     assert better.no_better(5.0) == "better"
+    # a real gain shown smaller than the margin is "no better": the claim is about gains that matter
+    small_gain = stats.compare(*measured([100, 101, 99, 100, 100], [98, 99, 97, 98, 98]), "fid")
+    assert small_gain.detectable and small_gain.no_better(5.0) == "no better"
+    # a real gain that may or may not reach the margin is not resolved
+    unresolved = stats.compare(*measured([100, 102, 98, 101, 99], [94, 97, 92, 96, 95]), "fid")
+    assert unresolved.detectable and unresolved.no_better(5.0) == "inconclusive"
     noisy = stats.compare(*measured([100, 130, 70], [100, 130, 70]), "fid")
     assert noisy.no_better(5.0) == "inconclusive"
     higher = stats.compare(*measured([1, 2, 1, 2], [8, 9, 8, 9], "classes_covered"), "classes_covered",
@@ -155,8 +168,16 @@ def test_one_seed_is_not_enough_to_compare():
 def test_identical_constant_arms_are_not_different_and_constant_different_arms_are():
     same = stats.compare(*measured([5.0, 5.0, 5.0], [5.0, 5.0, 5.0]), "fid")
     assert not same.detectable and same.p_value == 1.0 and same.equivalence(0.1) == "equivalent"
-    apart = stats.compare(*measured([5.0, 5.0, 5.0], [6.0, 6.0, 6.0]), "fid")
-    assert apart.detectable and apart.p_value == 0.0
+    # class counts at their ceiling: no spread, so Welch would say p = 0 for any gap; the exact
+    # permutation test gives 2 / C(10, 5) at 5 and 5 seeds and 2 / C(6, 3) at 3 and 3
+    apart = stats.compare(*measured([10.0] * 5, [9.0] * 5, "classes_covered"), "classes_covered",
+                          lower_is_better=False)
+    assert apart.detectable and apart.p_value == pytest.approx(2 / 252)
+    few = stats.compare(*measured([5.0, 5.0, 5.0], [6.0, 6.0, 6.0]), "fid")
+    assert not few.detectable and few.p_value == pytest.approx(0.1)
+    perm = scipy_stats.permutation_test(([10.0] * 5, [9.0] * 5), lambda x, y: np.mean(x) - np.mean(y),
+                                        permutation_type="independent", n_resamples=np.inf)
+    assert apart.p_value == pytest.approx(perm.pvalue)
 
 
 def test_comparison_table_has_a_row_per_comparison_with_its_interval_and_reading():
@@ -214,3 +235,103 @@ def test_a_combination_of_two_groups_is_welch():
     assert stats.Welch.combination([a, b], [-1.0, 1.0]) == stats.Welch.of(a, b)
     with pytest.raises(ValueError, match="one weight per group"):
         stats.Welch.combination([a, b], [1.0])
+
+
+@pytest.mark.parametrize("share", [0.5, 0.7, 0.9])
+def test_a_difference_inside_the_margin_is_rarely_called_different(share):
+    """At 5 seeds, margin one seed spread, true difference 0.5-0.9 of the margin: "different"
+    (a "same" claim's *not reproduced*) at most 5% of the time. The old rule (95% interval
+    excludes zero) said it 20-60% of the time here."""
+    rng = np.random.default_rng(7)
+    sd = margin = 15.0
+
+    def different(a, b):
+        return stats.compare(*measured(a, b + share * margin), "fid").equivalence(margin) == "different"
+
+    assert np.mean([different(rng.normal(240, sd, 5), rng.normal(240, sd, 5)) for _ in range(TRIALS)]) <= 0.05
+
+
+@pytest.mark.parametrize("share", [0.5, 0.7, 0.9])
+def test_a_gain_inside_the_margin_is_rarely_called_better(share):
+    """Non-superiority read both ways: a true gain of 0.5-0.9 of the margin reads "better" (a
+    "futile" claim's *reversed*) at most 5% of the time at 5 seeds."""
+    rng = np.random.default_rng(8)
+    sd = margin = 15.0
+
+    def better(a, b):
+        return stats.compare(*measured(a, b - share * margin), "fid").no_better(margin) == "better"
+
+    assert np.mean([better(rng.normal(240, sd, 5), rng.normal(240, sd, 5)) for _ in range(TRIALS)]) <= 0.05
+
+
+def test_the_equivalence_p_value_is_below_5_percent_exactly_when_equivalent():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        c = stats.compare(*measured(rng.normal(0, 1, 5), rng.normal(0.3, 1, 6)), "fid")
+        assert (c.equivalence_p(1.5) < 0.05) == (c.equivalence(1.5) == "equivalent")
+
+
+def test_seeds_for_equivalence_give_about_80_percent_power():
+    """At the seeds it asks for, TOST shows equivalence of identical settings about 80% of the
+    time; at 5 seeds with a margin of one spread, about 5% (why the pilot cannot succeed)."""
+    rng = np.random.default_rng(4)
+    sd = margin = 1.0
+    n = stats.seeds_for_equivalence(sd, margin)
+    assert 12 <= n <= 20
+
+    def success(k):
+        return np.mean([stats.compare(*measured(rng.normal(0, sd, k), rng.normal(0, sd, k)), "fid")
+                        .equivalence(margin) == "equivalent" for _ in range(1000)])
+
+    assert 0.72 <= success(n) <= 0.9
+    assert success(5) <= 0.12
+    assert stats.seeds_for_equivalence(sd, margin, difference=0.5) > n
+    with pytest.raises(ValueError, match="margin"):
+        stats.seeds_for_equivalence(1.0, 0.5, difference=0.6)
+
+
+def test_the_relative_interval_stays_above_minus_100_percent_and_covers_the_ratio():
+    """Row 8.1 once showed -132%: a difference over the baseline's mean has no floor. On the log
+    of the ratio it does, and it covers the true ratio about 95% of the time at 8 seeds."""
+    wide = stats.compare(*measured([0.02, 0.05, 0.01, 0.04, 0.03], [0.004, 0.02, 0.001, 0.012, 0.008]), "fid")
+    rel, low, high = wide.relative_interval()
+    assert -1.0 < low < rel < high and wide.low / wide.mean_a < -1.0  # the old reading: an impossible share
+    rng = np.random.default_rng(5)
+    truth = 0.9 - 1.0
+    hits = []
+    for _ in range(1000):
+        a, b = rng.normal(100, 8, 8), rng.normal(90, 8, 8)
+        _, lo, hi = stats.compare(*measured(a, b), "fid").relative_interval()
+        hits.append(lo <= truth <= hi)
+    assert 0.92 <= np.mean(hits) <= 0.975
+
+
+def shared_baseline_family(rng, n, effects):
+    """A ledger-like family: checks share baselines (three treatments against one baseline, as
+    chapter 1's arms do), each check's treatment shifted by its effect in spreads."""
+    p_values = []
+    for start in range(0, len(effects), 3):
+        base = rng.normal(0, 1, n)
+        for effect in effects[start:start + 3]:
+            p_values.append(stats.Welch.of(base, rng.normal(effect, 1, n)).p_value)
+    return p_values
+
+
+def test_benjamini_hochberg_keeps_the_false_discovery_rate_with_shared_baselines():
+    """The book's correction at the seeds used: 54 checks of 5 seeds, baselines shared by three
+    checks. Under the global null it declares anything at most ~5% of the time; with 20 real
+    effects among 54, at most 5% of its discoveries are false on average."""
+    rng = np.random.default_rng(6)
+    null = np.zeros(54)
+    any_false = np.mean([any(stats.benjamini_hochberg(shared_baseline_family(rng, 5, null)))
+                         for _ in range(1000)])
+    assert any_false <= 0.065
+    effects = np.array([2.5] * 20 + [0.0] * 34)
+    shares = []
+    for _ in range(500):
+        found = np.array(stats.benjamini_hochberg(shared_baseline_family(rng, 5, effects)))
+        shares.append(found[20:].sum() / max(found.sum(), 1))
+    assert np.mean(shares) <= 0.05
+    assert stats.benjamini_hochberg([0.001, 0.2, float("nan")]) == [True, False, False]
+    assert stats.benjamini_hochberg([0.03, 0.04]) == [True, True]  # BH, where Holm would keep neither
+    assert stats.holm([0.03, 0.04]) == [False, False]

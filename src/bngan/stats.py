@@ -1,6 +1,7 @@
 """Comparing two settings over seeds: Welch's t interval on the difference of their means,
 the difference the design could have missed, equivalence and non-superiority tests against a
-stated margin, a multiplicity correction, and seed-wise wins.
+stated margin (each read both ways: shown inside the margin, or shown beyond it), the false
+discovery rate correction the ledger applies book-wide, and seed-wise wins.
 
 Why Welch: with 3 to 8 seeds per arm a percentile bootstrap of the means is too narrow (it
 ignores the uncertainty of the spread itself; at 3 seeds an arm has only ten distinct
@@ -121,6 +122,20 @@ class Welch:
             return 0.0 if self.difference != 0 else 1.0
         return float(2 * t.sf(abs(self.difference) / self.se, self.df))
 
+    def one_sided_p(self, threshold: float, side: str) -> float:
+        """p-value of the one-sided test that the true difference lies ``above`` (or
+        ``below``) ``threshold``: small when the data show it does."""
+        from scipy.stats import t
+
+        if side not in ("above", "below"):
+            raise ValueError(f"side must be 'above' or 'below'; got {side!r}")
+        if not np.isfinite(self.se):
+            return math.nan
+        gap = (self.difference - threshold) if side == "above" else (threshold - self.difference)
+        if self.se == 0:
+            return 0.0 if gap > 0 else 1.0
+        return float(t.sf(gap / self.se, self.df))
+
     def missable(self, alpha: float = ALPHA, power: float = POWER) -> float:
         """The smallest true difference this design (these seeds, this spread) detects with
         probability ``power`` at two-sided level ``alpha``: anything smaller could be missed."""
@@ -154,6 +169,8 @@ class Comparison:
     ties: int
     n_paired: int
     lower_is_better: bool
+    var_a: float = math.nan  # each arm's squared standard error of its mean (for the ratio interval)
+    var_b: float = math.nan
 
     @property
     def welch(self) -> Welch:
@@ -161,7 +178,11 @@ class Comparison:
 
     @property
     def detectable(self) -> bool:
-        """True when the 95% interval excludes 0."""
+        """True when the two-sided test rejects "no difference" at 5%: Welch's 95% interval
+        excludes 0, or, for two constant arms (no spread to build an interval from), the exact
+        permutation test's p-value is below 5%."""
+        if self.se == 0:
+            return bool(self.p_value < ALPHA)
         return bool(self.low > 0 or self.high < 0)
 
     @property
@@ -173,28 +194,65 @@ class Comparison:
         return self.welch.interval(level)
 
     def equivalence(self, margin: float) -> str:
-        """Two one-sided tests at 5% against ``±margin`` (the 90% interval inside the margin):
-        ``equivalent``; else ``different`` when the 95% interval excludes 0; else ``inconclusive``.
+        """Read "no difference" against ``±margin``, each way at 5%:
+
+        - ``equivalent``: two one-sided tests, the 90% interval inside ``(-margin, margin)``;
+        - ``different``: the difference is shown to exceed the margin, the 95% interval wholly
+          outside ``[-margin, margin]``;
+        - ``inconclusive`` otherwise. A difference that is real (the 95% interval excludes 0)
+          but may be smaller than the margin is inconclusive too: :attr:`detectable` tells it
+          apart from an interval that merely straddles zero.
+
         A difference that is real but smaller than the margin reads ``equivalent``."""
         if not margin > 0:
             raise ValueError(f"margin must be a positive number; got {margin!r}")
         low, high = self.interval(1 - 2 * ALPHA)
         if -margin < low and high < margin:
             return "equivalent"
-        return "different" if self.detectable else "inconclusive"
+        if self.low > margin or self.high < -margin:
+            return "different"
+        return "inconclusive"
 
     def no_better(self, margin: float) -> str:
-        """Non-superiority at 5%: ``no better`` when ``b`` is shown not to beat ``a`` by ``margin``
-        or more (the one-sided 95% bound on b's improvement is below the margin); ``better`` when
-        the 95% interval shows ``b`` better; else ``inconclusive``."""
+        """Read "b does not improve on a by ``margin`` or more", each way at 5%: ``no better``
+        when the one-sided 95% bound on b's gain is below the margin (non-superiority);
+        ``better`` when b's gain is shown to exceed the margin (the 95% interval of the gain
+        wholly above it); else ``inconclusive``. A gain shown real but smaller than the margin
+        reads ``no better``: the claim is about gains a reader would care about."""
         if not margin > 0:
             raise ValueError(f"margin must be a positive number; got {margin!r}")
         low, high = self.interval(1 - 2 * ALPHA)
         gain_bound = -low if self.lower_is_better else high  # the most b could gain, one-sided 95%
-        b_better = (self.high < 0) if self.lower_is_better else (self.low > 0)
-        if b_better:
-            return "better"
-        return "no better" if gain_bound < margin else "inconclusive"
+        if gain_bound < margin:
+            return "no better"
+        gain_low = -self.high if self.lower_is_better else self.low  # the least b gains, two-sided 95%
+        return "better" if gain_low > margin else "inconclusive"
+
+    def equivalence_p(self, margin: float) -> float:
+        """The p-value of the two one-sided tests against ``±margin`` (the larger of the two):
+        below 5% exactly when :meth:`equivalence` says ``equivalent``."""
+        return max(self.welch.one_sided_p(-margin, "above"), self.welch.one_sided_p(margin, "below"))
+
+    def relative_interval(self, level: float = 1 - ALPHA) -> tuple[float, float, float]:
+        """``mean_b / mean_a - 1`` and its ``level`` interval, built on the log of the ratio of
+        the means (delta method, Welch-Satterthwaite degrees of freedom), so it stays above
+        -100% for a positive metric: a change of size can be stated as a share of the baseline.
+        Falls back to the difference over ``|mean_a|`` (the baseline taken as known) where a
+        mean is not positive or the arms' spreads are unknown."""
+        ratio_parts = (self.var_a / self.mean_a ** 2, self.var_b / self.mean_b ** 2) \
+            if self.mean_a > 0 and self.mean_b > 0 else (math.nan, math.nan)
+        if not all(np.isfinite(ratio_parts)):
+            low, high = self.interval(level)
+            scale = abs(self.mean_a)
+            return self.difference / scale, low / scale, high / scale
+        log_ratio = math.log(self.mean_b / self.mean_a)
+        se = math.sqrt(sum(ratio_parts))
+        if se == 0:
+            return math.expm1(log_ratio), math.expm1(log_ratio), math.expm1(log_ratio)
+        df = sum(ratio_parts) ** 2 / (ratio_parts[0] ** 2 / max(self.n_a - 1, 1)
+                                      + ratio_parts[1] ** 2 / max(self.n_b - 1, 1))
+        half = Welch(log_ratio, se, df).quantile(0.5 + level / 2) * se
+        return math.expm1(log_ratio), math.expm1(log_ratio - half), math.expm1(log_ratio + half)
 
     @property
     def verdict(self) -> str:
@@ -228,16 +286,33 @@ def compare(a: SeedResults, b: SeedResults, metric: str, *, lower_is_better: boo
     values_a, values_b = np.array(list(found_a.values())), np.array(list(found_b.values()))
     welch = Welch.of(values_a, values_b)
     low, high = welch.interval()
+    p_value = welch.p_value if welch.se != 0 else constant_arms_p(values_a, values_b)
     paired = sorted(set(found_a) & set(found_b))
     ties = sum(found_b[s] == found_a[s] for s in paired)
     wins = sum((found_b[s] < found_a[s]) if lower_is_better else (found_b[s] > found_a[s]) for s in paired)
     return Comparison(metric=metric, a=a.label, b=b.label,
                       mean_a=float(values_a.mean()) if values_a.size else math.nan,
                       mean_b=float(values_b.mean()) if values_b.size else math.nan,
-                      difference=welch.difference, low=low, high=high, p_value=welch.p_value, se=welch.se,
+                      difference=welch.difference, low=low, high=high, p_value=p_value, se=welch.se,
                       df=welch.df, n_a=values_a.size, n_b=values_b.size, diverged_a=a.n_diverged,
                       diverged_b=b.n_diverged, wins_b=wins, ties=ties, n_paired=len(paired),
-                      lower_is_better=lower_is_better)
+                      lower_is_better=lower_is_better, var_a=_var_of_mean(values_a), var_b=_var_of_mean(values_b))
+
+
+def _var_of_mean(values: np.ndarray) -> float:
+    return float(values.var(ddof=1) / values.size) if values.size > 1 else math.nan
+
+
+def constant_arms_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of "no difference" for two arms that each repeat one value (class counts
+    at their ceiling, say): Welch's standard error is zero there and would give p = 0 for any gap,
+    so the exact permutation test decides instead. With every value of one arm on one side of
+    every value of the other, p is 2 / C(n_a + n_b, n_a): 0.0079 at 5 and 5 seeds, 0.33 at 2 and
+    2; identical arms give 1."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size == 0 or b.size == 0 or a.mean() == b.mean():
+        return 1.0
+    return min(1.0, 2.0 / math.comb(a.size + b.size, a.size))
 
 
 def interaction(a1: SeedResults, b1: SeedResults, a2: SeedResults, b2: SeedResults, metric: str, *,
@@ -317,6 +392,25 @@ def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
     return keep
 
 
+def benjamini_hochberg(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
+    """Which of ``p_values`` are discoveries at false discovery rate ``alpha`` (Benjamini and
+    Hochberg's step-up, computed by :func:`scipy.stats.false_discovery_control`): of the
+    effects declared, at most a share ``alpha`` is expected to be chance. NaN p-values are never
+    discoveries and do not count as tests."""
+    from scipy.stats import false_discovery_control
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
+    p = np.asarray(p_values, dtype=float)
+    keep = [False] * len(p)
+    valid = np.flatnonzero(~np.isnan(p))
+    if valid.size:
+        adjusted = false_discovery_control(p[valid], method="bh")
+        for index, q in zip(valid, adjusted):
+            keep[index] = bool(q <= alpha)
+    return keep
+
+
 def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Spearman's rank correlation of two paired measurements and its two-sided p-value
     (scipy's), NaN pairs dropped: do two metrics order the same runs the same way?"""
@@ -355,3 +449,20 @@ def detectable_difference(std: float, n: int, *, alpha: float = ALPHA, power: fl
 
     z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
     return z * std * math.sqrt(2 / n)
+
+
+def seeds_for_equivalence(std: float, margin: float, *, difference: float = 0.0, alpha: float = ALPHA,
+                          power: float = POWER) -> int:
+    """Seeds per setting for the two one-sided tests at level ``alpha`` to show equivalence
+    within ``±margin`` with probability ``power``, when the true difference is ``difference``
+    (inside the margin) and each setting's seed-to-seed standard deviation is ``std`` (normal
+    approximation: n = 2 (z_(1-alpha) + z)^2 std^2 / (margin - |difference|)^2, where z is
+    z_(1-(1-power)/2) at a zero difference and z_power otherwise; at least 2)."""
+    if not (std >= 0 and margin > 0 and abs(difference) < margin and 0 < alpha < 1 and 0 < power < 1):
+        raise ValueError(f"need std >= 0, margin > 0, |difference| < margin, alpha and power in (0, 1); got "
+                         f"{std!r}, {margin!r}, {difference!r}, {alpha!r}, {power!r}")
+    from statistics import NormalDist
+
+    z_power = NormalDist().inv_cdf(1 - (1 - power) / 2) if difference == 0 else NormalDist().inv_cdf(power)
+    z = NormalDist().inv_cdf(1 - alpha) + z_power
+    return max(2, math.ceil(2 * (z * std / (margin - abs(difference))) ** 2 - 1e-9))
