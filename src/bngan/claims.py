@@ -64,7 +64,9 @@ class Check:
     ``no better`` need one); ``size`` a claimed relative change, for a claim about how large an
     effect is. Both arms must pass the learning gate (:mod:`bngan.learning`) for the check to
     decide, except the arm named by ``may_fail`` when the claim predicts that this arm fails:
-    its not learning is then the predicted outcome, not a reason to withhold the verdict."""
+    its not learning is then the predicted outcome, not a reason to withhold the verdict. The
+    gate is symmetric: an arm named by ``must_learn`` is one the claim predicts to learn, and its
+    not learning counts against the claim (at this budget) instead of withholding the verdict."""
 
     baseline: str
     treatment: str
@@ -75,10 +77,15 @@ class Check:
     margin: float | None = None
     size: float | None = None
     may_fail: str = ""
+    must_learn: str = ""
 
     def __post_init__(self) -> None:
         if self.may_fail not in ("", "baseline", "treatment"):
             raise ValueError(f"may_fail must be one of '', 'baseline', 'treatment'; got {self.may_fail!r}")
+        if self.must_learn not in ("", "baseline", "treatment", "both"):
+            raise ValueError(f"must_learn must be one of '', 'baseline', 'treatment', 'both'; got {self.must_learn!r}")
+        if self.must_learn and self.must_learn in (self.may_fail, "both") and self.may_fail:
+            raise ValueError(f"must_learn {self.must_learn!r} contradicts may_fail {self.may_fail!r}")
         if self.expect not in EXPECTATIONS:
             raise ValueError(f"expect must be one of {', '.join(EXPECTATIONS)}; got {self.expect!r}")
         if self.metric not in METRICS:
@@ -153,6 +160,7 @@ class Interaction:
     margin = None
     size = None
     may_fail = ""
+    must_learn = ""
 
     def __post_init__(self) -> None:
         if self.expect not in ("lower", "higher"):
@@ -173,10 +181,17 @@ class Interaction:
         return True
 
 
+COMBINE = ("all", "conditions")
+
+
 @dataclass(frozen=True)
 class Claim:
     """A claim of a source, in our words, with the chapter that tests it and its checks.
-    ``note`` says what the checks leave out or hold together (a confound, a reworded claim)."""
+    ``note`` says what the checks leave out or hold together (a confound, a reworded claim).
+    ``combine`` says how several checks make one word: ``"all"`` (the default), a conjunction,
+    every part must hold; ``"conditions"``, one effect tested under several conditions (both
+    routines, two batch sizes), where checks that disagree make the claim *depend* on the
+    condition only if the effect differs detectably between them (:mod:`bngan.ledger`)."""
 
     key: str
     claim: str
@@ -184,6 +199,11 @@ class Claim:
     chapter: int
     checks: tuple[Check | Interaction | Agreement, ...]
     note: str = ""
+    combine: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.combine not in COMBINE:
+            raise ValueError(f"combine must be one of {', '.join(COMBINE)}; got {self.combine!r}")
 
 
 SOURCES = ("seed paper (000)", "blind-spot post (001)", "Xiang & Li review (002)", "stabilising-GANs post (003)",
@@ -226,25 +246,33 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("2.1", "Noise labels (smoothing plus 5% flips) have only a minor effect",
           f"{S000}, III (noise label), Figures 2-3", 2,
           (_same("table2:1", "table2:2", "separate, batch 16 (#1 vs #2)"),
-           _same("table2:3", "table2:4", "combined, batch 128 (#3 vs #4)"))),
+           _same("table2:3", "table2:4", "combined, batch 128 (#3 vs #4)")),
+          combine="conditions"),
     Claim("2.2", "Noise labels make training converge faster", f"{S000}, II.A", 2,
           (Check("table2:1-halfway", "table2:2-halfway", "fid", "lower", "separate, batch 16, halfway (#1 vs #2)"),
-           Check("table2:3-halfway", "table2:4-halfway", "fid", "lower", "combined, batch 128, halfway (#3 vs #4)"))),
+           Check("table2:3-halfway", "table2:4-halfway", "fid", "lower", "combined, batch 128, halfway (#3 vs #4)")),
+          combine="conditions"),
     Claim("2.3", "Two-sided smoothing (reals 0.7-1.2, fakes 0-0.3) gives large gains", f"{S003}, label smoothing", 2,
-          _both_routines("none-0", "two-sided-0")),
+          _both_routines("none-0", "two-sided-0"),
+          combine="conditions"),
     Claim("2.4", "Flipping 5% of the labels helps further", f"{S003}, label flipping", 2,
-          _both_routines("two-sided-0", "two-sided-5")),
+          _both_routines("two-sided-0", "two-sided-5"),
+          combine="conditions"),
     Claim("2.5", "One-sided smoothing (reals at 0.9) helps", f"{S004}; Salimans et al.", 2,
-          _both_routines("none-0", "one-sided-0")),
+          _both_routines("none-0", "one-sided-0"),
+          combine="conditions"),
     Claim("2.6", "Instance noise on D's inputs, decayed over training, helps", S004, 2,
-          _both_routines("none-0", "instance")),
+          _both_routines("none-0", "instance"),
+          combine="conditions"),
     # chapter 3: one-sided BN
     Claim("3.2", "BN only in G does not collapse the model", f"{S000}, III and IV", 3,
           (Check("onesided:combined-none", "onesided:combined-g", "classes_covered", "higher", "combined routine"),
-           Check("onesided:separate-none", "onesided:separate-g", "classes_covered", "higher", "separate routine"))),
+           Check("onesided:separate-none", "onesided:separate-g", "classes_covered", "higher", "separate routine")),
+          combine="conditions"),
     Claim("3.3", "BN only in G gives less than BN in both networks", f"{S000}, IV (conclusion)", 3,
           (Check("onesided:combined-both", "onesided:combined-g", "fid", "higher", "combined routine"),
-           Check("onesided:separate-both", "onesided:separate-g", "fid", "higher", "separate routine"))),
+           Check("onesided:separate-both", "onesided:separate-g", "fid", "higher", "separate routine")),
+          combine="conditions"),
     Claim("3.4", "Figure 5's text: BN in G only (#12) beats BN in both (#10)", f"{S000}, III, Figure 5", 3,
           (Check("table2:10", "table2:12", "fid", "lower"),)),
     Claim("3.5", "Figure 5's caption: BN in both (#10) is the better panel", f"{S000}, caption of Figure 5", 3,
@@ -258,7 +286,8 @@ CLAIMS: tuple[Claim, ...] = (
                "routine's effect with BN"),
     Claim("3.7", "G's BN is irrelevant to the blind spot; only D's BN matters", f"{S001}, footnote 1", 3,
           (_same("onesided:combined-d", "onesided:combined-both", "combined routine"),
-           _same("onesided:separate-d", "onesided:separate-both", "separate routine"))),
+           _same("onesided:separate-d", "onesided:separate-both", "separate routine")),
+          combine="conditions"),
     Claim("3.8", "G's BN momentum matters (Keras 0.5 against 0.9)", f"{S000}, Table II #12-#14", 3,
           (Check("table2:14", "table2:12", "fid", "lower"),)),
     # chapter 4: kernel size
@@ -268,7 +297,8 @@ CLAIMS: tuple[Claim, ...] = (
           note="#7 also has 128 filters in every layer; claim 4.2 separates kernel and width"),
     Claim("4.2", "A larger kernel improves what the networks learn", f"{S000}, II.C", 4,
           (Check("kernel:k3-wide", "kernel:k5-wide", "fid", "lower", "128 filters"),
-           Check("kernel:k3-table1", "kernel:k5-table1", "fid", "lower", "Table I widths"))),
+           Check("kernel:k3-table1", "kernel:k5-table1", "fid", "lower", "Table I widths")),
+          combine="conditions"),
     Claim("4.3", "The kernel matters more on larger images", f"{S000}, III (kernel size)", 4,
           (Interaction(("kernel:k3-table1", "kernel:k5-table1"), ("kernel:k3-table1-32px", "kernel:k5-table1-32px"),
                        "fid", "lower", "FID, 16 → 32 px"),
@@ -279,11 +309,13 @@ CLAIMS: tuple[Claim, ...] = (
     # chapter 5: batch size
     Claim("5.1", "Batch 128 gives slightly worse images than batch 16", f"{S000}, abstract, III and IV", 5,
           (Check("table2:7", "table2:11", "fid", "higher", "same steps (#7 vs #11)"),
-           Check("batch:images-16", "batch:images-128", "fid", "higher", "same images seen"))),
+           Check("batch:images-16", "batch:images-128", "fid", "higher", "same images seen")),
+          combine="conditions"),
     Claim("5.4", "Larger batches cover more modes", f"{S003}, batch size", 5,
           (Check("batch:steps-16", "batch:steps-128", "classes_covered", "higher", "same steps, lr 2e-4"),
            Check("batch:lr-high-16", "batch:lr-high-128", "classes_covered", "higher", "same steps, lr 5.7e-4")),
-          note="both checks hold the learning rate fixed, so only the batch moves"),
+          note="both checks hold the learning rate fixed, so only the batch moves",
+          combine="conditions"),
     Claim("5.5", "A larger batch allows a larger learning rate", f"{S003}, learning rate", 5,
           (Check("batch:steps-128", "batch:lr-high-128", "fid", "lower", "the high rate at batch 128"),
            Interaction(("batch:steps-16", "batch:lr-high-16"), ("batch:steps-128", "batch:lr-high-128"), "fid",
@@ -291,25 +323,30 @@ CLAIMS: tuple[Claim, ...] = (
           note="'allows' is read as: the rate that helps batch 128 helps it more than it helps batch 16"),
     Claim("5.6", "BN is not effective for small batches", f"{S001}, It's not over yet", 5,
           (Check("batch:no-bn-16", "batch:steps-16", "fid", "no better", "batch 16, BN against none",
-                 margin=IMAGE_MARGIN),),
-          note="'not effective' is read as: BN does not improve FID by a tenth or more"),
+                 margin=IMAGE_MARGIN, must_learn="baseline"),),
+          note="'not effective' is read as: BN does not improve FID by a tenth or more, so the arm without BN "
+               "must learn too; one that does not counts against the claim at this budget"),
     # chapter 6: training routine
     Claim("6.1", "With BN, separate real and fake D batches greatly improve the result", f"{S000}, III-IV; {S003}; {S004}", 6,
           (Check("routine:combined-bn-16", "routine:separate-bn-16", "fid", "lower", "batch 16"),
-           Check("routine:combined-bn-128", "routine:separate-bn-128", "fid", "lower", "batch 128"))),
+           Check("routine:combined-bn-128", "routine:separate-bn-128", "fid", "lower", "batch 128")),
+          combine="conditions"),
     Claim("6.2", "With BN, one combined D batch fails at batch 128 (#10 vs #11)", f"{S000}, III (training routine)", 6,
           (Check("table2:11", "table2:10", "fid", "higher", may_fail="treatment"),)),
     Claim("6.3", "Without BN both routines converge (here: train as well as BN with separate batches)",
           f"{S000}, III (training routine)", 6,
-          (_same("routine:separate-bn-16", "routine:separate-nobn-16", "separate, no BN"),
-           _same("routine:separate-bn-16", "routine:combined-nobn-16", "combined, no BN"))),
+          (_same("routine:separate-bn-16", "routine:separate-nobn-16", "separate, no BN", must_learn="treatment"),
+           _same("routine:separate-bn-16", "routine:combined-nobn-16", "combined, no BN", must_learn="treatment")),
+          note="'converge' is read as: the arm without BN learns (the gate) and fits as well as BN with separate "
+               "batches; an arm without BN that does not learn counts against the claim at this budget"),
     Claim("6.4", "Under the combined routine D's gradients fall to near zero (Figure 6)", f"{S000}, III, Figure 6", 6,
           (Check("routine:separate-bn-128", "routine:combined-bn-128", "final_grad_d_bottom", "lower", "batch 128",
                  may_fail="treatment", size=-0.9),
            Check("routine:separate-bn-16", "routine:combined-bn-16", "final_grad_d_bottom", "lower", "batch 16",
                  may_fail="treatment", size=-0.9)),
           note="'near zero' is read as: D's final bottom-layer gradient at a tenth or less of the separate "
-               "routine's (a change of -90%); the direction alone shows in the relative interval"),
+               "routine's (a change of -90%); the direction alone shows in the relative interval",
+          combine="conditions"),
     Claim("6.5", "A joint D batch with eval-mode D in G's step trains as well as pure batches",
           f"{S001} (chapter 7), on images", 6,
           (_same("routine:separate-bn-16", "routine:joint-eval", "joint + eval"),

@@ -1,25 +1,36 @@
 """The claims ledger: the one place a verdict is decided. It reads every claim of
 :mod:`bngan.claims` against the runs the chapters train (and cache), and renders the verdicts
-for chapter 10 and for each chapter's own verdict table.
+for chapter 10 and for each chapter's own verdict table. One rule decides every word:
 
-How a check reads (its :class:`bngan.stats.Comparison`, Welch's interval at 95%):
-
-- ``lower`` / ``higher``: *reproduced* when the interval lies on the predicted side of zero,
-  *reversed* on the other side, else *no detectable difference* (with the difference these
-  seeds could have missed); with a claimed ``size``, *other size* when the relative interval
-  excludes it;
-- ``same``: *reproduced* when the 90% interval lies inside ``± margin`` (two one-sided tests),
-  *not reproduced* when the 95% interval excludes zero, else *inconclusive*: an interval that
-  merely straddles zero is never a reproduction;
-- ``no better``: *reproduced* when the treatment is shown not to improve by the margin,
-  *reversed* when it is shown better, else *inconclusive*.
-
-Every directional check also gets its p-value and whether it survives Holm's correction over
-all directional checks evaluated together (:func:`multiplicity` counts them), because with
-about 80 checks a few would reach 5% by chance alone.
-
-A check whose arm did not learn at the profile's budget (:mod:`bngan.learning`) reads *not
-tested* and decides nothing, unless the claim predicts that arm's failure.
+- **Directional checks** (``lower`` / ``higher``, interactions, rank agreements) are tested
+  two-sided (Welch's 95% interval) and then corrected together, book-wide: the distinct
+  comparisons of the whole ledger form one family (a comparison made twice, or mirrored, counts
+  once), and Benjamini and Hochberg's procedure keeps the false discovery rate at 5%: of the
+  checks the book calls *reproduced* or *reversed*, at most one in twenty is expected to be
+  chance. Why the false discovery rate and not Holm's family-wise error: the ledger is a
+  screen of many claims, and the error a reader meets is a wrong word in a row; Holm would
+  guard against a single wrong word anywhere in the book, at the price of missing most real
+  effects at five seeds, and would make each verdict hostage to how many other claims the book
+  happens to test. A check significant before the correction but not after reads
+  *suggestive, not after correction* and decides nothing. With a claimed ``size``, a detected
+  effect is *reproduced* when the ratio interval holds the size, *other size* otherwise.
+- **"same"**: *reproduced* when the 90% interval lies inside ``± margin`` (two one-sided
+  tests); *not reproduced* only when the difference is shown to exceed the margin (the 95%
+  interval wholly outside it); otherwise *inconclusive*, and a difference that is real but not
+  resolved against the margin says so.
+- **"no better"**: *reproduced* when the treatment is shown not to gain the margin or more
+  (non-superiority; a real gain smaller than the margin is "no better"); *reversed* only when
+  its gain is shown to exceed the margin; else *inconclusive*.
+- **A claim of several checks** is a conjunction (``combine="all"``: every part must hold; one
+  part not reproduced makes the claim not reproduced; an untested part leaves it not tested),
+  or one effect under several conditions (``combine="conditions"``): checks that agree give
+  their word; checks that disagree make the claim *depend* on the condition only when the effect
+  differs detectably between the conditions (the difference of the two effects, Welch-
+  Satterthwaite over the four arms, at 5%), and otherwise leave it *undecided*.
+- **The gate**: a check whose arm did not learn at the profile's budget (:mod:`bngan.learning`)
+  reads *not tested* and leaves the family, unless the claim predicts that arm's failure
+  (``may_fail``); when the claim predicts that an arm learns (``must_learn``) and it does not,
+  the check reads *not reproduced* at this budget.
 """
 
 from __future__ import annotations
@@ -40,36 +51,57 @@ from .cluster import Ray, Sweep, as_backend, train_on_ray
 from .runsets import RunSet, cached_experiment, run_experiment
 from .learning import arm_learning
 from .profiles import Profile, get_profile
-from .stats import ALPHA, Comparison, compare, holm, interaction, rank_correlation
+from .stats import ALPHA, Comparison, Welch, benjamini_hochberg, compare, interaction, rank_correlation
 from .tables import TextTable
 
-#: The classes a verdict falls in; ``undecided`` holds "no detectable difference" and "inconclusive".
+#: The classes a verdict falls in; ``undecided`` holds "no detectable difference", "suggestive"
+#: and "inconclusive".
 VERDICT_CLASSES = ("reproduced", "not reproduced", "undecided", "depends", "not tested", "not enough seeds")
 OUTCOME_CLASS = {"reproduced": "reproduced", "reversed": "not reproduced", "not reproduced": "not reproduced",
-                 "other size": "not reproduced", "no detectable difference": "undecided",
-                 "inconclusive": "undecided", "not tested": "not tested", "not enough seeds": "not enough seeds"}
+                 "other size": "not reproduced", "did not learn": "not reproduced",
+                 "no detectable difference": "undecided", "suggestive": "undecided", "inconclusive": "undecided",
+                 "unresolved": "undecided", "not tested": "not tested", "not applicable": "not tested",
+                 "not enough seeds": "not enough seeds"}
+#: How an outcome reads in a verdict (those not listed read as their name).
+OUTCOME_WORDS = {"suggestive": "suggestive, not after correction",
+                 "unresolved": "inconclusive: a real difference, its size against the margin unresolved"}
 
 
 @dataclass(frozen=True)
 class CheckResult:
     """A check with what the runs gave: a :class:`Comparison`, or a rank correlation over
-    set-ups. ``holm`` says whether a directional check's p-value survives Holm's correction
-    over the ``family`` directional checks evaluated with it (``None``: not corrected).
-    ``not_learned`` holds the gate's reading of each arm that did not learn (the check then
-    reads *not tested*)."""
+    set-ups. ``corrected`` says whether a directional check is a discovery after the book-wide
+    false discovery rate correction over ``family`` distinct comparisons (``None``: not
+    corrected, read at 5% alone); ``key`` names the comparison (two checks of the same runs share
+    it). ``not_learned`` holds the gate's reading of each arm that did not learn and may not
+    fail (the check then reads *not tested*), ``failed_to_learn`` of each arm the claim says
+    learns and that did not (*did not learn*). ``arms`` keeps each arm's per-seed values, for
+    the interaction a claim of several conditions needs; ``not_applicable`` says why a check
+    could not be computed."""
 
     check: Check | Interaction | Agreement
     comparison: Comparison | None = None
     correlation: tuple[float, float, int] | None = None  # rho, p, number of set-ups
-    holm: bool | None = None
+    corrected: bool | None = None
     family: int = 0
     not_learned: tuple[str, ...] = ()
+    failed_to_learn: tuple[str, ...] = ()
+    key: tuple = ()
+    arms: tuple[tuple[float, ...], ...] = ()
+    not_applicable: str = ""
 
     @property
     def p_value(self) -> float:
         if self.correlation is not None:
             return self.correlation[1]
-        return self.comparison.p_value
+        return self.comparison.p_value if self.comparison is not None else math.nan
+
+    @property
+    def in_family(self) -> bool:
+        """Whether this check enters the book-wide correction: a directional check both of whose
+        arms were tested and that could be computed."""
+        return (self.check.directional and not self.not_learned and not self.failed_to_learn
+                and not self.not_applicable and np.isfinite(self.p_value))
 
     @property
     def margin(self) -> float:
@@ -80,33 +112,47 @@ class CheckResult:
 
     @property
     def relative(self) -> tuple[float, float, float]:
-        """The difference and its 95% interval relative to the baseline's mean (the baseline
-        mean taken as known)."""
-        c = self.comparison
-        return c.difference / abs(c.mean_a), c.low / abs(c.mean_a), c.high / abs(c.mean_a)
+        """The change as a share of the baseline, ``mean_b / mean_a - 1``, and its 95% interval
+        (on the log of the ratio, so it never falls below -100% for a positive metric)."""
+        return self.comparison.relative_interval()
+
+    def _significant(self) -> bool:
+        """Detectable at 5% and, where the check was corrected, a discovery after it."""
+        detectable = (self.p_value < ALPHA) if self.correlation is not None else self.comparison.detectable
+        return detectable and self.corrected is not False
 
     @property
     def outcome(self) -> str:
         """One of :data:`OUTCOME_CLASS` (see the module's docstring)."""
+        if self.not_applicable:
+            return "not applicable"
+        if self.failed_to_learn:
+            return "did not learn"
         if self.correlation is not None:
             rho, p, _ = self.correlation
             if not np.isfinite(p):
                 return "not enough seeds"
             if p >= ALPHA:
                 return "no detectable difference"
+            if not self._significant():
+                return "suggestive"
             return "reproduced" if (rho > 0) == (self.check.expect == "higher") else "reversed"
         c, expect = self.comparison, self.check.expect
         if self.not_learned:
             return "not tested"
-        if not np.isfinite(c.low) or min(c.n_a, c.n_b) < 2:
+        if not np.isfinite(c.p_value) or min(c.n_a, c.n_b) < 2:
             return "not enough seeds"
         if expect == "same":
-            return {"equivalent": "reproduced", "different": "not reproduced"}.get(c.equivalence(self.margin),
-                                                                                "inconclusive")
+            reading = c.equivalence(self.margin)
+            if reading == "inconclusive" and c.detectable:
+                return "unresolved"
+            return {"equivalent": "reproduced", "different": "not reproduced"}.get(reading, "inconclusive")
         if expect == "no better":
             return {"no better": "reproduced", "better": "reversed"}.get(c.no_better(self.margin), "inconclusive")
         if not c.detectable:
             return "no detectable difference"
+        if not self._significant():
+            return "suggestive"
         if (c.difference < 0) != (expect == "lower"):
             return "reversed"
         if self.check.size is not None:
@@ -118,28 +164,33 @@ class CheckResult:
     def numbers(self) -> str:
         """The deciding numbers in one phrase."""
         where = f"{self.check.condition}: " if self.check.condition else ""
+        if self.not_applicable:
+            return f"{where}not applicable: {self.not_applicable}"
         if self.correlation is not None:
             rho, p, n = self.correlation
-            return (f"{where}Spearman rho {rho:+.2f} (p {p:.2g}{self._holm_mark()}) between "
+            return (f"{where}Spearman rho {rho:+.2f} (p {p:.2g}{self._correction_mark()}) between "
                     f"{_name(self.check.metric)} and {_name(self.check.reference)} over {n} set-ups (means over seeds)")
         c = self.comparison
         if self.not_learned:
             where = f"{where}not tested, {'; '.join(self.not_learned)}: "
+        if self.failed_to_learn:
+            where = f"{where}{'; '.join(self.failed_to_learn)}, where the claim says it learns: "
         if isinstance(self.check, Interaction):
             return (f"{where}{_name(self.check.metric)} changed ×{math.exp(c.mean_a):.3g} in the first condition, "
                     f"×{math.exp(c.mean_b):.3g} in the second; log-ratio difference "
                     f"{_signed(c.difference)} [{_signed(c.low)}, {_signed(c.high)}], p {c.p_value:.2g}"
-                    f"{self._holm_mark()}, {c.n_a} and {c.n_b} seeds per arm")
+                    f"{self._correction_mark()}, {c.n_a} and {c.n_b} seeds per arm")
         head = f"{where}{_name(c.metric)} {_fmt(c.mean_a)} → {_fmt(c.mean_b)}"
-        if not np.isfinite(c.low):
+        if not np.isfinite(c.p_value):
             return f"{head}, {min(c.n_a, c.n_b)} completed seed(s)"
         if self.check.expect in ("same", "no better"):
             low, high = c.interval(1 - 2 * ALPHA)
             return (f"{head}, {_signed(c.difference)}, 90% interval [{_signed(low)}, {_signed(high)}] against "
                     f"±{_fmt(self.margin)} ({self.check.margin:.0%} of the baseline), {c.n_a} and {c.n_b} seeds")
         direction = "lower" if c.lower_is_better else "higher"  # the way compare counted wins_b
-        text = (f"{head}, {_signed(c.difference)} [{_signed(c.low)}, {_signed(c.high)}], p {c.p_value:.2g}"
-                f"{self._holm_mark()}, {direction} in {c.wins_b}/{c.n_paired} seeds")
+        interval = f"[{_signed(c.low)}, {_signed(c.high)}]" if c.se > 0 else "(no spread in either arm: exact test)"
+        text = (f"{head}, {_signed(c.difference)} {interval}, p {c.p_value:.2g}"
+                f"{self._correction_mark()}, {direction} in {c.wins_b}/{c.n_paired} seeds")
         if self.check.size is not None:
             rel, low, high = self.relative
             shares = f"; relative {rel:+.0%} [{low:+.0%}, {high:+.0%}] against the claimed {self.check.size:+.0%}"
@@ -148,36 +199,110 @@ class CheckResult:
             text += f"; could have missed ±{c.missable:.3g}"
         return text
 
-    def _holm_mark(self) -> str:
-        if self.holm is None or not self.p_value < ALPHA:
+    def _correction_mark(self) -> str:
+        if self.corrected is None or not self.p_value < ALPHA:
             return ""
-        return ", survives Holm" if self.holm else f", not after Holm over {self.family}"
+        return (f", a discovery after correction over {self.family}" if self.corrected
+                else f", not after correction over {self.family}")
+
+
+def _differs(a: CheckResult, b: CheckResult) -> Comparison | None:
+    """Whether two conditions' effects differ: the difference of the two checks' effects, (b2 -
+    a2) - (b1 - a1) on the log scale where every value is positive (a factor, so conditions with
+    their own scale compare) and raw otherwise, with a Welch-Satterthwaite interval over the four
+    arms. ``None`` where either check lacks its arms' values."""
+    if len(a.arms) != 2 or len(b.arms) != 2 or any(len(arm) < 2 for arm in (*a.arms, *b.arms)):
+        return None
+    groups = [np.asarray(arm, dtype=float) for arm in (*a.arms, *b.arms)]
+    on_log = all(np.all(g > 0) for g in groups)
+    if on_log:
+        groups = [np.log(g) for g in groups]
+    w = Welch.combination(groups, (1.0, -1.0, -1.0, 1.0))
+    low, high = w.interval()
+    return Comparison(metric=("log " if on_log else "") + a.check.metric, a=a.check.condition, b=b.check.condition,
+                      mean_a=float(groups[1].mean() - groups[0].mean()),
+                      mean_b=float(groups[3].mean() - groups[2].mean()), difference=w.difference, low=low, high=high,
+                      p_value=w.p_value, se=w.se, df=w.df, n_a=min(map(len, a.arms)), n_b=min(map(len, b.arms)),
+                      diverged_a=0, diverged_b=0, wins_b=0, ties=0, n_paired=0, lower_is_better=True)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim and the results of its checks, read together."""
+    """A claim and the results of its checks, read together by the claim's ``combine`` rule
+    (see the module's docstring)."""
 
     claim: Claim
     results: tuple[CheckResult, ...]
 
+    def _outcomes(self) -> list[tuple[CheckResult, str]]:
+        return [(r, r.outcome) for r in self.results]
+
+    def _tested(self) -> list[tuple[CheckResult, str]]:
+        return [(r, o) for r, o in self._outcomes() if OUTCOME_CLASS[o] != "not tested"]
+
+    def _untested_aside(self) -> str:
+        untested = [_label(r) for r, o in self._outcomes() if OUTCOME_CLASS[o] == "not tested"]
+        return f"; not tested ({', '.join(untested)})" if untested else ""
+
+    @property
+    def interaction(self) -> Comparison | None:
+        """For a claim of conditions whose tested checks disagree: the difference between the
+        effects of the first two that disagree (``None`` when they agree or it cannot be made)."""
+        if self.claim.combine != "conditions":
+            return None
+        tested = self._tested()
+        for i, (a, oa) in enumerate(tested):
+            for b, ob in tested[i + 1:]:
+                if OUTCOME_CLASS[oa] != OUTCOME_CLASS[ob]:
+                    return _differs(a, b)
+        return None
+
+    @property
+    def verdict_class(self) -> str:
+        """One of :data:`VERDICT_CLASSES`."""
+        tested = self._tested()
+        classes = {OUTCOME_CLASS[o] for _, o in tested}
+        if self.claim.combine == "all" and len(self.results) > 1:
+            if "not reproduced" in classes:
+                return "not reproduced"
+            if len(tested) < len(self.results):
+                return "not tested"
+            if classes == {"reproduced"}:
+                return "reproduced"
+            return "not enough seeds" if classes == {"not enough seeds"} else "undecided"
+        if not classes:
+            return "not tested"
+        if len(classes) == 1:
+            return classes.pop()
+        inter = self.interaction
+        return "depends" if inter is not None and inter.detectable else "undecided"
+
     @property
     def verdict(self) -> str:
-        """The common outcome when every check agrees (``no detectable difference with 5
-        seeds``, ``not reproduced (reversed)``, ...), otherwise ``depends: reproduced
-        (condition, ...); <outcome> (condition, ...)``."""
-        outcomes = [r.outcome for r in self.results]
-        if len(set(outcomes)) == 1:
-            return self._word(outcomes[0])
+        """The claim's word: the common outcome when the checks agree (``reproduced``, ``no
+        detectable difference with 5 seeds``, ...), otherwise the class with each part named:
+        ``depends: reproduced (batch 16); no detectable difference (batch 128)``."""
+        outcomes = self._outcomes()
+        tested = self._tested()
+        cls = self.verdict_class
+        if len({o for _, o in outcomes}) == 1:
+            return self._word(outcomes[0][1])
+        if not tested:
+            return self._word("not tested")
+        if len({o for _, o in tested}) == 1 and cls == OUTCOME_CLASS[tested[0][1]]:
+            return self._word(tested[0][1]) + self._untested_aside()
         parts: dict[str, list[str]] = {}
-        for result, outcome in zip(self.results, outcomes):
-            parts.setdefault(outcome, []).append(result.check.condition or _name(result.check.metric))
-        untested = parts.pop("not tested", None)
-        aside = f"; not tested ({', '.join(untested)})" if untested else ""
-        if len(parts) == 1:  # the checks that could decide agree: an untested one does not make it depend
-            return self._word(next(iter(parts))) + aside
+        for result, outcome in tested:
+            parts.setdefault(outcome, []).append(_label(result))
         order = sorted(parts, key=lambda o: (o != "reproduced", o))
-        return "depends: " + "; ".join(f"{o} ({', '.join(parts[o])})" for o in order) + aside
+        listed = "; ".join(f"{OUTCOME_WORDS.get(o, o)} ({', '.join(parts[o])})" for o in order)
+        inter = self.interaction
+        if inter is not None:
+            listed += (f"; the effect {'differs' if inter.detectable else 'does not differ detectably'} between "
+                       f"the conditions (p {inter.p_value:.2g})")
+        if cls == "not tested":  # a conjunction with a part that could not be tested
+            return f"{self._word('not tested')}; {listed}"
+        return f"{cls}: {listed}{self._untested_aside()}"
 
     def _word(self, outcome: str) -> str:
         if outcome in ("reproduced", "not enough seeds"):
@@ -185,28 +310,37 @@ class Verdict:
         if outcome in ("no detectable difference", "inconclusive"):
             ranked = [r.correlation[2] for r in self.results if r.correlation is not None]
             return f"{outcome} with {min(ranked)} set-ups" if ranked else f"{outcome} with {self.n_seeds} seeds"
+        if outcome in ("suggestive", "unresolved"):
+            return OUTCOME_WORDS[outcome]
         if outcome == "not tested":
             arms = sorted({arm for r in self.results for arm in r.not_learned})
-            return f"not tested: {'; '.join(arms)}"
+            reasons = sorted({r.not_applicable for r in self.results if r.not_applicable})
+            return f"not tested: {'; '.join(arms + reasons)}"
+        if outcome == "not applicable":
+            return f"not tested: {'; '.join(sorted({r.not_applicable for r in self.results}))}"
+        if outcome == "did not learn":
+            arms = sorted({arm for r in self.results for arm in r.failed_to_learn})
+            return f"not reproduced: {'; '.join(arms)}, where the claim says it learns"
         return f"not reproduced ({outcome})" if outcome != "not reproduced" else "not reproduced (different)"
 
     @property
-    def verdict_class(self) -> str:
-        """One of :data:`VERDICT_CLASSES`: the common class of the checks that were tested
-        (``not tested`` when none was), else ``depends``."""
-        classes = {OUTCOME_CLASS[r.outcome] for r in self.results} - {"not tested"}
-        if not classes:
-            return "not tested"
-        return classes.pop() if len(classes) == 1 else "depends"
-
-    @property
     def numbers(self) -> str:
-        return "; ".join(r.numbers for r in self.results)
+        text = "; ".join(r.numbers for r in self.results)
+        inter = self.interaction
+        if inter is not None:
+            scale = " on the log scale" if inter.metric.startswith("log") else ""
+            text += (f"; difference between the conditions' effects {_signed(inter.difference)} "
+                     f"[{_signed(inter.low)}, {_signed(inter.high)}]{scale}, p {inter.p_value:.2g}")
+        return text
 
     @property
     def n_seeds(self) -> int:
         counts = [min(r.comparison.n_a, r.comparison.n_b) for r in self.results if r.comparison is not None]
         return min(counts) if counts else 0
+
+
+def _label(result: CheckResult) -> str:
+    return result.check.condition or _name(result.check.metric)
 
 
 def _name(metric: str) -> str:
@@ -252,8 +386,9 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
     """Every claim's verdict from the runs of its checks (trained where the cache lacks them;
     with ``train=False`` only the seeds already cached are read; ``backend="ray"`` trains them
     as one sweep on Ray, :mod:`bngan.cluster`), with the learning gate on
-    each arm (``gate=False`` reads every check as if both arms learned) and Holm's correction
-    over all the tested directional checks evaluated together.
+    each arm (``gate=False`` reads every check as if both arms learned) and the false discovery
+    rate correction over the distinct directional comparisons evaluated together
+    (:func:`correct`).
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
     with the profile's seeds or as many as a check asks for; ``seeds`` overrides both."""
@@ -266,10 +401,22 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
                  train=train)
     learning = _memo(arm_learning) if gate else None
     read = [[_read(check, runs, learning) for check in claim.checks] for claim in claims]
-    flat = [r for results in read for r in results if r.check.directional and not r.not_learned]
-    survives = dict(zip(map(id, flat), holm([r.p_value for r in flat])))
-    return [Verdict(claim, tuple(replace(r, holm=survives[id(r)], family=len(flat)) if id(r) in survives else r
-                                 for r in results))
+    return correct(claims, read)
+
+
+def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]]) -> list[Verdict]:
+    """The claims' verdicts from their checks' results, each directional check marked with the
+    book-wide decision: Benjamini-Hochberg at 5% over the distinct comparisons (one p-value per
+    :attr:`CheckResult.key`: the same runs compared twice, or mirrored, count once) of the checks
+    that entered the family (:attr:`CheckResult.in_family`)."""
+    distinct: dict[tuple, float] = {}
+    for results in read:
+        for r in results:
+            if r.in_family:
+                distinct.setdefault(r.key or (id(r),), r.p_value)
+    decided = dict(zip(distinct, benjamini_hochberg(list(distinct.values()))))
+    return [Verdict(claim, tuple(replace(r, corrected=decided[r.key or (id(r),)], family=len(distinct))
+                                 if r.in_family else r for r in results))
             for claim, results in zip(claims, read)]
 
 
@@ -293,26 +440,45 @@ def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=
             for name, (config, chosen) in _plan(claims, p, seeds).items()}
 
 
+def _arm_id(results, metric: str) -> tuple:
+    """What makes two arms the same runs: the config's hash (experiment names that share a
+    config share its runs) and the seeds that have the metric; a label where there is no config."""
+    config = getattr(results, "config", None)
+    seeds = tuple(sorted(results.by_seed(metric)))
+    return (config.hash(), seeds) if config is not None else (results.label, seeds)
+
+
 def _read(check: Check | Interaction | Agreement, runs: Mapping[str, RunSet], learning=None) -> CheckResult:
     """One check read on the runs; ``learning`` (an arm -> :class:`bngan.learning.Learning`
-    or ``None``) gates each arm the claim does not predict to fail."""
+    or ``None``) gates each arm the claim does not predict to fail, and reads an arm the claim
+    says learns (``must_learn``) as evidence against it when it did not."""
     if isinstance(check, Agreement):
-        return CheckResult(check, correlation=agreement(check, [runs[name] for name in check.setups]))
+        key = ("agreement", tuple(_arm_id(runs[n], check.metric) for n in check.setups), check.metric,
+               check.reference, check.min_classes)
+        return CheckResult(check, correlation=agreement(check, [runs[name] for name in check.setups]), key=key)
     if isinstance(check, Interaction):
         arms = [runs[name] for name in check.names]
         readings = [learning(arm) for arm in arms] if learning is not None else []
-        return CheckResult(check, interaction(*arms, check.metric, lower_is_better=check.expect == "lower"),
-                           not_learned=tuple(str(r) for r in readings if r is not None and not r.learned))
+        not_learned = tuple(str(r) for r in readings if r is not None and not r.learned)
+        key = ("interaction", tuple(_arm_id(arm, check.metric) for arm in arms), check.metric)
+        try:
+            found = interaction(*arms, check.metric, lower_is_better=check.expect == "lower")
+        except ValueError as err:  # a metric that is not positive has no log ratio
+            return CheckResult(check, not_learned=not_learned, key=key, not_applicable=str(err))
+        return CheckResult(check, found, not_learned=not_learned, key=key)
     # wins count seeds moving the predicted way; for "same" and "no better", the better way (or lower)
     better = METRICS[check.metric][1]
     lower_is_better = check.expect == "lower" or (check.expect != "higher" and better is not False)
-    not_learned = []
+    not_learned, failed = [], []
     for side, name in (("baseline", check.baseline), ("treatment", check.treatment)):
         reading = learning(runs[name]) if learning is not None and check.may_fail != side else None
         if reading is not None and not reading.learned:
-            not_learned.append(str(reading))
-    return CheckResult(check, compare(runs[check.baseline], runs[check.treatment], check.metric,
-                                      lower_is_better=lower_is_better), not_learned=tuple(not_learned))
+            (failed if check.must_learn in (side, "both") else not_learned).append(str(reading))
+    a, b = runs[check.baseline], runs[check.treatment]
+    key = ("check", frozenset((_arm_id(a, check.metric), _arm_id(b, check.metric))), check.metric)
+    arms = (tuple(a.by_seed(check.metric).values()), tuple(b.by_seed(check.metric).values()))
+    return CheckResult(check, compare(a, b, check.metric, lower_is_better=lower_is_better),
+                       not_learned=tuple(not_learned), failed_to_learn=tuple(failed), key=key, arms=arms)
 
 
 def _memo(gate):
@@ -346,28 +512,39 @@ def agreement(check: Agreement, setups: Sequence[RunSet]) -> tuple[float, float,
 
 @dataclass(frozen=True)
 class Multiplicity:
-    """How many directional checks were made, how many reached 5% in the predicted direction,
-    how many of those survive Holm's correction, and how many would reach 5% in the predicted
-    direction by chance alone if no claimed effect were real (2.5% of the checks)."""
+    """The book-wide correction in numbers: how many distinct directional comparisons entered
+    it, how many reached 5% alone, how many are discoveries after the false discovery rate
+    correction (and of those, how many point the way the claim predicts), and how many reached
+    5% in the predicted direction by chance alone if no claimed effect were real (2.5% of the
+    comparisons)."""
 
     checks: int
+    significant: int
+    discoveries: int
     reproduced: int
-    survive_holm: int
     expected_by_chance: float
 
     def __str__(self) -> str:
-        return (f"{self.checks} directional checks: {self.reproduced} reproduced at 5% "
-                f"(about {self.expected_by_chance:.1f} expected by chance alone), {self.survive_holm} of them "
-                f"survive Holm's correction over all {self.checks}")
+        return (f"{self.checks} distinct directional comparisons: {self.significant} reach 5% on their own "
+                f"(about {self.expected_by_chance:.1f} would in the predicted direction by chance alone); "
+                f"{self.discoveries} remain after the false discovery rate correction over all {self.checks}, "
+                f"{self.reproduced} of them in the predicted direction")
 
 
 def multiplicity(verdicts: Sequence[Verdict]) -> Multiplicity:
-    """The ledger's multiplicity counts (see :class:`Multiplicity`)."""
-    directional = [r for v in verdicts for r in v.results
-                   if r.check.directional and r.outcome not in ("not enough seeds", "not tested")]
-    reproduced = [r for r in directional if r.outcome == "reproduced"]
-    return Multiplicity(len(directional), len(reproduced), sum(bool(r.holm) for r in reproduced),
-                        ALPHA / 2 * len(directional))
+    """The ledger's multiplicity counts (see :class:`Multiplicity`), each distinct comparison once."""
+    distinct: dict[tuple, CheckResult] = {}
+    for v in verdicts:
+        for r in v.results:
+            if r.in_family and r.corrected is not None:
+                distinct.setdefault(r.key or (id(r),), r)
+    found = list(distinct.values())
+    significant = [r for r in found if r.p_value < ALPHA]
+    discoveries = [r for r in found if r.corrected]
+    reproduced = [r for v in verdicts for r in v.results if r.corrected and r.outcome in ("reproduced", "other size")]
+    reproduced_keys = {r.key or (id(r),) for r in reproduced}
+    return Multiplicity(len(found), len(significant), len(discoveries), len(reproduced_keys),
+                        ALPHA / 2 * len(found))
 
 
 def ledger_table(verdicts: Sequence[Verdict]) -> TextTable:
