@@ -190,7 +190,7 @@ def test_verdicts_prints_the_ledger_of_the_chapters_asked_for(tmp_path, capsys):
     rows = [line.split()[0] for line in out.splitlines() if line[:1].isdigit() and "." in line.split()[0]]
     assert rows == keys  # chapter 7's claims, in order, and no other chapter's
     assert f"{len(keys)} claims: " in out and "at profile smoke" in out
-    assert "directional checks:" in out and "survive Holm's correction" in out
+    assert "distinct directional comparisons:" in out and "false discovery rate correction" in out
     assert sum(name.startswith("blindspot_") for name in (p.name for p in tmp_path.iterdir())) > 0  # ran there
 
 

@@ -572,3 +572,27 @@ def test_an_interaction_check_compares_the_change_as_a_factor_in_two_conditions(
     assert verdict.results[0].outcome == "reversed"
     with pytest.raises(ValueError, match="first must be a"):
         claims.Interaction(("k3:16",), ("k3:32", "k5:32"))
+
+
+def test_a_chapters_table_shows_the_book_wide_decision(monkeypatch):
+    """A check that passes a correction over its own chapter can fail the book's: the chapter's
+    table must show the book's word (rows 3.8, 5.4 and 7.8 once read differently on two pages)."""
+    borderline = {"x:a": [10, 11, 12, 10, 11], "x:c": [9, 10, 10.5, 9, 9.5]}
+    nulls = {f"x:n{i}": list(np.random.default_rng(i).normal(100, 5, 5)) for i in range(18)}
+    sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)})
+            for name, vals in {**borderline, **nulls}.items()}
+    claims_ = (ledger.Claim("1.1", "borderline", "s", 1, (ledger.Check("x:a", "x:c"),)),
+               *(ledger.Claim(f"2.{i + 1}", "null", "s", 2, (ledger.Check(f"x:n{2 * i}", f"x:n{2 * i + 1}"),))
+                 for i in range(9)))
+    for module in (ledger, claims):
+        monkeypatch.setattr(module, "CLAIMS", claims_)
+        monkeypatch.setattr(module, "ELSEWHERE", ())
+    monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
+    monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
+    monkeypatch.setattr(ledger, "cached_experiment", lambda config, label, **kw: sets[label])
+    alone = ledger.evaluate(claims_[:1], profile="smoke")[0]
+    assert alone.verdict == "reproduced"  # its own family of one
+    row, = ledger.chapter_verdicts(1, profile="smoke").rows
+    book = ledger.book_wide(ledger.evaluate(claims_, profile="smoke"))
+    assert row[2] == book[0].verdict == "suggestive, not after correction"
+    assert "not after correction over 10" in row[3]

@@ -573,15 +573,31 @@ def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
     return TextTable(("#", "claim", "verdict", "deciding numbers"), rows, wrap=(1, 2, 3))
 
 
-def chapter_verdicts(chapter: int, **evaluate_options) -> TextTable:
-    """Evaluate one chapter's ledger claims (as :func:`evaluate`, from the runs the chapter
-    cached) and render its verdict table (:func:`chapter_table`). Holm's correction then spans
-    this chapter's checks; chapter 10 corrects over the whole ledger."""
+def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seeds: Sequence[int] | None = None,
+                     **evaluate_options) -> TextTable:
+    """Evaluate one chapter's ledger claims (as :func:`evaluate`: its runs trained where missing,
+    with ``seeds`` if given) and render its verdict table (:func:`chapter_table`) with the
+    book-wide decision: every other chapter's claims are read from what is already cached or
+    recorded (never trained here), at their own seeds, and the correction spans them all, so a
+    chapter's table and chapter 10 show the same words."""
     chosen = [c for c in CLAIMS if c.chapter == chapter]
     if not chosen and not any(e.chapter == chapter for e in ELSEWHERE):
         chapters = sorted({c.chapter for c in CLAIMS})
         raise ValueError(f"chapter must be one of {', '.join(map(str, chapters))}; got {chapter!r}")
-    return chapter_table(chapter, evaluate(chosen, **evaluate_options))
+    p = get_profile(profile)
+    own = evaluate(chosen, profile=p, seeds=seeds, **evaluate_options)
+    reading = {k: v for k, v in evaluate_options.items() if k in ("root", "gate")}
+    rest = evaluate([c for c in CLAIMS if c.chapter != chapter], profile=p, train=False, **reading)
+    return chapter_table(chapter, book_wide(own + rest))
+
+
+def book_wide(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """``verdicts`` (of the whole ledger, evaluated in parts) corrected together, in the ledger's
+    order: the decision chapter 10 shows."""
+    by_key = {v.claim.key: v for v in verdicts}
+    ordered = [by_key[c.key] for c in CLAIMS if c.key in by_key]
+    return correct([v.claim for v in ordered],
+                   [[replace(r, corrected=None, family=0) for r in v.results] for v in ordered])
 
 
 def _with_note(v: Verdict) -> str:
