@@ -229,10 +229,12 @@ def _differs(a: CheckResult, b: CheckResult) -> Comparison | None:
 @dataclass(frozen=True)
 class Verdict:
     """A claim and the results of its checks, read together by the claim's ``combine`` rule
-    (see the module's docstring)."""
+    (see the module's docstring). ``stage`` says which seeds decided it: the ``pilot`` (the
+    profile's seeds) or the ``confirmation`` (:mod:`bngan.confirmation`: new seeds only)."""
 
     claim: Claim
     results: tuple[CheckResult, ...]
+    stage: str = "pilot"
 
     def _outcomes(self) -> list[tuple[CheckResult, str]]:
         return [(r, r.outcome) for r in self.results]
@@ -549,7 +551,7 @@ def multiplicity(verdicts: Sequence[Verdict]) -> Multiplicity:
 
 def ledger_table(verdicts: Sequence[Verdict]) -> TextTable:
     """One row per claim: key, claim, source, chapter, verdict and the deciding numbers."""
-    rows = [(v.claim.key, v.claim.claim, v.claim.source, str(v.claim.chapter), v.verdict, _with_note(v))
+    rows = [(v.claim.key, v.claim.claim, v.claim.source, str(v.claim.chapter), _staged(v), _with_note(v))
             for v in verdicts]
     return TextTable(("#", "claim", "source", "chapter", "verdict", "deciding numbers"), rows, wrap=(1, 2, 4, 5))
 
@@ -566,7 +568,7 @@ def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
     for key in chapter_keys(chapter):
         if key in by_key:
             v = by_key[key]
-            rows.append((key, v.claim.claim, v.verdict, _with_note(v)))
+            rows.append((key, v.claim.claim, _staged(v), _with_note(v)))
         else:
             e = elsewhere[key]
             rows.append((key, e.claim, "decided in this chapter's text", f"{e.decided_in} ({e.function})"))
@@ -598,6 +600,11 @@ def book_wide(verdicts: Sequence[Verdict]) -> list[Verdict]:
     ordered = [by_key[c.key] for c in CLAIMS if c.key in by_key]
     return correct([v.claim for v in ordered],
                    [[replace(r, corrected=None, family=0) for r in v.results] for v in ordered])
+
+
+def _staged(v: Verdict) -> str:
+    """The verdict, marked when the confirmation stage decided it."""
+    return v.verdict if v.stage == "pilot" else f"{v.verdict} (confirmation, {v.n_seeds} new seeds)"
 
 
 def _with_note(v: Verdict) -> str:
