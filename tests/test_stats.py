@@ -335,3 +335,24 @@ def test_benjamini_hochberg_keeps_the_false_discovery_rate_with_shared_baselines
     assert stats.benjamini_hochberg([0.001, 0.2, float("nan")]) == [True, False, False]
     assert stats.benjamini_hochberg([0.03, 0.04]) == [True, True]  # BH, where Holm would keep neither
     assert stats.holm([0.03, 0.04]) == [False, False]
+
+
+def test_equivalence_uses_the_90_percent_interval_and_both_bounds():
+    """Deliberate bugs the readings must catch: TOST read on the 95% interval (too strict), and an
+    equivalence that checks only the upper bound."""
+    c = stats.compare(*measured([100, 103, 97, 101, 99], [101, 104, 98, 102, 100]), "fid")
+    (low90, high90), (low95, high95) = c.interval(0.90), c.interval(0.95)
+    margin = (max(abs(low90), abs(high90)) + max(abs(low95), abs(high95))) / 2  # inside at 90%, not at 95%
+    assert max(abs(low95), abs(high95)) > margin > max(abs(low90), abs(high90))
+    assert c.equivalence(margin) == "equivalent"
+    lopsided = stats.compare(*measured([100, 103, 97, 101, 99], [90, 93, 87, 91, 89]), "fid")
+    assert lopsided.interval(0.90)[1] < 5.0 and lopsided.equivalence(5.0) != "equivalent"
+
+
+def test_non_superiority_uses_the_one_sided_95_percent_bound():
+    """The most b could gain is the one-sided 95% bound (the 90% two-sided interval's end); read
+    on the two-sided 95% interval it would be too strict."""
+    c = stats.compare(*measured([100, 103, 97, 101, 99], [101, 104, 98, 102, 100]), "fid")
+    one_sided, two_sided = -c.interval(0.90)[0], -c.interval(0.95)[0]
+    margin = (one_sided + two_sided) / 2
+    assert c.no_better(margin) == "no better"
