@@ -596,3 +596,22 @@ def test_a_chapters_table_shows_the_book_wide_decision(monkeypatch):
     book = ledger.book_wide(ledger.evaluate(claims_, profile="smoke"))
     assert row[2] == book[0].verdict == "suggestive, not after correction"
     assert "not after correction over 10" in row[3]
+
+
+def test_a_claim_decided_in_its_chapter_gets_a_word_by_the_ledgers_rules():
+    """Rows such as 4.4 read "decided in this chapter's text" while the text stated no verdict."""
+    k4 = stats.Measured("kernel 4", {"score": dict(enumerate([0.10, 0.12, 0.11, 0.09, 0.10]))})
+    k3 = stats.Measured("kernel 3", {"score": dict(enumerate([0.30, 0.28, 0.35, 0.31, 0.29]))})
+    checks = [(ledger.Check("kernel 3", "kernel 4", "fid", "lower", "kernel 4 against 3"),
+               stats.Measured("kernel 3", {"fid": k3.metrics["score"]}), stats.Measured("kernel 4", {"fid": k4.metrics["score"]}))]
+    v = ledger.measured_verdict("4.4", checks)
+    assert v.verdict == "reproduced" and v.claim.chapter == 4
+    table = ledger.chapter_table(4, [*ledger.evaluate([c for c in ledger.CLAIMS if c.chapter == 4], profile="smoke",
+                                                      train=False), v])
+    row = next(r for r in table.rows if r[0] == "4.4")
+    assert row[2] == "reproduced" and "checkerboard" in row[3]
+    untouched = next(r for r in ledger.chapter_table(4, ledger.evaluate(
+        [c for c in ledger.CLAIMS if c.chapter == 4], profile="smoke", train=False)).rows if r[0] == "4.4")
+    assert untouched[2] == "decided in this chapter's text"
+    with pytest.raises(ValueError, match="key must be one of the claims decided elsewhere"):
+        ledger.measured_verdict("4.1", checks)

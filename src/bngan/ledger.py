@@ -556,9 +556,28 @@ def ledger_table(verdicts: Sequence[Verdict]) -> TextTable:
     return TextTable(("#", "claim", "source", "chapter", "verdict", "deciding numbers"), rows, wrap=(1, 2, 4, 5))
 
 
+def measured_verdict(key: str, checks: Sequence[tuple[Check, object, object]]) -> Verdict:
+    """The verdict of a claim decided in its chapter by an analysis that is not a pair of
+    registered experiments (:data:`bngan.claims.ELSEWHERE`), in the ledger's vocabulary: each
+    ``(check, baseline, treatment)`` names its arms by the check's ``baseline``/``treatment`` and
+    gives their per-seed values (a :class:`bngan.stats.Measured`, or any RunSet), read by the same
+    rules as the ledger's checks. Pass the result to :func:`chapter_verdicts` (``measured=``) so the
+    chapter's table shows the word and the book-wide correction counts its directional checks."""
+    elsewhere = {e.key: e for e in ELSEWHERE}
+    if key not in elsewhere:
+        raise ValueError(f"key must be one of the claims decided elsewhere ({', '.join(elsewhere)}); got {key!r}")
+    if not checks:
+        raise ValueError(f"checks must hold at least one (check, baseline, treatment) for claim {key}")
+    e = elsewhere[key]
+    results = tuple(_read(check, {check.baseline: a, check.treatment: b}) for check, a, b in checks)
+    claim = Claim(key, e.claim, e.decided_in, e.chapter, tuple(check for check, _, _ in checks))
+    return Verdict(claim, results)
+
+
 def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
     """A chapter's verdict table: its ledger rows (from ``verdicts``) and its claims decided
-    by other analyses, with the function that decides each, in the chapter's order."""
+    by other analyses, in the chapter's order: the word of each that ``verdicts`` holds (a
+    :func:`measured_verdict`), else the function that decides it."""
     by_key = {v.claim.key: v for v in verdicts if v.claim.chapter == chapter}
     missing = [c.key for c in CLAIMS if c.chapter == chapter and c.key not in by_key]
     if missing:
@@ -568,7 +587,8 @@ def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
     for key in chapter_keys(chapter):
         if key in by_key:
             v = by_key[key]
-            rows.append((key, v.claim.claim, _staged(v), _with_note(v)))
+            deciding = _with_note(v) if key not in elsewhere else f"{v.numbers} ({elsewhere[key].decided_in})"
+            rows.append((key, v.claim.claim, _staged(v), deciding))
         else:
             e = elsewhere[key]
             rows.append((key, e.claim, "decided in this chapter's text", f"{e.decided_in} ({e.function})"))
@@ -576,12 +596,14 @@ def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
 
 
 def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seeds: Sequence[int] | None = None,
-                     **evaluate_options) -> TextTable:
+                     measured: Sequence[Verdict] = (), **evaluate_options) -> TextTable:
     """Evaluate one chapter's ledger claims (as :func:`evaluate`: its runs trained where missing,
     with ``seeds`` if given) and render its verdict table (:func:`chapter_table`) with the
     book-wide decision: every other chapter's claims are read from what is already cached or
     recorded (never trained here), at their own seeds, and the correction spans them all, so a
-    chapter's table and chapter 10 show the same words."""
+    chapter's table and chapter 10 show the same words. ``measured`` holds the chapter's
+    :func:`measured_verdict` s, shown in place of "decided in this chapter's text" and corrected
+    with the rest."""
     chosen = [c for c in CLAIMS if c.chapter == chapter]
     if not chosen and not any(e.chapter == chapter for e in ELSEWHERE):
         chapters = sorted({c.chapter for c in CLAIMS})
@@ -590,14 +612,15 @@ def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seed
     own = evaluate(chosen, profile=p, seeds=seeds, **evaluate_options)
     reading = {k: v for k, v in evaluate_options.items() if k in ("root", "gate")}
     rest = evaluate([c for c in CLAIMS if c.chapter != chapter], profile=p, train=False, **reading)
-    return chapter_table(chapter, book_wide(own + rest))
+    return chapter_table(chapter, book_wide(own + rest + list(measured)))
 
 
 def book_wide(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    """``verdicts`` (of the whole ledger, evaluated in parts) corrected together, in the ledger's
-    order: the decision chapter 10 shows."""
+    """``verdicts`` (of the whole ledger, evaluated in parts, and any claims decided elsewhere)
+    corrected together, in the ledger's order: the decision chapter 10 shows."""
     by_key = {v.claim.key: v for v in verdicts}
-    ordered = [by_key[c.key] for c in CLAIMS if c.key in by_key]
+    order = [c.key for c in CLAIMS] + [e.key for e in ELSEWHERE]
+    ordered = [by_key[k] for k in order if k in by_key]
     return correct([v.claim for v in ordered],
                    [[replace(r, corrected=None, family=0) for r in v.results] for v in ordered])
 

@@ -491,3 +491,21 @@ def learning_curves(points, *, threshold: float | None = None) -> Figure:
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
+
+
+def gate_references(references: Mapping[str, float], threshold: float, *, ax: Axes | None = None,
+                    title: str | None = None) -> Axes:
+    """The learning gate's reference generators as horizontal bars of their FID, lowest first,
+    coloured by what the gate says of a run that scored it, with the threshold as a line."""
+    ax = ax if ax is not None else plt.subplots(figsize=(7, 0.32 * len(references) + 0.8))[1]
+    ordered = sorted(references.items(), key=lambda kv: kv[1])
+    names, fids = [k for k, _ in ordered], [v for _, v in ordered]
+    colours = ["#2e7d32" if fid <= threshold else "#c62828" for fid in fids]
+    ax.barh(range(len(fids)), fids, color=colours)
+    ax.set_yticks(range(len(fids)), names)
+    ax.invert_yaxis()
+    ax.axvline(threshold, color="black", linestyle="--", linewidth=1)
+    ax.text(threshold, len(fids) - 0.4, f" threshold {threshold:.4g}", va="bottom", fontsize=8)
+    ax.set_xlabel("FID on the classifier's features (green: passes the gate, red: fails)")
+    ax.set_title(title or "")
+    return ax
