@@ -615,3 +615,10 @@ def test_a_claim_decided_in_its_chapter_gets_a_word_by_the_ledgers_rules():
     assert untouched[2] == "decided in this chapter's text"
     with pytest.raises(ValueError, match="key must be one of the claims decided elsewhere"):
         ledger.measured_verdict("4.1", checks)
+
+
+def test_the_ledger_counts_each_comparison_once():
+    """3.6's second check, 6.1's second and 6.2 compare the same runs; 3.4 and 3.5 mirror one
+    comparison: 63 directional checks are 60 distinct comparisons."""
+    directional = sum(check.directional for claim in ledger.CLAIMS for check in claim.checks)
+    assert (directional, ledger.distinct_comparisons(profile="quick")) == (63, 60)

@@ -533,6 +533,28 @@ class Multiplicity:
                 f"{self.reproduced} of them in the predicted direction")
 
 
+def distinct_comparisons(claims: Sequence[Claim] = CLAIMS, profile: str | Profile | None = None) -> int:
+    """How many distinct directional comparisons the claims make at ``profile``, before any run
+    is read: checks whose arms are the same configs (experiment names that share a config) on the
+    same metric count once, mirrored or not. The correction's family is this many, less those
+    whose arms turn out not to have learned."""
+    p = get_profile(profile)
+    found = set()
+    for claim in claims:
+        for check in claim.checks:
+            if not check.directional:
+                continue
+            if isinstance(check, Agreement):
+                found.add(("agreement", tuple(for_profile(n, p).hash() for n in check.setups), check.metric,
+                           check.reference, check.min_classes))
+            elif isinstance(check, Interaction):
+                found.add(("interaction", tuple(for_profile(n, p).hash() for n in check.names), check.metric))
+            else:
+                found.add(("check", frozenset((for_profile(check.baseline, p).hash(),
+                                               for_profile(check.treatment, p).hash())), check.metric))
+    return len(found)
+
+
 def multiplicity(verdicts: Sequence[Verdict]) -> Multiplicity:
     """The ledger's multiplicity counts (see :class:`Multiplicity`), each distinct comparison once."""
     distinct: dict[tuple, CheckResult] = {}
