@@ -509,3 +509,17 @@ def gate_references(references: Mapping[str, float], threshold: float, *, ax: Ax
     ax.set_xlabel("FID on the classifier's features (green: passes the gate, red: fails)")
     ax.set_title(title or "")
     return ax
+
+
+def running_averages(batch_means, traces: Mapping[str, np.ndarray], *, ax: Axes | None = None) -> Axes:
+    """A batch mean drifting over steps (dots) and the running averages that follow it, one line
+    per momentum (``traces``: label -> running mean at each step)."""
+    ax = ax if ax is not None else plt.subplots(figsize=(7, 3))[1]
+    steps = np.arange(1, len(batch_means) + 1)
+    ax.plot(steps, batch_means, ".", color="0.55", ms=4, label="batch mean at each step")
+    for label, trace in traces.items():
+        ax.plot(steps, trace, lw=1.8, label=label)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("mean of one feature")
+    ax.legend(fontsize=8)
+    return ax
