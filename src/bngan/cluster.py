@@ -252,7 +252,7 @@ def _train_unit(config_json: str, seeds: list[int], root: str, device: str, thre
         seconds = run.record.get("session_s") or run.record.get("elapsed_s") or 0.0
         result = {"seed": run.seed, "status": run.status, "origin": run.origin or "cached",
                   "resumed_at": run.resumed_at, "steps": run.steps_done, "seconds": float(seconds),
-                  "node": socket.gethostname()}
+                  "node": socket.gethostname(), "pid": os.getpid()}
         if ship:
             folder = Path(run.path)
             result["files"] = {name: (folder / name).read_bytes() for name in SHIPPED if (folder / name).exists()}
