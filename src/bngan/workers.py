@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from .cluster import Sweep, _last_line, _train_unit, missing, units
+from .cluster import Sweep, _last_line, _train_unit, distinct, missing, units
 from .runs import check_seeds, runs_root
 from .train import _check_config
 
@@ -147,7 +147,7 @@ def train_in_processes(sweeps: Sequence[Sweep], workers: int, *, root=None, devi
     device = torch.device(device)
     root = str(runs_root(root).resolve())
     on_gpu = device.type != "cpu"
-    todo = units(missing(checked, root), on_gpu=on_gpu)
+    todo = units(missing(distinct(checked), root), on_gpu=on_gpu)
     if not todo:
         return {}
     threads = threads_per_run(workers)
