@@ -16,6 +16,7 @@ from .claims import CLAIMS, Agreement, Claim, Interaction
 from .config import ExperimentConfig
 from .profiles import Profile, get_profile
 from .registry import for_profile
+from .runs import safe_run_name
 
 #: The budgets whose runs are committed (:mod:`bngan.results`): ``quick``, and ``larger``, the
 #: scale check's budget of ``quick`` (:func:`larger`).
@@ -65,19 +66,22 @@ def larger(profile: str | Profile | None = None, *, steps: int = 4, width: float
     return budget.apply(p).with_overrides(name=f"{p.name} x{steps} steps x{width:g} width")
 
 
-def budget_profile(budget: str) -> Profile:
-    """The profile of a committed budget: ``quick``, or ``larger`` (:func:`larger` of ``quick``);
-    a one-line ValueError naming ``budget`` otherwise."""
-    if budget == "quick":
-        return get_profile("quick")
+def budget_profile(budget: str | Profile) -> Profile:
+    """The profile a results file is for: ``larger`` (:func:`larger` of ``quick``), a profile's
+    name (``quick``, ...; a one-line ValueError for another), or a :class:`Profile` as given."""
+    if isinstance(budget, Profile):
+        return budget
     if budget == "larger":
         return larger("quick")
-    raise ValueError(f"budget must be one of {', '.join(BUDGETS)}; got {budget!r}")
+    try:
+        return get_profile(budget)
+    except ValueError:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)} (or a profile's name); got {budget!r}") from None
 
 
-def budget_of(profile: Profile) -> str | None:
-    """The committed budget whose profile has ``profile``'s name, or ``None`` (``smoke``, ``full``)."""
-    for budget in BUDGETS:
-        if budget_profile(budget).name == profile.name:
-            return budget
-    return None
+def budget_name(profile: Profile) -> str:
+    """The name of ``profile``'s results file: ``larger`` for the scale check's budget of
+    ``quick``, else the profile's name made a file name (``quick``, ``smoke``, ...)."""
+    if profile.name == larger("quick").name:
+        return "larger"
+    return safe_run_name(profile.name)

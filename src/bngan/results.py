@@ -42,15 +42,19 @@ from typing import Any
 from .claims import CLAIMS, METRICS, Agreement, Claim
 from .config import ExperimentConfig
 from .learning import threshold_for
-from .plan import BUDGETS, budget_of, budget_profile, plan
+from .plan import BUDGETS, budget_name, budget_profile, plan
 from .profiles import PROFILES, Profile
 from .registry import for_profile
 from .runs import FINISHED, Run, RunDir
 from .train import cached_run
 
 RESULTS_ENV = "BNGAN_RESULTS"
-#: Two records of one run disagree when fid or recon_mse differ by more than this, relatively.
+#: Two records of one run disagree when a headline metric (:data:`COMPARED`) differs by more than
+#: this, relatively.
 AGREE = 1e-9
+#: The metrics compared between a cached run and its recorded row: an image run's FID and
+#: reconstruction error, a toy run's MMD.
+COMPARED = ("fid", "recon_mse", "mmd")
 #: Bad rows named one by one before the rest are counted in one line.
 SHOWN_ERRORS = 5
 
@@ -77,11 +81,11 @@ def results_dir() -> Path:
     return Path(bngan.__file__).resolve().parents[2] / "results"
 
 
-def results_file(budget: str, folder: str | os.PathLike[str] | None = None) -> Path:
-    """The file of a committed budget (``quick`` or ``larger``) in ``folder`` (default
-    :func:`results_dir`)."""
-    budget_profile(budget)  # checks the name
-    return (Path(folder) if folder is not None else results_dir()) / f"{budget}.jsonl"
+def results_file(budget: str | Profile, folder: str | os.PathLike[str] | None = None) -> Path:
+    """The results file of a budget (``quick``, ``larger``, or any profile: ``smoke.jsonl`` for
+    the tests) in ``folder`` (default :func:`results_dir`)."""
+    name = budget_name(budget_profile(budget))
+    return (Path(folder) if folder is not None else results_dir()) / f"{name}.jsonl"
 
 
 @dataclass
@@ -239,8 +243,8 @@ def check_row(row: Any, profile: Profile, configs: dict[str, ExperimentConfig]) 
     if name not in configs:
         try:
             configs[name] = for_profile(name, profile)
-        except ValueError as err:
-            return str(err)
+        except ValueError as err:  # an unknown name: its message's first part, not the list of known ones
+            return str(err).split(";")[0]
     if configs[name].hash() != row["hash"]:
         return (f"config hash {row['hash']} is not {name}'s at {profile.name} in this checkout "
                 f"({configs[name].hash()}): re-export it (`bngan results export`)")
@@ -283,14 +287,11 @@ _READ: dict[tuple, dict[tuple[str, int], RecordedRun]] = {}
 
 
 def recorded(profile: Profile, folder: str | os.PathLike[str] | None = None) -> dict[tuple[str, int], RecordedRun]:
-    """The committed runs of ``profile``'s budget by (config hash, seed): empty for a profile
-    without committed results (``smoke``, ``full``) or without its file. Read once per file
-    version; the rows that cannot be used are named on stderr then (at most
-    :data:`SHOWN_ERRORS` of them, and how many more)."""
-    budget = budget_of(profile)
-    if budget is None:
-        return {}
-    path = results_file(budget, folder)
+    """The recorded runs of ``profile`` (its results file, :func:`results_file`) by (config
+    hash, seed): empty where there is no file (the repository commits ``quick`` and
+    ``larger``). Read once per file version; the rows that cannot be used are named on stderr
+    then (at most :data:`SHOWN_ERRORS` of them, and how many more)."""
+    path = results_file(profile, folder)
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -319,10 +320,11 @@ _SAID: set[tuple[str, int]] = set()
 
 
 def disagreement(cached: Run, row: RecordedRun) -> str | None:
-    """A line naming both machines when the cached run and its recorded row differ in fid or
-    recon_mse by more than :data:`AGREE` relatively (``None`` when they agree)."""
+    """A line naming both machines when the cached run and its recorded row differ in a metric
+    of :data:`COMPARED` by more than :data:`AGREE` relatively, or in status (``None`` when they
+    agree)."""
     differ = []
-    for metric in ("fid", "recon_mse"):
+    for metric in COMPARED:
         a, b = cached.metrics.get(metric), row.metrics.get(metric)
         if a is None and b is None:
             continue
@@ -439,17 +441,21 @@ def training_note(missing: Mapping[str, Lacking], profile: Profile, workers: int
 # --------------------------------------------------------------------------- export
 
 
-def export(claims: Sequence[Claim] = CLAIMS, profile: str = "quick", root=None,
+def export(claims: Sequence[Claim] = CLAIMS, profile: str | Profile = "quick", root=None,
            path: str | os.PathLike[str] | None = None, *, seeds: Sequence[int] | None = None) -> Path:
-    """Write every finished run of the ledger's plan for the budget ``profile`` (``quick`` or
-    ``larger``) in the run cache (``root``, default the runs folder) into ``path`` (default
-    :func:`results_file`), merged with the rows already there: a row of the same (config hash,
-    seed) is replaced by the cache's, a row this checkout cannot use (another config hash after
-    an engine change, a broken line) is dropped, and is counted in the one line this prints."""
-    if profile not in BUDGETS:
-        raise ValueError(f"profile must be one of {', '.join(BUDGETS)}; got {profile!r}")
+    """Write every finished run of the ledger's plan at ``profile`` (the committed budgets
+    :data:`bngan.plan.BUDGETS`, ``quick`` and ``larger``; any profile for a test) in the run
+    cache (``root``, default the runs folder) into ``path`` (default :func:`results_file`),
+    merged with the rows already there: a row of the same (config hash, seed) is replaced by the
+    cache's, a row this checkout cannot use (another config hash after an engine change, a
+    broken line) is dropped, and is counted in the one line this prints. Nothing is trained."""
+    if isinstance(profile, str) and profile not in BUDGETS:
+        try:
+            budget_profile(profile)
+        except ValueError:
+            raise ValueError(f"profile must be one of {', '.join(BUDGETS)}; got {profile!r}") from None
     p = budget_profile(profile)
-    target = Path(path) if path is not None else results_file(profile)
+    target = Path(path) if path is not None else results_file(p)
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     dropped = 0
     if target.exists():
