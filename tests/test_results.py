@@ -130,12 +130,13 @@ def test_recorded_runs_count_as_finished(folder, tmp_path):
 def test_the_estimate_uses_finished_runs_of_the_same_experiment_else_a_stated_guess():
     config = for_profile("blindspot:bn-shift", SMOKE)
     timed = results.Lacking(config, (1,), (100.0, 120.0))
-    untimed = results.Lacking(config, (0, 1), ())
+    untimed = results.Lacking(for_profile("blindspot:no-bn-shift", SMOKE), (0, 1), ())
     assert results.estimate({"a": timed}, SMOKE, 1) == (1, 110.0, "from the times of finished runs of the same "
                                                                  "experiments")
     runs, seconds, how = results.estimate({"a": timed, "b": untimed}, SMOKE, 2)
     assert runs == 3 and seconds == pytest.approx((110 + 2 * results.GUESS_SECONDS["smoke"]) / 2)
     assert how == "a guess of 3 s per run at smoke where no run of the experiment has finished"
+    assert results.estimate({"a": timed, "b": results.Lacking(config, (1,), ())}, SMOKE)[0] == 1  # one run, two names
     big = larger("quick")
     assert results.guess_seconds(big) == pytest.approx(results.GUESS_SECONDS["quick"] * 4 * 2 ** 2)
 

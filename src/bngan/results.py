@@ -405,18 +405,21 @@ def guess_seconds(profile: Profile) -> float:
 
 
 def estimate(missing: Mapping[str, Lacking], profile: Profile, workers: int = 1) -> tuple[int, float, str]:
-    """How many runs ``missing`` holds and about how long training them takes on ``workers``
-    workers: each as long as its experiment's finished runs took on average, else
-    :func:`guess_seconds`; the total shared out over the workers. Also says how it was
-    estimated."""
+    """How many runs ``missing`` holds (a run of names that share a config counted once) and
+    about how long training them takes on ``workers`` workers: each as long as its
+    experiment's finished runs took on average, else :func:`guess_seconds`; the total shared
+    out over the workers. Also says how it was estimated."""
     runs, total, guessed = 0, 0.0, 0
+    seen: set[tuple[str, int]] = set()
     for lack in missing.values():
-        runs += len(lack.seeds)
+        seeds = [s for s in lack.seeds if (lack.config.hash(), s) not in seen]
+        seen.update((lack.config.hash(), s) for s in seeds)
+        runs += len(seeds)
         if lack.seconds:
-            total += len(lack.seeds) * sum(lack.seconds) / len(lack.seconds)
+            total += len(seeds) * sum(lack.seconds) / len(lack.seconds)
         else:
-            total += len(lack.seeds) * guess_seconds(profile)
-            guessed += len(lack.seeds)
+            total += len(seeds) * guess_seconds(profile)
+            guessed += len(seeds)
     how = ("from the times of finished runs of the same experiments" if not guessed else
            f"a guess of {_duration(guess_seconds(profile))} per run at {profile.name}"
            + (" where no run of the experiment has finished" if guessed < runs else ""))
