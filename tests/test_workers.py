@@ -121,3 +121,17 @@ def test_names_that_share_a_config_train_its_run_once(tmp_path, monkeypatch):
     failed = workers.train_in_processes([Sweep("x", config, (0,)), Sweep("y", config.vary(name="other"), (0,))], 1,
                                         root=tmp_path, progress=False)
     assert failed == {} and calls == [[0]] and cached_run(config, 0, tmp_path) is not None
+
+
+def test_a_sweep_whose_runs_are_all_cached_starts_no_worker(tmp_path, monkeypatch, capsys):
+    config = tiny(name="tiny-cached")
+    run_experiment(config, seeds=[0, 1], root=tmp_path, progress=False, workers=1)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a worker pool was started")
+
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", refuse)
+    again = run_experiment(config, seeds=[0, 1], root=tmp_path, progress=True, workers=2)
+    assert [(r.seed, r.origin) for r in again] == [(0, "cached"), (1, "cached")]
+    assert capsys.readouterr().out.splitlines() == ["tiny-cached seed 0: cached", "tiny-cached seed 1: cached"]
+    assert set(run_series({"a": config}, seeds=[0, 1], root=tmp_path, progress=False, workers=2)) == {"a"}

@@ -43,7 +43,7 @@ from .plan import experiments_needed, larger, plan, seeds_for as _seeds  # noqa:
 from .profiles import Profile, get_profile
 from .results import lacking, recorded, recorded_threshold, say_disagreement
 from .train import cached_run
-from .workers import check_workers, resolve_workers, train_in_processes
+from .workers import all_finished, check_workers, resolve_workers, train_in_processes
 from .stats import ALPHA, Comparison, compare, holm, interaction, rank_correlation
 from .tables import TextTable
 
@@ -293,7 +293,7 @@ def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=
         else:
             on = check_device(device) if device is not None else default_device()
             n = resolve_workers(workers, on)
-            if n > 1 and on.type == "cpu" and not group:
+            if n > 1 and on.type == "cpu" and not group and not all_finished(sweeps, root):
                 train_in_processes(sweeps, n, root=root, device=on, progress=progress)
                 train = False  # what the workers could train is in the cache now
     runs = {}

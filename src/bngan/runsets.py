@@ -16,7 +16,7 @@ from .registry import series_entries, for_profile
 from .runs import Run, check_seeds
 from .tables import TextTable, significant
 from .train import cached_run, train_run, train_runs, trains_together
-from .workers import check_workers, resolve_workers, run_threads, threads_per_run, train_in_processes
+from .workers import all_finished, check_workers, resolve_workers, run_threads, threads_per_run, train_in_processes
 
 
 @dataclass
@@ -121,8 +121,8 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     chosen = check_device(device) if device is not None else default_device()
     n = resolve_workers(workers, chosen)
     together = trains_together(chosen, len(seeds), group=group, graph=graph)
-    if n > 1 and chosen.type == "cpu" and not together:
-        sweep = Sweep(label or config.name, config, tuple(seeds))
+    sweep = Sweep(label or config.name, config, tuple(seeds))
+    if n > 1 and chosen.type == "cpu" and not together and not all_finished([sweep], root):
         return _in_workers([sweep], n, root=root, device=chosen, progress=progress)[sweep.label]
     with run_threads(threads_per_run(n) if chosen.type == "cpu" and not together else None):
         if together:  # the seeds finish together: lines at the end
@@ -209,11 +209,12 @@ def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str 
                                      (p.toy_seeds if config.data.kind == "toy" else p.seeds))
                   for label, config in chosen.items()}
         sweeps = [Sweep(label, config, tuple(wanted[label])) for label, config in chosen.items()]
-        if cluster is None:
+        if cluster is not None:
+            train_on_ray(sweeps, cluster, root=root, device=_cluster_device(device), progress=progress)
+            return {label: cached_experiment(config, seeds=wanted[label], root=root, label=label)
+                    for label, config in chosen.items()}
+        if not all_finished(sweeps, root):  # else each experiment below reads its runs once
             return _in_workers(sweeps, n, root=root, device=on, progress=progress)
-        train_on_ray(sweeps, cluster, root=root, device=_cluster_device(device), progress=progress)
-        return {label: cached_experiment(config, seeds=wanted[label], root=root, label=label)
-                for label, config in chosen.items()}
     return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
                                   progress=progress, label=label, group=group, graph=graph, workers=n)
             for label, exp in series_entries(series).items()}

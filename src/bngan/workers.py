@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from .cluster import Sweep, _last_line, _train_unit, distinct, missing, units
-from .runs import check_seeds, runs_root
+from .runs import cached_run_matches, check_seeds, run_dir, runs_root
 from .train import _check_config
 
 WORKERS_ENV = "BNGAN_WORKERS"
@@ -92,6 +92,19 @@ def run_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def all_finished(sweeps: Iterable[Sweep], root=None) -> bool:
+    """Whether the runs folder holds a finished run of every (config, seed) of ``sweeps``, by
+    their records alone (no weights or history read): when it does, a sweep starts no worker
+    and reads its runs once. A run whose other files turn out damaged is then trained again in
+    this process, at the sweep's thread count."""
+    for sweep in sweeps:
+        for seed in sweep.seeds:
+            rd = run_dir(sweep.config, seed, root)
+            if not (rd.finished and cached_run_matches(rd, sweep.config, seed)):
+                return False
+    return True
 
 
 def context() -> multiprocessing.context.BaseContext:
