@@ -184,7 +184,7 @@ def test_a_locked_run_is_one_line_naming_the_lock(tmp_path, capsys):
 def test_verdicts_prints_the_ledger_of_the_chapters_asked_for(tmp_path, capsys):
     from bngan import ledger
 
-    assert cli.main(["verdicts", "--chapter", "7", "--profile", "smoke", "--root", str(tmp_path)]) == 0
+    assert cli.main(["verdicts", "--chapter", "7", "--profile", "smoke", "--root", str(tmp_path), "--train"]) == 0
     out = capsys.readouterr().out
     keys = [c.key for c in ledger.CLAIMS if c.chapter == 7]
     rows = [line.split()[0] for line in out.splitlines() if line[:1].isdigit() and "." in line.split()[0]]

@@ -212,7 +212,7 @@ def test_a_worker_killed_mid_run_is_retried_and_gives_the_local_run(local_ray, t
 
 
 def test_a_failed_run_is_named_with_the_remote_error_and_the_sweep_goes_on(local_ray, tmp_path, capsys):
-    good, bad = tiny(name="tiny-good"), tiny(name="tiny-bad")
+    good, bad = tiny(name="tiny-good"), tiny(name="tiny-bad", steps=6)  # two configs: names sharing one share its run
     run_dir(bad, 0, tmp_path).path.write_text("a file where the run folder goes: the worker cannot train")
     failed = train_on_ray([Sweep("bad", bad, (0,)), Sweep("good", good, (0,))], Ray(), root=tmp_path)
     assert list(failed) == [(bad.hash(), 0)] and "is a file, not a folder" in failed[(bad.hash(), 0)]

@@ -1,4 +1,5 @@
-"""Command line: ``bngan list``, ``bngan run NAME``, ``bngan show RUN_DIR``, ``bngan verdicts``."""
+"""Command line: ``bngan list``, ``bngan run NAME``, ``bngan show RUN_DIR``, ``bngan verdicts``,
+``bngan results export``."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     _say_if_graph_cannot_apply(args)
     runs = run_experiment(args.name, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
-                          group=args.group, graph=args.graph, backend=_backend(args))
+                          group=args.group, graph=args.graph, backend=_backend(args), workers=args.workers)
     print(f"{args.name} at profile {profile.name}:")
     for run in runs:
         print(f"  {run.path}\n    {run.summary()}")
@@ -146,7 +147,11 @@ def _run_folder(name: str, root: str | None) -> Path:
 
 def _verdicts(args: argparse.Namespace) -> int:
     from . import ledger
+    from .devices import check_device, default_device
     from .profiles import get_profile
+    from .results import lacking, training_note
+    from .tables import TextTable
+    from .workers import resolve_workers
 
     chapters = sorted({c.chapter for c in ledger.CLAIMS})
     wanted = args.chapter or chapters
@@ -156,13 +161,39 @@ def _verdicts(args: argparse.Namespace) -> int:
     claims = [c for c in ledger.CLAIMS if c.chapter in wanted]
     profile = get_profile(args.profile)
     _say_if_graph_cannot_apply(args)
-    verdicts = ledger.evaluate(claims, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
-                               progress=True, group=args.group, graph=args.graph, backend=_backend(args))
+    backend = _backend(args)
+    workers = (resolve_workers(args.workers, check_device(args.device) if args.device is not None else default_device())
+               if backend == "local" else 1)
+    missing = lacking(ledger._plan(claims, profile, args.seeds), profile, args.root)
+    unfinished = {}
+    if missing:
+        print(training_note(missing, profile, workers) + ("; training them now" if args.train else
+                                                          "; `bngan verdicts --train` trains them"), flush=True)
+        if not args.train:
+            unfinished = ledger._unfinished(claims, profile, {"seeds": args.seeds, "root": args.root}, missing)
+    ready = [c for c in claims if c.key not in unfinished]
+    verdicts = ledger.evaluate(ready, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
+                               progress=True, group=args.group, graph=args.graph, backend=backend,
+                               workers=args.workers, train=args.train) if ready else []
     print(f"claims ledger at profile {profile.name} (chapter 10 explains how a verdict is made):")
-    print(ledger.ledger_table(verdicts))
+    table = ledger.ledger_table(verdicts)
+    decided = {row[0]: row for row in table.rows}
+    rows = [decided[c.key] if c.key in decided else
+            (c.key, c.claim, c.source, str(c.chapter), f"unfinished ({unfinished[c.key][0]} of {unfinished[c.key][1]} "
+             f"runs)", "waits for its runs (`--train`)") for c in claims]
+    print(TextTable(table.header, rows, wrap=tuple(sorted(table.wrap))))
     counts = ledger.tally(verdicts)
-    print(f"{len(verdicts)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
-    print(ledger.multiplicity(verdicts))
+    print(f"{len(claims)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+          + (f", {len(unfinished)} unfinished" if unfinished else ""))
+    print(ledger.multiplicity(verdicts) if not unfinished else
+          f"{ledger.multiplicity(verdicts)} (over the {len(verdicts)} claims whose runs have all finished)")
+    return 0
+
+
+def _results_export(args: argparse.Namespace) -> int:
+    from .results import export
+
+    export(profile=args.profile, root=args.root, path=args.path)
     return 0
 
 
@@ -181,6 +212,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
                         help="train the missing runs as Ray tasks: on a local Ray started for the call (no "
                              "ADDRESS), or on a running cluster ('auto', 'ray://host:port'); needs bngan[ray]")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="train the missing runs in N worker processes, each run with cores/N torch threads "
+                             "(default: $BNGAN_WORKERS, else one per core on a CPU, 1 on a GPU)")
     parser.add_argument("--ray-results", choices=("auto", "shared", "ship"), default=None,
                         help="with --ray: workers write into the runs folder (shared, the same path on every node) "
                              "or send their runs back (ship); auto: shared on a local Ray, else ship")
@@ -198,9 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("name", help="experiment name, e.g. table2:10 (see `bngan list`)")
     _add_run_options(run)
     run.set_defaults(func=_run)
-    verdicts = sub.add_parser("verdicts", help="the claims ledger: each claim's verdict from the cached runs "
-                                                "(training the runs it lacks)")
+    verdicts = sub.add_parser("verdicts", help="the claims ledger: each claim's verdict from the cached runs and the "
+                                                "committed results (--train trains the runs neither holds)")
     verdicts.add_argument("--chapter", type=int, nargs="+", default=None, help="only these chapters' claims")
+    verdicts.add_argument("--train", action="store_true",
+                          help="train the runs neither the run cache nor the committed results hold (default: say "
+                               "how many and about how long, and mark their claims unfinished)")
     _add_run_options(verdicts)
     verdicts.set_defaults(func=_verdicts)
     show = sub.add_parser("show", help="summarise a run directory and draw its figure")
@@ -208,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--save", default=None, help="figure path (default: RUN_DIR/summary.png)")
     show.add_argument("--root", default=None, help="runs folder to find RUN_DIR's name in (default: as for run)")
     show.set_defaults(func=_show)
+    results = sub.add_parser("results", help="the committed run results (results/quick.jsonl, results/larger.jsonl)")
+    actions = results.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="write the finished runs the ledger reads from the run cache into the "
+                                               "results file, merged with the rows already there")
+    export.add_argument("--profile", choices=("quick", "larger"), default="quick",
+                        help="quick, or larger: the scale check's budget (4x the steps, 2x the widths)")
+    export.add_argument("--path", default=None, help="results file (default: results/<profile>.jsonl in the "
+                                                     "repository, or in $BNGAN_RESULTS)")
+    export.add_argument("--root", default=None, help="runs folder to read (default: as for run)")
+    export.set_defaults(func=_results_export)
     return parser
 
 

@@ -127,6 +127,20 @@ def missing(sweeps: Iterable[Sweep], root=None) -> list[Sweep]:
     return found
 
 
+def distinct(sweeps: Iterable[Sweep]) -> list[Sweep]:
+    """The sweeps with each (config hash, seed) once: experiment names that share a config share
+    its runs, so a seed a later setting of the same config repeats is left out (two tasks
+    would otherwise train one run, and the second find it locked)."""
+    seen: set[tuple[str, int]] = set()
+    found = []
+    for sweep in sweeps:
+        seeds = tuple(s for s in sweep.seeds if (sweep.config.hash(), s) not in seen)
+        seen.update((sweep.config.hash(), s) for s in seeds)
+        if seeds:
+            found.append(Sweep(sweep.label, sweep.config, seeds))
+    return found
+
+
 def units(sweeps: Sequence[Sweep], *, on_gpu: bool) -> list[Sweep]:
     """The tasks: on a GPU one per setting (its missing seeds as one group), else one per seed."""
     if on_gpu:
@@ -154,7 +168,7 @@ def train_on_ray(sweeps: Sequence[Sweep], backend: Ray, *, root=None, device: st
         checked.append(Sweep(sweep.label, sweep.config, tuple(check_seeds(sweep.seeds))))
     ray = _import_ray()
     root = str(runs_root(root).resolve())
-    todo = missing(checked, root)
+    todo = missing(distinct(checked), root)
     if not todo:
         return {}
     started = _connect(ray, backend)
@@ -252,7 +266,7 @@ def _train_unit(config_json: str, seeds: list[int], root: str, device: str, thre
         seconds = run.record.get("session_s") or run.record.get("elapsed_s") or 0.0
         result = {"seed": run.seed, "status": run.status, "origin": run.origin or "cached",
                   "resumed_at": run.resumed_at, "steps": run.steps_done, "seconds": float(seconds),
-                  "node": socket.gethostname()}
+                  "node": socket.gethostname(), "pid": os.getpid()}
         if ship:
             folder = Path(run.path)
             result["files"] = {name: (folder / name).read_bytes() for name in SHIPPED if (folder / name).exists()}

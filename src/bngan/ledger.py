@@ -44,13 +44,17 @@ import numpy as np
 from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, SOURCES,  # noqa: F401
                      TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere, Interaction,
                      chapter_keys)
-from .budget import Budget
 from .config import ExperimentConfig
+from .devices import check_device, default_device
 from .registry import for_profile
 from .cluster import Ray, Sweep, as_backend, train_on_ray
 from .runsets import RunSet, cached_experiment, run_experiment
 from .learning import arm_learning
+from .plan import experiments_needed, larger, plan, seeds_for as _seeds  # noqa: F401 - ledger.larger and the rest stay
 from .profiles import Profile, get_profile
+from .results import lacking, recorded, recorded_threshold, say_disagreement
+from .train import cached_run
+from .workers import all_finished, check_workers, resolve_workers, train_in_processes
 from .stats import ALPHA, Comparison, Welch, benjamini_hochberg, compare, interaction, rank_correlation
 from .tables import TextTable
 
@@ -360,48 +364,29 @@ def _signed(x: float) -> str:
 # --------------------------------------------------------------------------- evaluation
 
 
-def experiments_needed(claims: Sequence[Claim] = CLAIMS) -> dict[str, int | None]:
-    """Each experiment the claims compare or rank, with the most seeds any check asks of it."""
-    needed: dict[str, int | None] = {}
-    for claim in claims:
-        for check in claim.checks:
-            names = (check.setups if isinstance(check, Agreement) else check.names if isinstance(check, Interaction)
-                     else (check.baseline, check.treatment))
-            asked = None if isinstance(check, Agreement) else check.seeds
-            for name in names:
-                wanted = [n for n in (needed.get(name), asked) if n is not None]
-                needed[name] = max(wanted) if wanted else None
-    return needed
-
-
-def _seeds(profile: Profile, toy: bool, wanted: int | None) -> tuple[int, ...]:
-    default = profile.toy_seeds if toy else profile.seeds
-    if profile.name == "smoke" or wanted is None or wanted <= len(default):
-        return tuple(default)
-    return tuple(range(wanted))
-
-
 def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None = None,
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
              group: bool | None = None, graph: bool | None = None, gate: bool = True,
-             train: bool = True, backend: str | Ray = "local") -> list[Verdict]:
-    """Every claim's verdict from the runs of its checks (trained where the cache lacks them;
-    with ``train=False`` only the seeds already cached are read; ``backend="ray"`` trains them
-    as one sweep on Ray, :mod:`bngan.cluster`), with the learning gate on
-    each arm (``gate=False`` reads every check as if both arms learned) and the false discovery
-    rate correction over the distinct directional comparisons evaluated together
-    (:func:`correct`).
+             train: bool = True, backend: str | Ray = "local", workers: int | None = None) -> list[Verdict]:
+    """Every claim's verdict from the runs of its checks, with the learning gate on each arm
+    (``gate=False`` reads every check as if both arms learned) and the false discovery rate
+    correction over the distinct directional comparisons evaluated together (:func:`correct`).
+
+    Each run is read from the run cache, else from the committed results (:mod:`bngan.results`;
+    a run in both whose numbers differ is named on stderr, and the cache's is used), else
+    trained (``train=True``; ``train=False`` reads what exists): on Ray with ``backend="ray"``
+    (:mod:`bngan.cluster`), in ``workers`` processes (:mod:`bngan.workers`; default one per core
+    on a CPU), or in this process. A recorded run brings the gate's threshold with it, so the
+    dataset is not loaded to gate it.
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
     with the profile's seeds or as many as a check asks for; ``seeds`` overrides both."""
+    if workers is not None:
+        check_workers(workers)
     p = get_profile(profile)
-    if train and (cluster := as_backend(backend)) is not None:
-        train_on_ray([Sweep(name, config, chosen) for name, (config, chosen) in _plan(claims, p, seeds).items()],
-                     cluster, root=root, device=None if device is None else str(device), progress=progress)
-        train = False  # everything the cluster could train is in the cache now
     runs = _runs(claims, p, seeds=seeds, root=root, device=device, progress=progress, group=group, graph=graph,
-                 train=train)
-    learning = _memo(arm_learning) if gate else None
+                 train=train, backend=backend, workers=workers)
+    learning = _memo(lambda arm: arm_learning(arm, threshold=recorded_threshold(arm))) if gate else None
     read = [[_read(check, runs, learning) for check in claim.checks] for claim in claims]
     return correct(claims, read)
 
@@ -423,23 +408,56 @@ def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]]) -> l
 
 
 def _plan(claims: Sequence[Claim], p: Profile, seeds=None) -> dict[str, tuple[ExperimentConfig, tuple[int, ...]]]:
-    """Each experiment the claims need, as its chapter runs it, with the seeds it gets."""
-    plan = {}
-    for name, wanted in experiments_needed(claims).items():
-        config = for_profile(name, p)
-        plan[name] = config, tuple(seeds) if seeds is not None else _seeds(p, config.data.kind == "toy", wanted)
-    return plan
+    """Each experiment the claims need, as its chapter runs it, with the seeds it gets
+    (:func:`bngan.plan.plan`)."""
+    return plan(claims, p, seeds, configure=for_profile)
 
 
 def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=None, progress=False,
-          group=None, graph=None, train=True) -> dict[str, RunSet]:
-    """Each experiment the claims need, trained or (``train=False``) read from the cache."""
-    if not train:
-        return {name: cached_experiment(config, profile=p, seeds=chosen, root=root, label=name)
-                for name, (config, chosen) in _plan(claims, p, seeds).items()}
-    return {name: run_experiment(config, profile=p, seeds=chosen, root=root, device=device, progress=progress,
-                                 label=name, group=group, graph=graph)
-            for name, (config, chosen) in _plan(claims, p, seeds).items()}
+          group=None, graph=None, train=True, backend: str | Ray = "local",
+          workers: int | None = None) -> dict[str, RunSet]:
+    """Each experiment the claims need: its seeds from the run cache, else from the committed
+    results, else (``train``) trained, as :func:`evaluate` says."""
+    planned = _plan(claims, p, seeds)
+    book = recorded(p)
+    served: dict[str, dict[int, object]] = {}  # the seeds the committed results hold: cached or recorded
+    rest: dict[str, tuple[int, ...]] = {}  # the others: read from the cache, or trained
+    for name, (config, chosen) in planned.items():
+        served[name] = {}
+        for seed in chosen:
+            row = book.get((config.hash(), seed))
+            if row is None:
+                continue
+            cached = cached_run(config, seed, root)
+            if cached is not None:
+                say_disagreement(cached, row)
+            served[name][seed] = cached or row
+        rest[name] = tuple(s for s in chosen if s not in served[name])
+    if train and any(rest.values()):
+        sweeps = [Sweep(name, planned[name][0], seeds_left) for name, seeds_left in rest.items() if seeds_left]
+        if (cluster := as_backend(backend)) is not None:
+            train_on_ray(sweeps, cluster, root=root, device=None if device is None else str(device), progress=progress)
+            train = False  # everything the cluster could train is in the cache now
+        else:
+            on = check_device(device) if device is not None else default_device()
+            n = resolve_workers(workers, on)
+            if n > 1 and on.type == "cpu" and not group and not all_finished(sweeps, root):
+                train_in_processes(sweeps, n, root=root, device=on, progress=progress)
+                train = False  # what the workers could train is in the cache now
+    runs = {}
+    for name, (config, chosen) in planned.items():
+        found = None
+        if rest[name]:
+            found = (run_experiment(config, profile=p, seeds=rest[name], root=root, device=device, progress=progress,
+                                    label=name, group=group, graph=graph, workers=1) if train
+                     else cached_experiment(config, profile=p, seeds=rest[name], root=root, label=name))
+        if not served[name]:
+            runs[name] = found
+            continue
+        order = {seed: i for i, seed in enumerate(chosen)}
+        both = [*(found.runs if found is not None else ()), *served[name].values()]
+        runs[name] = RunSet(name, config, sorted(both, key=lambda r: order.get(r.seed, len(order))))
+    return runs
 
 
 def _arm_id(results, metric: str) -> tuple:
@@ -661,21 +679,14 @@ ADVICE_KEYS = ("1.1", "1.3", "1.4", "1.5", "2.3", "2.5", "2.6", "3.8", "4.2", "5
                "8.1", "8.5")
 
 
-def larger(profile: str | Profile | None = None, *, steps: int = 4, width: float = 2.0) -> Profile:
-    """``profile`` at :class:`bngan.budget.Budget` (``steps``, ``width``), the width at most the
-    paper's, named for what changed: the second budget of a scale check."""
-    p = get_profile(profile)
-    budget = Budget(steps, min(width, 1.0 / p.width_scale))
-    return budget.apply(p).with_overrides(name=f"{p.name} x{steps} steps x{width:g} width")
-
-
 def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, large: Profile | None = None,
                 train: bool = True, **evaluate_options) -> TextTable:
     """Each claim decided at two budgets, ``small`` (the profile) and ``large`` (default
     :func:`larger` of it), side by side with whether the verdict held: does a finding at the
     short budget survive a longer run of wider networks? With ``train=False`` the larger
-    budget is read from the cache only, and a claim whose larger runs have not all finished
-    says how many have, instead of a verdict."""
+    budget is read from the cache and the committed results only, and a claim whose larger runs
+    have not all finished says how many have, instead of a verdict. ``evaluate_options``
+    (``seeds``, ``root``, ``workers``, ...) reach both :func:`evaluate` calls."""
     p = get_profile(small)
     big = larger(p) if large is None else large
     at_small = evaluate(claims, profile=p, **evaluate_options)
@@ -693,14 +704,17 @@ def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, 
                      wrap=(1, 2, 3))
 
 
-def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping) -> dict[str, tuple[int, int]]:
-    """Claims whose runs at ``p`` are not all in the cache: key -> (runs cached, runs wanted)."""
-    plan = _plan(claims, p, options.get("seeds"))
-    runs = _runs(claims, p, seeds=options.get("seeds"), root=options.get("root"), train=False)
+def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping, missing=None) -> dict[str, tuple[int, int]]:
+    """Claims whose runs at ``p`` are in neither the cache nor the committed results: key ->
+    (runs there, runs wanted). ``missing`` (:func:`bngan.results.lacking` of the plan) when
+    known already."""
+    planned = _plan(claims, p, options.get("seeds"))
+    missing = lacking(planned, p, options.get("root")) if missing is None else missing
     out = {}
     for claim in claims:
         names = experiments_needed([claim])
-        done, wanted = sum(len(runs[n]) for n in names), sum(len(plan[n][1]) for n in names)
+        wanted = sum(len(planned[n][1]) for n in names)
+        done = wanted - sum(len(missing[n].seeds) for n in names if n in missing)
         if done < wanted:
             out[claim.key] = (done, wanted)
     return out

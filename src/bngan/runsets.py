@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cluster import Ray, Sweep, as_backend, train_on_ray
+from .cluster import Ray, Sweep, as_backend, missing, train_on_ray
 from .config import ExperimentConfig
 from .devices import check_device, default_device
 from .profiles import Profile, get_profile
@@ -16,7 +16,7 @@ from .registry import series_entries, for_profile
 from .runs import Run, check_seeds
 from .tables import TextTable, significant
 from .train import cached_run, train_run, train_runs, trains_together
-
+from .workers import all_finished, check_workers, resolve_workers, run_threads, threads_per_run, train_in_processes
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _final_value(run: Run, metric: str) -> float:
 def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile | None = None,
                    seeds: Iterable[int] | None = None, root=None, device=None, progress: bool = True,
                    label: str | None = None, group: bool | None = None, graph: bool | None = None,
-                   backend: str | Ray = "local") -> RunSet:
+                   backend: str | Ray = "local", workers: int | None = None) -> RunSet:
     """Train (or load from the cache) one experiment for each seed.
 
     ``experiment`` is a registered name (``"table2:10"``), run as :func:`for_profile` gives it
@@ -97,10 +97,18 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     one-seed run up to float rounding. ``backend="ray"`` (or a :class:`bngan.cluster.Ray`)
     trains the seeds the cache lacks as Ray tasks and returns what then is in the cache (a seed
     that failed on the cluster is named there and left out).
+
+    ``workers`` processes train the missing seeds side by side (:mod:`bngan.workers`; default
+    ``$BNGAN_WORKERS``, else one per core on a CPU and 1 on a GPU), each run with
+    :func:`bngan.workers.threads_per_run` torch threads, here too when this process trains it,
+    so a run does not depend on which process trained it. A seed that failed in a worker is
+    named on stderr and left out; the others go on.
     """
     if not isinstance(experiment, (str, ExperimentConfig)):
         raise ValueError(f"experiment must be a registered name (see `bngan list`) or an ExperimentConfig; "
                          f"got {experiment!r}")
+    if workers is not None:
+        check_workers(workers)
     p = get_profile(profile)
     config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
     if seeds is None:
@@ -111,17 +119,40 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
                      device=_cluster_device(device), progress=progress)
         return cached_experiment(config, seeds=seeds, root=root, label=label)
     chosen = check_device(device) if device is not None else default_device()
-    if trains_together(chosen, len(seeds), group=group, graph=graph):  # the seeds finish together: lines at the end
-        runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
-        for run in runs if progress else ():
-            print(f"{label or config.name} {seed_status(run)}", flush=True)
-        return RunSet(label or config.name, config, runs)
-    runs = []
-    for seed in seeds:
-        runs.append(train_run(config, seed, root=root, device=device, progress=progress))
-        if progress:
-            print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
+    n = resolve_workers(workers, chosen)
+    together = trains_together(chosen, len(seeds), group=group, graph=graph)
+    sweep = Sweep(label or config.name, config, tuple(seeds))
+    if n > 1 and chosen.type == "cpu" and not together and not all_finished([sweep], root):
+        return _in_workers([sweep], n, root=root, device=chosen, progress=progress)[sweep.label]
+    with run_threads(threads_per_run(n) if chosen.type == "cpu" and not together else None):
+        if together:  # the seeds finish together: lines at the end
+            runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
+            for run in runs if progress else ():
+                print(f"{label or config.name} {seed_status(run)}", flush=True)
+            return RunSet(label or config.name, config, runs)
+        runs = []
+        for seed in seeds:
+            runs.append(train_run(config, seed, root=root, device=device, progress=progress))
+            if progress:
+                print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
     return RunSet(label or config.name, config, runs)
+
+
+def _in_workers(sweeps: Sequence[Sweep], workers: int, *, root, device, progress: bool) -> dict[str, RunSet]:
+    """The sweeps' missing runs trained in ``workers`` processes
+    (:func:`bngan.workers.train_in_processes`), then every seed read from the cache, with a
+    ``cached`` line for each seed that was there before (the trained ones had their line)."""
+    todo = missing(sweeps, root)
+    fresh = {(s.config.hash(), seed) for s in todo for seed in s.seeds}
+    if todo:
+        train_in_processes(todo, workers, root=root, device=device, progress=progress)
+    found = {}
+    for sweep in sweeps:
+        found[sweep.label] = rs = cached_experiment(sweep.config, seeds=sweep.seeds, root=root, label=sweep.label)
+        for run in rs.runs if progress else ():
+            if (sweep.config.hash(), run.seed) not in fresh:
+                print(f"{sweep.label} {seed_status(run)}", flush=True)
+    return found
 
 
 def _cluster_device(device) -> str | None:
@@ -160,23 +191,32 @@ def seed_status(run: Run) -> str:
 def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str | Profile | None = None,
                seeds: Sequence[int] | None = None, root=None, device=None,
                progress: bool = True, group: bool | None = None, graph: bool | None = None,
-               backend: str | Ray = "local") -> dict[str, RunSet]:
+               backend: str | Ray = "local", workers: int | None = None) -> dict[str, RunSet]:
     """Run every experiment of a series (a registered name or a ``{label: experiment}`` dict);
-    registered names run as :func:`for_profile` gives them; ``group``, ``graph`` and ``backend``
-    as in :func:`run_experiment` (on Ray, the whole series is one sweep)."""
-    if (cluster := as_backend(backend)) is not None:
+    registered names run as :func:`for_profile` gives them; ``group``, ``graph``, ``backend``
+    and ``workers`` as in :func:`run_experiment` (on Ray, and in worker processes, the whole
+    series is one sweep)."""
+    if workers is not None:
+        check_workers(workers)
+    cluster = as_backend(backend)
+    on = None if cluster is not None else check_device(device) if device is not None else default_device()
+    n = 1 if on is None else resolve_workers(workers, on)
+    if cluster is not None or (n > 1 and on.type == "cpu" and not group):
         p = get_profile(profile)
         chosen = {label: for_profile(exp, p) if isinstance(exp, str) else exp
                   for label, exp in series_entries(series).items()}
         wanted = {label: check_seeds(seeds if seeds is not None else
                                      (p.toy_seeds if config.data.kind == "toy" else p.seeds))
                   for label, config in chosen.items()}
-        train_on_ray([Sweep(label, config, tuple(wanted[label])) for label, config in chosen.items()], cluster,
-                     root=root, device=_cluster_device(device), progress=progress)
-        return {label: cached_experiment(config, seeds=wanted[label], root=root, label=label)
-                for label, config in chosen.items()}
+        sweeps = [Sweep(label, config, tuple(wanted[label])) for label, config in chosen.items()]
+        if cluster is not None:
+            train_on_ray(sweeps, cluster, root=root, device=_cluster_device(device), progress=progress)
+            return {label: cached_experiment(config, seeds=wanted[label], root=root, label=label)
+                    for label, config in chosen.items()}
+        if not all_finished(sweeps, root):  # else each experiment below reads its runs once
+            return _in_workers(sweeps, n, root=root, device=on, progress=progress)
     return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
-                                  progress=progress, label=label, group=group, graph=graph)
+                                  progress=progress, label=label, group=group, graph=graph, workers=n)
             for label, exp in series_entries(series).items()}
 
 

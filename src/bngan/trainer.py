@@ -298,7 +298,7 @@ class Trainer:
             "steps_per_s": round(self.step / self.elapsed, 3) if self.elapsed > 0 else None,
             "session_s": round(self.session_s, 3),
             "device": device_name(self.device), "threads": torch.get_num_threads(), "versions": versions(),
-            "engine": self.engine,
+            "engine": self.engine, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         record.update(extra or {})
         atomic_torch_save(self._history_payload(), self.rd.history_file)
