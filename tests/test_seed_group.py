@@ -93,9 +93,17 @@ def test_weight_norm_with_tprelu_trains_as_a_group_like_one_seed_runs(tmp_path):
     config = get_experiment("wn:wn", "smoke").vary(steps=4, log_every=1, sample_every=2, eval_every=0,
                                                    n_train=64, n_test=16, n_samples=4, recon_final_steps=2)
     alone, grouped = one_by_one(config, tmp_path / "a", [0, 1]), together(config, tmp_path / "b", [0, 1])
+    # Adam moves a weight by about lr whatever its gradient's size, so a gradient of ~1e-12 that
+    # rounds to the other sign in one path moves that weight 2 lr apart per step: how far apart
+    # the paths may drift depends on the CPU's kernels (seen: 6e-4 after 4 steps on AVX2, under
+    # 1e-5 on AVX-512). A different seed stream or update would move them by the init's scale.
+    adam_bound = 2 * config.train.steps * max(config.train.lr_g, config.train.lr_d)
     for a, b in zip(alone, grouped):
         gaps = largest_gaps(a, b)
-        assert max(gaps.values()) <= 1e-5, {k: v for k, v in gaps.items() if v > 1e-5}
+        samples = gaps.pop("samples")
+        assert samples <= 1.0  # uint8 images may round one level apart
+        assert max(gaps.values()) <= adam_bound, {k: v for k, v in gaps.items() if v > adam_bound}
+        assert np.median(list(gaps.values())) <= 1e-5  # most of the model agrees to rounding
 
 
 BN = {
