@@ -167,6 +167,14 @@ def confirmation_seeds(pilot_seeds: int, n: int) -> tuple[int, ...]:
     return tuple(range(pilot_seeds, pilot_seeds + n))
 
 
+def pilot_seeds(claim: Claim, profile: Profile) -> int:
+    """How many seeds the pilot gave ``claim``'s arms (the profile's, or more where a check
+    asks): its confirmation seeds are numbered after them."""
+    toy = any(check.metric in TOY_METRICS for check in claim.checks if not isinstance(check, Agreement))
+    return max([len(profile.toy_seeds if toy else profile.seeds)]
+               + [check.seeds for check in claim.checks if isinstance(check, Check) and check.seeds])
+
+
 def evaluate_confirmation(plans: Sequence[Planned], *, profile: str | Profile | None = None,
                           claims: Sequence[Claim] = CLAIMS, **evaluate_options) -> list[Verdict]:
     """Decide each planned claim on its confirmation seeds alone (after the pilot's seeds of its
@@ -177,10 +185,8 @@ def evaluate_confirmation(plans: Sequence[Planned], *, profile: str | Profile | 
     found = []
     for key, n in confirmation_claims(plans, claims).items():
         claim = by_key[key]
-        toy = any(check.metric in TOY_METRICS for check in claim.checks if not isinstance(check, Agreement))
-        pilot = max([len(p.toy_seeds if toy else p.seeds)]
-                    + [check.seeds for check in claim.checks if isinstance(check, Check) and check.seeds])
-        found.extend(evaluate([claim], profile=p, seeds=confirmation_seeds(pilot, n), **evaluate_options))
+        found.extend(evaluate([claim], profile=p, seeds=confirmation_seeds(pilot_seeds(claim, p), n),
+                              **evaluate_options))
     return correct([v.claim for v in found], [[replace(r, corrected=None, family=0) for r in v.results]
                                               for v in found])
 

@@ -1,0 +1,108 @@
+"""The evidence that takes hours, trained in the background and kept: ``python -m bngan.background``.
+
+Three stages, each resumable (a run already in the run cache or in the committed results is
+never trained again, and an interrupted run resumes from its checkpoint):
+
+- ``pilot``: every run the ledger reads at the profile (``quick`` by default);
+- ``larger``: the runs of the claims chapter 10's advice rests on (``ledger.ADVICE_KEYS``) at
+  the scale check's larger budget (:func:`bngan.plan.larger`);
+- ``confirmation``: the new seeds :mod:`bngan.confirmation` plans for the claims the pilot left
+  undecided (read from what the pilot stage produced, cache or committed results).
+
+Runs train in worker processes (:func:`bngan.workers.train_in_processes`), one experiment at a
+time in the ledger's order, and after each experiment its finished runs are exported to the
+committed results file (:func:`bngan.results.export`), so a change of machine loses at most
+the experiment in flight. Run it niced: ``nice -n 10 python -m bngan.background``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from .claims import CLAIMS, Claim
+from .cluster import Sweep
+from .plan import larger, plan
+from .profiles import Profile, get_profile
+from .registry import for_profile
+
+STAGES = ("pilot", "larger", "confirmation")
+
+
+def _say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=None,
+                     seeds: Sequence[int] | None = None, budget: str = "quick") -> int:
+    """Train what neither the cache nor the committed results hold of ``claims`` at ``p``, one
+    experiment at a time, exporting to the results of ``budget`` after each; returns how many
+    runs were missing when it started."""
+    from . import results
+    from .workers import train_in_processes
+
+    planned = plan(claims, p, seeds, configure=for_profile)
+    missing = results.lacking(planned, p, root)
+    total = sum(len(m.seeds) for m in missing.values())
+    _say(f"{p.name}: {total} run(s) to train in {len(missing)} experiment(s)")
+    for name, lack in missing.items():
+        config = planned[name][0]
+        train_in_processes([Sweep(name, config, tuple(lack.seeds))], workers, root=root, progress=False)
+        results.export(claims, budget, root, seeds=seeds)
+        _say(f"{name}: {len(lack.seeds)} run(s) done and exported")
+    return total
+
+
+def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int = 20) -> None:
+    """One stage (see the module's docstring)."""
+    from . import confirmation, ledger
+
+    if stage == "pilot":
+        train_and_export(CLAIMS, profile, workers=workers, root=root, budget=profile.name)
+    elif stage == "larger":
+        advice = [c for c in CLAIMS if c.key in ledger.ADVICE_KEYS]
+        train_and_export(advice, larger(profile), workers=workers, root=root, budget="larger")
+    elif stage == "confirmation":
+        pilot = ledger.evaluate(profile=profile, root=root, train=False)
+        plans = confirmation.confirmation_plan(pilot, cap=cap)
+        wanted = confirmation.confirmation_claims(plans)
+        _say(f"confirmation: {len(wanted)} claim(s) to confirm, "
+             f"{sum(1 for p in plans if not p.feasible)} check(s) beyond the cap of {cap}")
+        by_key = {c.key: c for c in CLAIMS}
+        for key, n in wanted.items():
+            claim = by_key[key]
+            first = confirmation.pilot_seeds(claim, profile)
+            train_and_export([claim], profile, workers=workers, root=root,
+                             seeds=confirmation.confirmation_seeds(first, n), budget=profile.name)
+    else:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bngan.background", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=("quick", "full"),
+                        help="the pilot's profile (default quick)")
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES,
+                        help="stages to run, in order (default: all three)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: one per core on a CPU)")
+    parser.add_argument("--root", default=None, help="runs folder (default: the run cache)")
+    parser.add_argument("--cap", type=int, default=20, help="most seeds per arm a confirmation asks for")
+    args = parser.parse_args(argv)
+    from .devices import default_device
+    from .workers import check_workers, resolve_workers
+
+    if args.workers is not None:
+        check_workers(args.workers)
+    workers = resolve_workers(args.workers, default_device())
+    profile = get_profile(args.profile)
+    for stage in args.stages:
+        _say(f"stage {stage} ({workers} worker(s))")
+        run_stage(stage, profile, workers=workers, root=args.root, cap=args.cap)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
