@@ -69,7 +69,7 @@ def test_the_confirmation_reads_only_new_seeds_and_replaces_the_pilots_word(monk
         return runset(label, {s: {"fid": values[label][s]} for s in seeds})
 
     monkeypatch.setattr(ledger, "run_experiment", run)
-    monkeypatch.setattr(ledger, "arm_learning", lambda rs: None)
+    monkeypatch.setattr(ledger, "arm_learning", lambda rs, threshold=None: None)
     claim = next(c for c in ledger.CLAIMS if c.key == "1.4")
     pilot = ledger.evaluate([claim], profile="quick")
     assert seen["heuristics:dcgan-bn"] == (0, 1, 2, 3, 4) and pilot[0].verdict_class == "undecided"

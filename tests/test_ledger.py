@@ -376,7 +376,7 @@ def test_a_not_learned_check_leaves_the_family_and_a_computed_one_stays(monkeypa
     monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
     monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
     monkeypatch.setattr(ledger, "arm_learning",
-                        lambda rs: Learning(rs.label, 0 if rs.label == "x:flat" else 5, 5, 40.0))
+                        lambda rs, threshold=None: Learning(rs.label, 0 if rs.label == "x:flat" else 5, 5, 40.0))
     claims_ = (ledger.Claim("1.1", "a", "s", 1, (ledger.Check("x:a", "x:b"),)),
                ledger.Claim("1.2", "b", "s", 1, (ledger.Check("x:flat", "x:b"),)))
     verdicts = ledger.evaluate(claims_, profile="smoke")
