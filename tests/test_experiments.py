@@ -318,7 +318,9 @@ def test_sweep_goes_on_past_a_diverged_seed(tmp_path, monkeypatch):
 
 
 def test_progress_false_prints_nothing_per_seed_and_true_one_line_each(tmp_path, capsys):
-    """Chapters pass progress=False: their outputs stay clean whether runs train or load."""
+    """Chapters pass progress=False: no line per seed whether runs train or load (runs that
+    train count on one display, bngan.run_progress, which outside a terminal or a watched
+    notebook prints a line only once 30 s have passed: never for these)."""
     for _ in range(2):  # trained, then cached
         run_experiment(tiny_toy(), seeds=[0, 1], root=tmp_path, device="cpu", progress=False)
     assert capsys.readouterr() == ("", "")
