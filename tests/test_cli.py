@@ -17,10 +17,12 @@ def test_list_aligns_names_and_tells_table2_12_to_14_apart(capsys):
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines if line.startswith("  ")]
     experiment_rows = rows[: len(experiments.EXPERIMENTS)]
-    starts = {len(line) - len(line[2:].split("  ", 1)[1].lstrip()) for line in experiment_rows}
-    assert len(starts) == 1  # every description starts in the same column
-    described = {line.split()[0]: line for line in experiment_rows}
-    assert len({described[f"table2:{i}"].split(None, 1)[1] for i in (12, 13, 14)}) == 3
+    starts = {line.index(" steps  ") + len(" steps  ") for line in experiment_rows}
+    assert len(starts) == 1  # every description starts in the same column, after the steps
+    start = starts.pop()
+    described = {line.split()[0]: line[start:] for line in experiment_rows}
+    assert all(d and not d[0].isspace() for d in described.values())
+    assert len({described[f"table2:{i}"] for i in (12, 13, 14)}) == 3
 
 
 @pytest.mark.parametrize("profile", ["quick", "smoke"])
@@ -30,6 +32,18 @@ def test_list_gives_step_counts_at_the_profile_a_run_would_use(profile, capsys):
     row = next(line for line in out.splitlines() if line.split()[:1] == ["batch:images-16"])
     steps = experiments.get_experiment("batch:images-16", profile).train.steps
     assert f"({steps} steps)" in row and f"at profile {profile}" in out
+
+
+@pytest.mark.parametrize("profile", ["quick", "smoke"])
+def test_every_experiment_line_of_list_shows_the_steps_a_run_trains(profile, capsys):
+    assert cli.main(["list", "--profile", profile]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in lines[1: len(experiments.EXPERIMENTS) + 1]}
+    assert set(rows) == set(experiments.EXPERIMENTS)
+    for name, row in rows.items():  # the table2:* rows too, whose descriptions give no steps
+        steps = experiments.for_profile(name, profile).train.steps
+        assert row.split()[1:3] == [str(steps), "steps"], row
+    assert len({row.index(" steps  ") for row in rows.values()}) == 1  # the counts are aligned on "steps"
 
 
 def test_run_passes_its_options_to_the_experiment(monkeypatch, tmp_path, capsys):
@@ -76,6 +90,56 @@ def test_errors_are_one_line_with_exit_code_2(argv, message, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("bngan: error:") and message in err
+
+
+def test_an_unknown_name_suggests_the_closest_and_points_to_list(capsys):
+    assert cli.main(["run", "table2:99", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"bngan: error: unknown experiment 'table2:99'; did you mean 'table2:9', 'table2:8' or "
+                   f"'table2:7'?; `bngan list` shows all {len(experiments.EXPERIMENTS)} experiments\n")
+    assert cli.main(["run", "blindspot:no-bm"]) == 2
+    assert "did you mean 'blindspot:no-bn'" in capsys.readouterr().err  # one close name is enough
+    assert cli.main(["run", "zzz"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean" not in err and "`bngan list` shows all" in err and len(err) < 100  # none is close
+
+
+# What `--help`, `list` and a misspelt `run` must not load: seconds of CPU on a small machine.
+HEAVY = ("torch", "torchvision", "matplotlib", "scipy")
+IMPORTS_PROBE = """
+import contextlib, io, json, sys
+import bngan.cli
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    codes = [bngan.cli.main(["list"]), bngan.cli.main(["list", "--profile", "quick"]),
+             bngan.cli.main(["run", "table2:99"])]
+    try:
+        bngan.cli.main(["--help"])
+    except SystemExit as done:
+        codes.append(done.code)
+print(json.dumps([codes, sorted(m for m in sys.modules if m.split(".")[0] in {heavy})]))
+"""
+
+
+@pytest.mark.parametrize("profile", ["smoke", ""])  # "": the default, which asks whether there is a GPU
+def test_help_list_and_an_unknown_name_load_no_torch(profile, monkeypatch):
+    import json
+
+    monkeypatch.setenv("BNGAN_PROFILE", profile)
+    probe = IMPORTS_PROBE.format(heavy=set(HEAVY))
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    codes, loaded = json.loads(result.stdout)
+    assert codes == [0, 0, 2, 0]
+    from bngan.profiles import GPU_DEVICE_FILES
+
+    if profile or not any(path.exists() for path in GPU_DEVICE_FILES):  # with a GPU, the default asks torch
+        assert loaded == []
+
+
+def test_import_bngan_loads_no_torch_and_its_names_load_on_first_use():
+    probe = ("import sys, bngan; before = 'torch' in sys.modules; f = bngan.run_experiment; "
+             "print(before, 'torch' in sys.modules, f.__module__, bngan.compare.__module__, bngan.plots.__name__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "bngan.runsets", "bngan.stats", "bngan.plots"]
 
 
 @pytest.mark.slow

@@ -1,7 +1,16 @@
-"""bngan: build, train, measure and plot DCGANs to study batch normalization in GANs."""
+"""bngan: build, train, measure and plot DCGANs to study batch normalization in GANs.
+
+``import bngan`` loads no torch: the names below (``bngan.run_experiment``, ``bngan.plots``,
+...) and every submodule load on first use, so the command line answers ``bngan --help`` or
+``bngan list`` in a fraction of a second instead of the seconds torch, torchvision and
+matplotlib take. The first use of any of them, and any module that loads data, checks that
+torch and torchvision work together (:func:`bngan.install.check_torch_pair`) before anything
+runs."""
 
 __version__ = "0.1.0"
 
+import importlib as _importlib
+import importlib.util as _importlib_util
 import os as _os
 import sys as _sys
 
@@ -11,18 +20,28 @@ import sys as _sys
 OMP_WAIT_POLICY = _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE") if "torch" not in _sys.modules else (
     _os.environ.get("OMP_WAIT_POLICY") or "runtime default (torch was imported before bngan)")
 
-from .install import check_torch_pair  # noqa: E402
-
-check_torch_pair()  # a mismatched torch/torchvision pair fails here, in one line, not mid-run
-
-from . import (config, data, experiments, histories, metrics, models, norms, plots, profiles,  # noqa: E402
-               runs, spectra, stats, tables, train)
-from .config import ExperimentConfig  # noqa: E402
-from .experiments import run_experiment, run_series  # noqa: E402
-from .provenance import provenance  # noqa: E402
-from .stats import compare  # noqa: E402
-from .train import train_run  # noqa: E402
+# The names `import bngan` gives, each loaded from its module on first use.
+_NAMES = {"ExperimentConfig": "config", "compare": "stats", "provenance": "provenance",
+          "run_experiment": "experiments", "run_series": "experiments", "train_run": "train"}
 
 __all__ = ["ExperimentConfig", "compare", "config", "data", "experiments", "histories", "metrics", "models", "norms",
            "plots", "profiles", "provenance", "run_experiment", "run_series", "runs", "spectra", "stats", "tables",
            "train", "train_run"]
+
+
+def __getattr__(name: str):
+    """``bngan.<name>``: a name of :data:`__all__` or any submodule, imported on first use
+    after the torch/torchvision check (module ``__getattr__``, PEP 562)."""
+    if name.startswith("_") or (name not in _NAMES and _importlib_util.find_spec(f"{__name__}.{name}") is None):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .install import ensure_torch_pair
+
+    ensure_torch_pair()
+    module = _importlib.import_module(f"{__name__}.{_NAMES.get(name, name)}")
+    value = getattr(module, name) if name in _NAMES else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,5 +1,9 @@
 """Command line: ``bngan list``, ``bngan run NAME``, ``bngan show RUN_DIR``, ``bngan verdicts``,
-``bngan results export``."""
+``bngan results export``.
+
+Each command imports what it uses when it runs: torch, torchvision and matplotlib take seconds
+of CPU to load, which ``bngan --help``, ``bngan list`` and a misspelt name do not need
+(``tests/test_cli.py`` checks that this module loads no torch)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .data import DatasetUnavailableError
 
 LOCAL_RAY = "local"  # what a bare --ray stands for: a Ray started for the call
 
@@ -45,15 +48,17 @@ def metric_legend(names) -> list[str]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .registry import EXPERIMENTS, SERIES, _natural, get_experiment
+    from .registry import EXPERIMENTS, SERIES, _natural, for_profile
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
     names = sorted(EXPERIMENTS, key=_natural)
-    width = max(map(len, names))
+    configs = {name: for_profile(name, profile) for name in names}  # as `bngan run` trains them
+    steps = {name: f"{config.train.steps} steps" for name, config in configs.items()}
+    width, steps_width = max(map(len, names)), max(map(len, steps.values()))
     print(f"experiments (steps at profile {profile.name}; --profile shows another):")
     for name in names:
-        print(f"  {name:<{width}}  {get_experiment(name, profile).description}")
+        print(f"  {name:<{width}}  {steps[name]:>{steps_width}}  {configs[name].description}")
     print("series (run each member with `bngan run`):")
     width = max(map(len, SERIES))
     for name, members in sorted(SERIES.items()):
@@ -62,8 +67,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .experiments import run_experiment
     from .profiles import get_profile
+    from .registry import check_experiment
+
+    check_experiment(args.name)  # a misspelt name is told before torch loads
+    from .experiments import run_experiment
 
     profile = get_profile(args.profile)
     _say_if_graph_cannot_apply(args)
@@ -258,17 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cluster_error() -> type[Exception]:
-    from .cluster import ClusterError  # imports no Ray: that happens only when a sweep asks for it
+# The library's errors the command line reports on one line, besides ValueError and OSError:
+# (module, class), each looked up only if its module is loaded, since only then can it have been
+# raised (and importing bngan.data or bngan.cluster to look would load torch).
+LIBRARY_ERRORS = (("bngan.data", "DatasetUnavailableError"), ("bngan.cluster", "ClusterError"))
 
-    return ClusterError
+
+def _reported_errors() -> tuple[type[BaseException], ...]:
+    """The errors :func:`main` turns into one ``bngan: error:`` line: bad input, files, data, cluster."""
+    loaded = [getattr(sys.modules[module], name) for module, name in LIBRARY_ERRORS if module in sys.modules]
+    return (ValueError, OSError, *loaded)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError, DatasetUnavailableError, _cluster_error()) as err:  # input, files, data, cluster
+    except _reported_errors() as err:  # input, files, data, cluster
         print(f"bngan: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C: where it stopped and how to resume, not a traceback

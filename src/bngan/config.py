@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Union
 
-from . import data as data_mod
-from . import models, norms
+from .choices import (BLOCK_ORDERS, CHANNELS, IMAGE_DATASETS, IMAGE_SIZES, INITS, NORM_IN, NORM_KINDS, PLACEMENTS,
+                      TOY_DISTRIBUTIONS, UPSAMPLINGS, WN_ACTIVATIONS)
 
 DATA_KINDS = ("image", "toy")
 ARCHS = ("keras", "radford", "mlp")
@@ -115,14 +115,14 @@ class DataConfig(_Section):
     def validate(self) -> None:
         _one_of("data.kind", self.kind, DATA_KINDS)
         if self.kind == "image":
-            _one_of("data.dataset", self.dataset, data_mod.IMAGE_DATASETS)
-            _one_of("data.image_size", self.image_size, models.IMAGE_SIZES)
-            _one_of("data.channels", self.channels, (None,) + models.CHANNELS)
+            _one_of("data.dataset", self.dataset, IMAGE_DATASETS)
+            _one_of("data.image_size", self.image_size, IMAGE_SIZES)
+            _one_of("data.channels", self.channels, (None,) + CHANNELS)
             if self.n_train is not None:
                 _int_at_least("data.n_train", self.n_train, 1)
             _int_at_least("data.n_test", self.n_test, 1)
         else:
-            _one_of("data.toy", self.toy, data_mod.TOY_DISTRIBUTIONS)
+            _one_of("data.toy", self.toy, TOY_DISTRIBUTIONS)
             _int_at_least("data.toy_samples", self.toy_samples, 2)
 
     @property
@@ -190,13 +190,13 @@ class ModelConfig(_Section):
 
     def validate(self) -> None:
         _one_of("model.arch", self.arch, ARCHS)
-        _one_of("model.norm", self.norm, norms.NORM_KINDS)
-        _one_of("model.norm_in", self.norm_in, models.NORM_IN)
-        _one_of("model.placement", self.placement, models.PLACEMENTS)
-        _one_of("model.init", self.init, models.INITS)
-        _one_of("model.g_block_order", self.g_block_order, models.BLOCK_ORDERS)
-        _one_of("model.g_upsample", self.g_upsample, models.UPSAMPLINGS)
-        _one_of("model.wn_activation", self.wn_activation, models.WN_ACTIVATIONS)
+        _one_of("model.norm", self.norm, NORM_KINDS)
+        _one_of("model.norm_in", self.norm_in, NORM_IN)
+        _one_of("model.placement", self.placement, PLACEMENTS)
+        _one_of("model.init", self.init, INITS)
+        _one_of("model.g_block_order", self.g_block_order, BLOCK_ORDERS)
+        _one_of("model.g_upsample", self.g_upsample, UPSAMPLINGS)
+        _one_of("model.wn_activation", self.wn_activation, WN_ACTIVATIONS)
         if self.wn_activation != "tprelu" and (self.norm != "weight" or self.arch == "mlp"):
             _fail("model.wn_activation", "'tprelu' unless model.norm is 'weight' on an image architecture (it is the "
                                          "activation of weight-normalized conv layers)", self.wn_activation)
@@ -228,7 +228,7 @@ class ModelConfig(_Section):
             if len(kinds) != self.depth:
                 _fail(f"model.{name}", f"None or {self.depth} kinds (one per hidden layer, model.depth)", kinds)
             for kind in kinds:
-                _one_of(f"model.{name}", kind, norms.NORM_KINDS)
+                _one_of(f"model.{name}", kind, NORM_KINDS)
 
     def network_norms(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Per-hidden-layer normalization of (G, D) for the MLP pair."""

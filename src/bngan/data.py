@@ -24,10 +24,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-IMAGE_DATASETS: tuple[str, ...] = ("cifar10", "mnist", "fashion-mnist", "digits")
+from .choices import IMAGE_DATASETS, IMAGE_SIZES, TOY_DISTRIBUTIONS  # noqa: F401  (data.IMAGE_DATASETS, ...)
+from .install import ensure_torch_pair
+
+ensure_torch_pair()  # every run loads data: a mismatched torch/torchvision pair fails here, in one line, not mid-run
+
 OFFLINE_DATASETS: tuple[str, ...] = ("digits",)
-TOY_DISTRIBUTIONS: tuple[str, ...] = ("ring", "grid", "moons", "gaussian")
-IMAGE_SIZES: tuple[int, ...] = (16, 28, 32, 64)
 
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
 _TORCHVISION_CLASSES = {"cifar10": "CIFAR10", "mnist": "MNIST", "fashion-mnist": "FashionMNIST"}

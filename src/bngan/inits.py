@@ -7,9 +7,8 @@ import torch
 from torch import nn
 
 from . import norms
+from .choices import INITS  # noqa: F401  (inits.INITS)
 from .layers import choice
-
-INITS = ("dcgan", "default", "glorot")
 
 
 @torch.no_grad()

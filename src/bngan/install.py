@@ -1,8 +1,12 @@
 """The one install fault that breaks bngan far from its cause: torch and torchvision from two
 different builds (torchvision's compiled operators then fail to register, and the first image
-transform crashes with ``operator torchvision::nms does not exist``). Checked on import."""
+transform crashes with ``operator torchvision::nms does not exist``). Checked once per process,
+before anything runs: on the first use of a name of ``bngan`` and when :mod:`bngan.data` loads
+(:func:`ensure_torch_pair`); ``python -m bngan.install`` checks it alone."""
 
 from __future__ import annotations
+
+import sys
 
 FIX = ("python -m pip install --force-reinstall torch torchvision --index-url "
        "https://download.pytorch.org/whl/cpu   (or, with a GPU, the same without --index-url)")
@@ -30,6 +34,31 @@ def check_torch_pair() -> None:
     del torchvision
 
 
+_checked = False
+
+
+def ensure_torch_pair() -> None:
+    """:func:`check_torch_pair`, once per process (an import of torchvision costs seconds)."""
+    global _checked
+    if not _checked:
+        check_torch_pair()
+        _checked = True
+
+
+def main() -> int:
+    """``python -m bngan.install``: check the pair and say so in one line (exit code 1 if broken)."""
+    try:
+        check_torch_pair()
+    except TorchPairError as err:
+        print(f"bngan: error: {err}", file=sys.stderr)
+        return 1
+    import torch
+    import torchvision
+
+    print(f"torch {torch.__version__} and torchvision {torchvision.__version__} work together")
+    return 0
+
+
 def _installed_version(package: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -37,3 +66,7 @@ def _installed_version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "(not installed)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from . import norms
+from .choices import WN_ACTIVATIONS  # noqa: F401  (layers.WN_ACTIVATIONS)
 
 def choice(value, allowed: Sequence, param: str):
     if value not in allowed:
@@ -21,9 +22,6 @@ def positive_int(value, param: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{param} must be a positive integer; got {value!r}")
     return value
-
-
-WN_ACTIVATIONS = ("tprelu", "relu")
 
 
 def hidden_activation(norm: str, channels: int, *, leak: float, wn_activation: str = "tprelu") -> nn.Module:

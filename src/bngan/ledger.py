@@ -54,7 +54,8 @@ from .plan import experiments_needed, larger, plan, seeds_for as _seeds  # noqa:
 from .profiles import Profile, get_profile
 from .results import lacking, recorded, recorded_threshold, say_disagreement
 from .train import cached_run
-from .workers import all_finished, check_workers, resolve_workers, train_in_processes
+from .run_progress import training
+from .workers import all_finished, check_workers, resolve_workers, train_in_processes, untrained
 from .stats import ALPHA, Comparison, Welch, benjamini_hochberg, compare, interaction, rank_correlation
 from .tables import TextTable
 
@@ -433,31 +434,35 @@ def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=
                 say_disagreement(cached, row)
             served[name][seed] = cached or row
         rest[name] = tuple(s for s in chosen if s not in served[name])
-    if train and any(rest.values()):
-        sweeps = [Sweep(name, planned[name][0], seeds_left) for name, seeds_left in rest.items() if seeds_left]
-        if (cluster := as_backend(backend)) is not None:
-            train_on_ray(sweeps, cluster, root=root, device=None if device is None else str(device), progress=progress)
-            train = False  # everything the cluster could train is in the cache now
-        else:
-            on = check_device(device) if device is not None else default_device()
-            n = resolve_workers(workers, on)
-            if n > 1 and on.type == "cpu" and not group and not all_finished(sweeps, root):
-                train_in_processes(sweeps, n, root=root, device=on, progress=progress)
-                train = False  # what the workers could train is in the cache now
-    runs = {}
-    for name, (config, chosen) in planned.items():
-        found = None
-        if rest[name]:
-            found = (run_experiment(config, profile=p, seeds=rest[name], root=root, device=device, progress=progress,
-                                    label=name, group=group, graph=graph, workers=1) if train
-                     else cached_experiment(config, profile=p, seeds=rest[name], root=root, label=name))
-        if not served[name]:
-            runs[name] = found
-            continue
-        order = {seed: i for i, seed in enumerate(chosen)}
-        both = [*(found.runs if found is not None else ()), *served[name].values()]
-        runs[name] = RunSet(name, config, sorted(both, key=lambda r: order.get(r.seed, len(order))))
-    return runs
+    sweeps = [Sweep(name, planned[name][0], seeds_left) for name, seeds_left in rest.items() if seeds_left]
+    # one run count over all the claims' runs: the workers and the experiments below join it
+    with training(lambda: untrained(sweeps, root) if train else 0,
+                  enabled=not progress and as_backend(backend) is None):
+        if train and sweeps:
+            if (cluster := as_backend(backend)) is not None:
+                train_on_ray(sweeps, cluster, root=root, device=None if device is None else str(device),
+                             progress=progress)
+                train = False  # everything the cluster could train is in the cache now
+            else:
+                on = check_device(device) if device is not None else default_device()
+                n = resolve_workers(workers, on)
+                if n > 1 and on.type == "cpu" and not group and not all_finished(sweeps, root):
+                    train_in_processes(sweeps, n, root=root, device=on, progress=progress)
+                    train = False  # what the workers could train is in the cache now
+        runs = {}
+        for name, (config, chosen) in planned.items():
+            found = None
+            if rest[name]:
+                found = (run_experiment(config, profile=p, seeds=rest[name], root=root, device=device,
+                                        progress=progress, label=name, group=group, graph=graph, workers=1) if train
+                         else cached_experiment(config, profile=p, seeds=rest[name], root=root, label=name))
+            if not served[name]:
+                runs[name] = found
+                continue
+            order = {seed: i for i, seed in enumerate(chosen)}
+            both = [*(found.runs if found is not None else ()), *served[name].values()]
+            runs[name] = RunSet(name, config, sorted(both, key=lambda r: order.get(r.seed, len(order))))
+        return runs
 
 
 def _arm_id(results, metric: str) -> tuple:

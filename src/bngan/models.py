@@ -18,19 +18,14 @@ from collections.abc import Sequence
 from torch import nn
 
 from . import norms
+from .choices import BLOCK_ORDERS, CHANNELS, IMAGE_SIZES, NORM_IN, PLACEMENTS, UPSAMPLINGS  # noqa: F401  (models.IMAGE_SIZES, ...)
 from .inits import INITS, dcgan_init_, init_weights_  # noqa: F401  (models.init_weights_ is public)
 from .layers import (Reshape, WN_ACTIVATIONS, check_wn_activation, choice, doubling_transposed_conv,  # noqa: F401
                      hidden_activation, hidden_bias, positive_int, same_conv, strided_out)
 from .norms import check_norm
 from .toy_models import MomentMatch, mlp_discriminator, mlp_generator  # noqa: F401  (models.MomentMatch, ...)
 
-IMAGE_SIZES = (16, 28, 32, 64)
-CHANNELS = (1, 3)
-PLACEMENTS = ("dcgan", "all")
-NORM_IN = ("none", "g", "d", "both")
 ARCHITECTURES = ("keras", "radford")
-BLOCK_ORDERS = ("conv-norm-act", "conv-act-norm")
-UPSAMPLINGS = ("nearest", "transposed")
 
 
 # --------------------------------------------------------------------------- Keras-style DCGAN

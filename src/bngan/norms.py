@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .choices import NORM_KINDS, keras_to_torch_momentum  # noqa: F401  (torch-free, for configs; public here too)
+
 __all__ = [
     "NORM_KINDS",
     "check_norm",
@@ -44,7 +46,6 @@ __all__ = [
     "is_weight_normalized",
 ]
 
-NORM_KINDS: tuple[str, ...] = ("none", "batch", "weight", "layer", "group", "instance", "spectral")
 
 _Size2 = int | tuple[int, int]
 
@@ -74,17 +75,6 @@ def _check_positive_int(name: str, value: int) -> None:
 
 
 # ------------------------------------------------------------------ momentum
-
-
-def keras_to_torch_momentum(keras_momentum: float) -> float:
-    """Convert a Keras BN momentum (weight of the *old* running average) to PyTorch's.
-
-    PyTorch's ``momentum`` is the weight of the *new* batch, so the map is
-    ``1 - m``: Keras 0.9 == PyTorch 0.1.
-    """
-    if not 0.0 <= keras_momentum <= 1.0:
-        raise ValueError(f"keras_momentum must be in [0, 1]; got {keras_momentum!r}")
-    return 1.0 - keras_momentum
 
 
 def torch_to_keras_momentum(torch_momentum: float) -> float:

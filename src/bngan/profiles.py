@@ -34,9 +34,11 @@ set-up being compared, so a finding at ``quick`` is about the same comparison as
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-import torch
+from .choices import IMAGE_DATASETS
 
 PROFILE_ENV = "BNGAN_PROFILE"
 DATASET_ENV = "BNGAN_DATASET"
@@ -126,7 +128,24 @@ def default_profile_name() -> str:
     name = os.environ.get(PROFILE_ENV, "").strip()
     if name:
         return _check_name(name, source=f"environment variable {PROFILE_ENV}")
-    return "full" if torch.cuda.is_available() else "quick"
+    return "full" if cuda_available() else "quick"
+
+
+# Device files a GPU that torch could use as ``cuda`` leaves on Linux: NVIDIA's driver, AMD's
+# ROCm (torch's HIP build answers to ``cuda`` too) and WSL's GPU paravirtualization.
+GPU_DEVICE_FILES = (Path("/dev/nvidiactl"), Path("/dev/nvidia0"), Path("/dev/kfd"), Path("/dev/dxg"))
+
+
+def cuda_available() -> bool:
+    """``torch.cuda.is_available()``, without loading torch (seconds of CPU) on a Linux machine
+    that has none of the GPU device files (:data:`GPU_DEVICE_FILES`), where the answer can only
+    be no: so ``bngan list`` and the command line's checks start fast on a CPU machine."""
+    if "torch" not in sys.modules and sys.platform.startswith("linux") and \
+            not any(path.exists() for path in GPU_DEVICE_FILES):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def get_profile(profile: str | Profile | None = None) -> Profile:
@@ -139,8 +158,6 @@ def get_profile(profile: str | Profile | None = None) -> Profile:
 
 def dataset_name(profile: Profile) -> str:
     """The image dataset to use: ``BNGAN_DATASET`` if set, else the profile's own."""
-    from .data import IMAGE_DATASETS
-
     name = os.environ.get(DATASET_ENV, "").strip().lower()
     if name and name not in IMAGE_DATASETS:
         raise ValueError(f"environment variable {DATASET_ENV} must be one of {', '.join(IMAGE_DATASETS)}; got {name!r}")

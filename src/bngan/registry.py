@@ -8,7 +8,8 @@ an experiment, for side-by-side comparisons. ``bngan list`` prints both;
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 
 from .config import ExperimentConfig
 from .designs import (BATCH_ARMS, BATCH_IDS, BATCH_SIZES, BLIND_SPOT, HEURISTICS, KERNEL_WIDTHS, NOISE_ROUTINES,
@@ -102,10 +103,27 @@ def register(name: str, factory: Factory) -> None:
 
 def get_experiment(name: str, profile: str | Profile | None = None) -> ExperimentConfig:
     """The config of a named experiment at ``profile``."""
-    if name not in EXPERIMENTS:
-        known = ", ".join(sorted(EXPERIMENTS, key=_natural))
-        raise ValueError(f"unknown experiment {name!r}; known experiments: {known}")
+    check_experiment(name)
     return EXPERIMENTS[name](get_profile(profile))
+
+
+def check_experiment(name: str) -> str:
+    """``name`` if it is a registered experiment, else a one-line ValueError with the closest
+    names (the registry holds about 140: listing them all made a line nobody reads)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}{_closest(name, EXPERIMENTS)}; `bngan list` shows all "
+                         f"{len(EXPERIMENTS)} experiments")
+    return name
+
+
+def _closest(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'a', 'b' or 'c'?`` with the known names most like ``name`` (difflib's
+    ratio, at least 0.6), or nothing when none is close."""
+    close = difflib.get_close_matches(str(name), list(known), n=3)
+    if not close:
+        return ""
+    quoted = [repr(c) for c in close]
+    return "; did you mean " + (" or ".join(quoted) if len(quoted) < 3 else f"{', '.join(quoted[:-1])} or {quoted[-1]}") + "?"
 
 
 SMOKE_FILTERS = 8  # conv filters per layer at ``smoke``
@@ -137,7 +155,8 @@ def series_configs(series: str | dict[str, str], profile: str | Profile | None =
 def series_entries(series: str | dict) -> dict:
     if isinstance(series, str):
         if series not in SERIES:
-            raise ValueError(f"unknown series {series!r}; known series: {', '.join(sorted(SERIES))}")
+            raise ValueError(f"unknown series {series!r}{_closest(series, SERIES)}; `bngan list` shows all "
+                             f"{len(SERIES)} series")
         return SERIES[series]
     return series
 

@@ -16,7 +16,9 @@ from .registry import series_entries, for_profile
 from .runs import Run, check_seeds
 from .tables import TextTable, significant
 from .train import cached_run, train_run, train_runs, trains_together
-from .workers import all_finished, check_workers, resolve_workers, run_threads, threads_per_run, train_in_processes
+from .run_progress import RunProgress, training
+from .workers import (all_finished, check_workers, resolve_workers, run_threads, threads_per_run, train_in_processes,
+                      untrained)
 
 
 @dataclass
@@ -91,7 +93,10 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     ``seeds`` defaults to the profile's seeds (its ``toy_seeds`` for toy 2D data). A
     diverged seed is recorded and the sweep goes on with the next one. With ``progress``,
     each seed prints one line as it is done (:func:`seed_status`) and a step bar shows while
-    one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed.
+    one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed,
+    and when a seed trains the runs count on one display for the notebook cell
+    (:mod:`bngan.run_progress`: ``training: 3/5 runs, about 2 min left``); when all are cached,
+    nothing at all.
     ``group`` trains the seeds together and ``graph`` replays each iteration as a CUDA graph
     (:func:`bngan.train.train_runs`; default for both: on a GPU only); each run equals its
     one-seed run up to float rounding. ``backend="ray"`` (or a :class:`bngan.cluster.Ray`)
@@ -122,20 +127,32 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     n = resolve_workers(workers, chosen)
     together = trains_together(chosen, len(seeds), group=group, graph=graph)
     sweep = Sweep(label or config.name, config, tuple(seeds))
-    if n > 1 and chosen.type == "cpu" and not together and not all_finished([sweep], root):
-        return _in_workers([sweep], n, root=root, device=chosen, progress=progress)[sweep.label]
-    with run_threads(threads_per_run(n) if chosen.type == "cpu" and not together else None):
-        if together:  # the seeds finish together: lines at the end
-            runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
-            for run in runs if progress else ():
-                print(f"{label or config.name} {seed_status(run)}", flush=True)
-            return RunSet(label or config.name, config, runs)
-        runs = []
-        for seed in seeds:
-            runs.append(train_run(config, seed, root=root, device=device, progress=progress))
-            if progress:
-                print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
+    with training(lambda: untrained([sweep], root), enabled=not progress) as count:
+        if n > 1 and chosen.type == "cpu" and not together and not all_finished([sweep], root):
+            return _in_workers([sweep], n, root=root, device=chosen, progress=progress)[sweep.label]
+        with run_threads(threads_per_run(n) if chosen.type == "cpu" and not together else None):
+            if together:  # the seeds finish together: lines at the end
+                runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
+                _count_trained(runs, count)
+                for run in runs if progress else ():
+                    print(f"{label or config.name} {seed_status(run)}", flush=True)
+                return RunSet(label or config.name, config, runs)
+            runs = []
+            for seed in seeds:
+                runs.append(train_run(config, seed, root=root, device=device, progress=progress))
+                _count_trained(runs[-1:], count)
+                if progress:
+                    print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
     return RunSet(label or config.name, config, runs)
+
+
+def _count_trained(runs: Sequence[Run], count: RunProgress | None) -> None:
+    """Count the runs that trained here (not those loaded from the cache) on the cell's display."""
+    if count is None:
+        return
+    trained = sum(getattr(run, "origin", None) not in ("cached", "", None) for run in runs)  # a display never fails
+    if trained:
+        count.finished(trained)
 
 
 def _in_workers(sweeps: Sequence[Sweep], workers: int, *, root, device, progress: bool) -> dict[str, RunSet]:
@@ -201,23 +218,31 @@ def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str 
     cluster = as_backend(backend)
     on = None if cluster is not None else check_device(device) if device is not None else default_device()
     n = 1 if on is None else resolve_workers(workers, on)
-    if cluster is not None or (n > 1 and on.type == "cpu" and not group):
-        p = get_profile(profile)
-        chosen = {label: for_profile(exp, p) if isinstance(exp, str) else exp
-                  for label, exp in series_entries(series).items()}
-        wanted = {label: check_seeds(seeds if seeds is not None else
-                                     (p.toy_seeds if config.data.kind == "toy" else p.seeds))
-                  for label, config in chosen.items()}
-        sweeps = [Sweep(label, config, tuple(wanted[label])) for label, config in chosen.items()]
-        if cluster is not None:
-            train_on_ray(sweeps, cluster, root=root, device=_cluster_device(device), progress=progress)
-            return {label: cached_experiment(config, seeds=wanted[label], root=root, label=label)
-                    for label, config in chosen.items()}
-        if not all_finished(sweeps, root):  # else each experiment below reads its runs once
-            return _in_workers(sweeps, n, root=root, device=on, progress=progress)
-    return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
-                                  progress=progress, label=label, group=group, graph=graph, workers=n)
-            for label, exp in series_entries(series).items()}
+    if cluster is not None:
+        sweeps = _series_sweeps(series, profile, seeds)
+        train_on_ray(sweeps, cluster, root=root, device=_cluster_device(device), progress=progress)
+        return {s.label: cached_experiment(s.config, seeds=s.seeds, root=root, label=s.label) for s in sweeps}
+    # one run count for the whole series (its experiments and workers join it)
+    with training(lambda: untrained(_series_sweeps(series, profile, seeds), root), enabled=not progress):
+        if n > 1 and on.type == "cpu" and not group:
+            sweeps = _series_sweeps(series, profile, seeds)
+            if not all_finished(sweeps, root):  # else each experiment below reads its runs once
+                return _in_workers(sweeps, n, root=root, device=on, progress=progress)
+        return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
+                                      progress=progress, label=label, group=group, graph=graph, workers=n)
+                for label, exp in series_entries(series).items()}
+
+
+def _series_sweeps(series: str | dict[str, str | ExperimentConfig], profile: str | Profile | None,
+                   seeds: Sequence[int] | None) -> list[Sweep]:
+    """A series as one sweep per experiment: its config as :func:`for_profile` gives it (a
+    config as given) and its seeds (the profile's by default, its toy seeds for toy data)."""
+    p = get_profile(profile)
+    chosen = {label: for_profile(exp, p) if isinstance(exp, str) else exp
+              for label, exp in series_entries(series).items()}
+    return [Sweep(label, config, tuple(check_seeds(seeds if seeds is not None else
+                                                   (p.toy_seeds if config.data.kind == "toy" else p.seeds))))
+            for label, config in chosen.items()]
 
 
 def summary_table(results: dict[str, RunSet] | Sequence[RunSet],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from .norms import keras_to_torch_momentum
+from .choices import keras_to_torch_momentum
 from .profiles import Profile, dataset_name, get_profile
 
 

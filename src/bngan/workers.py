@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from .cluster import Sweep, _last_line, _train_unit, distinct, missing, units
+from .run_progress import RunProgress, training
 from .runs import cached_run_matches, check_seeds, run_dir, runs_root
 from .train import _check_config
 
@@ -99,12 +100,19 @@ def all_finished(sweeps: Iterable[Sweep], root=None) -> bool:
     their records alone (no weights or history read): when it does, a sweep starts no worker
     and reads its runs once. A run whose other files turn out damaged is then trained again in
     this process, at the sweep's thread count."""
-    for sweep in sweeps:
-        for seed in sweep.seeds:
-            rd = run_dir(sweep.config, seed, root)
-            if not (rd.finished and cached_run_matches(rd, sweep.config, seed)):
-                return False
-    return True
+    return all(_finished(sweep.config, seed, root) for sweep in sweeps for seed in sweep.seeds)
+
+
+def untrained(sweeps: Iterable[Sweep], root=None) -> int:
+    """How many runs ``sweeps`` will train: their distinct (config, seed) without a finished run
+    in the runs folder, read as :func:`all_finished` reads them (what the run count of
+    :mod:`bngan.run_progress` counts)."""
+    return sum(not _finished(sweep.config, seed, root) for sweep in distinct(sweeps) for seed in sweep.seeds)
+
+
+def _finished(config, seed: int, root) -> bool:
+    rd = run_dir(config, seed, root)
+    return rd.finished and cached_run_matches(rd, config, seed)
 
 
 def context() -> multiprocessing.context.BaseContext:
@@ -150,8 +158,9 @@ def train_in_processes(sweeps: Sequence[Sweep], workers: int, *, root=None, devi
     stderr with its error's last line, and the sweep goes on). Read the runs afterwards from
     the cache (:func:`bngan.runsets.cached_experiment`). With ``progress`` one bar counts the
     sweep's runs and each finished run prints one line (``table2:10 seed 3: trained in process
-    4711 (400 steps, 12 s, 1 thread)``). A single missing unit trains in this process, at the
-    same thread count."""
+    4711 (400 steps, 12 s, 1 thread)``); without, the runs count on the display of
+    :func:`bngan.run_progress.training` (nothing per run). A single missing unit trains in this
+    process, at the same thread count."""
     workers = check_workers(workers)
     checked = []
     for sweep in sweeps:
@@ -164,8 +173,17 @@ def train_in_processes(sweeps: Sequence[Sweep], workers: int, *, root=None, devi
     if not todo:
         return {}
     threads = threads_per_run(workers)
+    with training(sum(len(t.seeds) for t in todo), enabled=not progress) as count:
+        return _train_units(todo, workers, root=root, device=device, threads=threads, progress=progress, count=count)
+
+
+def _train_units(todo: list[Sweep], workers: int, *, root: str, device: torch.device, threads: int, progress: bool,
+                 count: RunProgress | None) -> dict[tuple[str, int], str]:
+    """:func:`train_in_processes`'s units trained, here or in a pool; each finished one on the bar
+    (``progress``) or on ``count``."""
     from tqdm.auto import tqdm
 
+    on_gpu = device.type != "cpu"
     failed: dict[tuple[str, int], str] = {}
     bar = tqdm(total=sum(len(t.seeds) for t in todo), desc=f"runs in {min(workers, len(todo))} worker(s)",
                unit="run", disable=not progress)
@@ -177,11 +195,15 @@ def train_in_processes(sweeps: Sequence[Sweep], workers: int, *, root=None, devi
                 failed[(task.config.hash(), seed)] = line
                 bar.write(f"{task.label} seed {seed}: failed: {line}", file=sys.stderr)
             bar.update(len(task.seeds))
+            if count is not None:
+                count.finished(len(task.seeds))
             return
         for result in outcome:
             if progress:
                 bar.write(f"{task.label} {describe(result, threads if not on_gpu else None)}")
             bar.update(1)
+            if count is not None:
+                count.finished()
 
     try:
         if len(todo) == 1 or workers == 1:  # nothing to share out: this process, the same thread count
