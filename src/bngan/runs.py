@@ -38,6 +38,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -357,6 +358,18 @@ def set_aside_folders(root: str | os.PathLike[str] | None = None) -> list[tuple[
     with os.scandir(base) as entries:
         found = [Path(e.path) for e in entries if SET_ASIDE.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
     return [(folder, folder_bytes(folder)) for folder in sorted(found)]
+
+
+def remove_set_aside_folder(folder: Path, root: str | os.PathLike[str] | None = None) -> None:
+    """Delete one folder of :func:`set_aside_folders` (what ``bngan clean --damaged`` does),
+    checked again first: a real folder (not a link) named as :data:`SET_ASIDE` says, directly
+    inside the runs root; anything else is a ValueError and nothing is removed. Links inside it
+    are removed as links, never followed."""
+    folder, base = Path(folder), runs_root_path(root)
+    if not (SET_ASIDE.fullmatch(folder.name) and folder.is_dir() and not folder.is_symlink()
+            and folder.parent.resolve() == base.resolve()):
+        raise ValueError(f"{folder} is not a set-aside run folder in the runs folder {base}; nothing removed")
+    shutil.rmtree(folder)
 
 
 def folder_bytes(folder: Path) -> int:
