@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -171,10 +172,11 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     _atomic(Path(path), lambda h: torch.save(obj, h))
 
 
-def torch_load(path: Path) -> Any:
-    """Load a file this module wrote; ``weights_only=True`` refuses anything but tensors
-    and plain containers, so a tampered file cannot run code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+def torch_load(path: Path, data: bytes | None = None) -> Any:
+    """Load a file this module wrote (from ``data``, its contents, when they were read
+    already); ``weights_only=True`` refuses anything but tensors and plain containers, so a
+    tampered file cannot run code."""
+    return torch.load(io.BytesIO(data) if data is not None else path, map_location="cpu", weights_only=True)
 
 
 def load_error_reason(err: BaseException) -> str:
@@ -197,14 +199,15 @@ def file_problem(path: Path) -> str | None:
     return None
 
 
-def load_dict(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``torch_load(path)`` checked to be a dict with ``keys``, or a
-    :class:`DamagedRunFileError` naming the file (truncated, empty, a folder, or something else)."""
+def load_dict(path: Path, keys: tuple[str, ...] = (), data: bytes | None = None) -> dict[str, Any]:
+    """``torch_load(path)`` (of ``data``, its contents, when given) checked to be a dict with
+    ``keys``, or a :class:`DamagedRunFileError` naming the file (truncated, empty, a folder, or
+    something else)."""
     path = Path(path)
-    if path.is_dir():
+    if data is None and path.is_dir():
         raise DamagedRunFileError(path, "a folder, not a file")
     try:
-        found = torch_load(path)
+        found = torch_load(path, data)
     except (PermissionError, FileNotFoundError):
         raise  # the file cannot be reached: not damage
     except (OSError, *_LOAD_ERRORS) as err:  # torch reports a truncated zip as OSError EINVAL
@@ -282,11 +285,11 @@ def check_weights(found: dict[str, Any], path: Path, config: ExperimentConfig | 
 
 def file_entry(path: Path) -> dict[str, Any]:
     """What a record lists of one file: its size in bytes and its :data:`DIGEST`."""
-    digest = hashlib.new(DIGEST)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"bytes": path.stat().st_size, DIGEST: digest.hexdigest()}
+    return _entry_of(Path(path).read_bytes())
+
+
+def _entry_of(data: bytes) -> dict[str, Any]:
+    return {"bytes": len(data), DIGEST: hashlib.new(DIGEST, data).hexdigest()}
 
 
 def file_entries(folder: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -309,14 +312,15 @@ def _listed(rd: "RunDir", record: dict[str, Any]) -> dict[str, dict[str, Any]] |
     return listed
 
 
-def verify_files(rd: "RunDir", record: dict[str, Any]) -> bool:
+def verify_files(rd: "RunDir", record: dict[str, Any]) -> dict[str, bytes] | None:
     """Check every file ``record`` lists against the folder: each must be there, a file, of
     the listed size and digest; the first that is not is a DamagedRunFileError naming it (a
-    file changed since the run finished, or copied in from another run). Returns whether the
-    record had a list to check (records written before it existed have none)."""
+    file changed since the run finished, or copied in from another run). Returns the contents
+    read, by name (so a caller loads them without reading them again), or ``None`` for a
+    record written before the list existed (nothing checked)."""
     listed = _listed(rd, record)
     if listed is None:
-        return False
+        return None
     for name, entry in listed.items():  # cheap checks for all first: a missing file is named as missing
         path = rd.path / name
         if (problem := file_problem(path)) is not None:
@@ -324,11 +328,13 @@ def verify_files(rd: "RunDir", record: dict[str, Any]) -> bool:
         if (size := path.stat().st_size) != entry["bytes"]:
             raise DamagedRunFileError(path, f"{size} bytes, its record lists {entry['bytes']}: changed since, or "
                                             f"another run's")
+    contents = {}
     for name, entry in listed.items():
-        if file_entry(rd.path / name)[DIGEST] != entry[DIGEST]:
+        contents[name] = (rd.path / name).read_bytes()
+        if _entry_of(contents[name]) != {"bytes": entry["bytes"], DIGEST: entry[DIGEST]}:
             raise DamagedRunFileError(rd.path / name, f"not the {DIGEST} its record lists: changed since, or "
                                                       f"another run's")
-    return True
+    return contents
 
 
 def check_record_is_this_folders(rd: "RunDir", record: dict[str, Any]) -> None:
@@ -612,20 +618,20 @@ class Run:
         if "seed" not in record or "status" not in record:
             raise DamagedRunFileError(rd.record_file, "it has no seed or status")
         check_record_is_this_folders(rd, record)
-        if verify:
-            verify_files(rd, record)
+        contents = (verify_files(rd, record) if verify else None) or {}  # read once: checked, then loaded
         for needed in (rd.history_file, rd.samples_file):  # every record is written after both
             if (problem := file_problem(needed)) is not None:
                 raise DamagedRunFileError(needed, problem)
-        history = load_dict(rd.history_file, ("columns", "values"))
+        history = load_dict(rd.history_file, ("columns", "values"), contents.get(rd.history_file.name))
         check_history(history, rd.history_file)
         values = history["values"]
         columns = {name: values[:, i].numpy() for i, name in enumerate(history["columns"])}
         evals = {k: np.asarray(v) for k, v in history.get("evals", {}).items()}
-        snaps = load_dict(rd.samples_file, ("steps", "samples"))
+        snaps = load_dict(rd.samples_file, ("steps", "samples"), contents.get(rd.samples_file.name))
         check_samples(snaps, rd.samples_file)
         try:
-            config = rd.read_config()
+            config = (ExperimentConfig.from_json(contents[rd.config_file.name].decode())
+                      if rd.config_file.name in contents else rd.read_config())
         except (OSError, ValueError, TypeError, KeyError) as err:  # missing, a folder, not JSON, not a config
             raise DamagedRunFileError(rd.config_file, first_line(err)) from err
         return cls(path=rd.path, config=config, seed=int(record["seed"]), status=record["status"],
