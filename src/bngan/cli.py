@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -130,6 +129,8 @@ def _figure_path(save: str | None, run_path: Path) -> Path:
     """Where ``show --save`` writes: ``RUN/summary.png`` by default; inside ``save`` as
     ``<run folder>.png`` when it is a folder (or ends in ``/``); else ``save``, with ``.png``
     added when it has no suffix (what matplotlib writes then)."""
+    import os
+
     if not save:
         return run_path / "summary.png"
     out = Path(save).expanduser()
