@@ -249,8 +249,8 @@ def _lookup(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | DamagedRun
         return None
     try:
         run = Run.load(rd.path)  # the record's digests checked, where it lists them
-        if run.status == "complete" and "files" not in run.record:  # an older record: no digests
-            if (problem := file_problem(rd.weights_file)) is not None:  # a diverged run keeps no final weights
+        if run.status == "complete" and "files" not in run.record:  # an older record (a diverged run has no weights)
+            if (problem := file_problem(rd.weights_file)) is not None:
                 raise DamagedRunFileError(rd.weights_file, problem)
             check_weights(load_dict(rd.weights_file, ("g", "d")), rd.weights_file, config)
     except DamagedRunFileError as err:
