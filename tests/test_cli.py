@@ -271,3 +271,127 @@ def test_graph_on_a_cpu_says_once_that_the_steps_run_eagerly(monkeypatch, capsys
     assert capsys.readouterr().err == "--graph needs a CUDA GPU; on cpu the steps run eagerly\n"
     assert cli.main(["run", "table2:3", "--profile", "smoke", "--device", "cpu"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- show checks what it shows (issue 46)
+
+
+@pytest.fixture
+def two_seeds(tmp_path):
+    """blindspot:no-bn at smoke, seeds 0 and 1, trained once into ``tmp_path``: (seed 0's folder, seed 1's)."""
+    assert cli.main(["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "1", "--root",
+                     str(tmp_path)]) == 0
+    zero, one = (next(p for p in tmp_path.iterdir() if p.name.endswith(f"-seed{k}")) for k in (0, 1))
+    return zero, one
+
+
+def show_fails_naming(run_dir, name, capsys, *extra) -> str:
+    capsys.readouterr()
+    assert cli.main(["show", str(run_dir), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"bngan: error: {run_dir / name} ")
+    return err
+
+
+def test_show_reads_the_weights_and_names_damaged_ones(two_seeds, capsys):
+    zero, _ = two_seeds
+    (zero / "weights.pt").write_bytes((zero / "weights.pt").read_bytes()[:40])
+    show_fails_naming(zero, "weights.pt", capsys)
+
+
+def test_show_reads_weights_of_the_wrong_shape_in_an_older_run_as_damage(two_seeds, capsys):
+    import json
+
+    import torch
+
+    zero, _ = two_seeds
+    record = json.loads((zero / "record.json").read_text())
+    del record["files"]  # as written before file digests
+    (zero / "record.json").write_text(json.dumps(record))
+    state = torch.load(zero / "weights.pt", weights_only=True)
+    key = next(iter(state["g"]))
+    state["g"][key] = torch.zeros(2, 2, 2)
+    torch.save(state, zero / "weights.pt")
+    show_fails_naming(zero, "weights.pt", capsys)
+
+
+def test_show_names_a_history_of_the_wrong_types_without_a_traceback(two_seeds, capsys):
+    import torch
+
+    zero, _ = two_seeds
+    torch.save({"columns": ["step"], "values": "not a tensor"}, zero / "history.pt")
+    show_fails_naming(zero, "history.pt", capsys)
+
+
+@pytest.mark.parametrize("name", ["history.pt", "samples.pt"])
+def test_show_names_a_missing_history_or_samples_file(two_seeds, capsys, name):
+    zero, _ = two_seeds
+    (zero / name).unlink()
+    assert "missing" in show_fails_naming(zero, name, capsys)
+
+
+@pytest.mark.parametrize("name", ["record.json", "config.json", "weights.pt"])
+def test_show_names_a_file_swapped_in_from_another_run(two_seeds, tmp_path, capsys, name):
+    import shutil
+
+    zero, one = two_seeds
+    if name == "config.json":  # another config's run
+        assert cli.main(["run", "blindspot:bn", "--profile", "smoke", "--seeds", "0", "--root", str(tmp_path)]) == 0
+        one = next(p for p in tmp_path.iterdir() if p.name.startswith("blindspot_bn-"))
+    shutil.copyfile(one / name, zero / name)
+    show_fails_naming(zero, name, capsys)
+
+
+def test_show_save_into_a_folder_writes_inside_it(two_seeds, tmp_path, capsys):
+    zero, _ = two_seeds
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    assert cli.main(["show", str(zero), "--save", str(figures)]) == 0
+    written = figures / f"{zero.name}.png"
+    assert written.stat().st_size > 1000 and f"figure: {written}" in capsys.readouterr().out
+    assert not (tmp_path / "figures.png").exists()
+    assert cli.main(["show", str(zero), "--save", str(tmp_path / "plain")]) == 0  # no suffix: the file it wrote
+    assert (tmp_path / "plain.png").exists() and f"figure: {tmp_path / 'plain.png'}" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- bngan clean --damaged
+
+
+def test_clean_lists_and_removes_only_the_set_aside_folders(two_seeds, tmp_path, capsys):
+    zero, one = two_seeds
+    (zero / "history.pt").write_bytes(b"damaged")
+    assert cli.main(["run", "blindspot:no-bn", "--profile", "smoke", "--seeds", "0", "--root", str(tmp_path)]) == 0
+    aside = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
+    assert len(aside) == 1
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    decoys = [tmp_path / "notes.damaged-later", tmp_path / f"{zero.name}.damaged-20260101-000000.txt"]
+    decoys[0].mkdir()
+    decoys[1].write_text("a file, not a folder")
+    link = tmp_path / f"{one.name}.damaged-20260101-000000"
+    link.symlink_to(outside, target_is_directory=True)
+    capsys.readouterr()
+    assert cli.main(["clean", "--damaged", "--dry-run", "--root", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out
+    assert aside[0].name in listed and "kB" in listed and "1 set-aside folder" in listed
+    assert all(d.name not in listed for d in decoys) and link.name not in listed
+    assert aside[0].exists()  # a dry run removes nothing
+    assert cli.main(["clean", "--damaged", "--root", str(tmp_path)]) == 0
+    assert "removed" in capsys.readouterr().out
+    assert not aside[0].exists()
+    assert all(d.exists() for d in decoys) and link.is_symlink() and (outside / "keep.txt").read_text() == "keep"
+    assert zero.is_dir() and one.is_dir()  # the runs themselves are untouched
+    assert cli.main(["clean", "--damaged", "--root", str(tmp_path)]) == 0
+    assert "no set-aside folders" in capsys.readouterr().out
+
+
+def test_clean_without_what_to_clean_is_one_line(tmp_path, capsys):
+    assert cli.main(["clean", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--damaged" in err
+
+
+def test_clean_does_not_make_a_missing_runs_folder(tmp_path, capsys):
+    assert cli.main(["clean", "--damaged", "--root", str(tmp_path / "missing")]) == 0
+    assert not (tmp_path / "missing").exists()

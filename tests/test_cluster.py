@@ -84,7 +84,9 @@ def test_without_ray_the_error_says_how_to_install_it_and_nothing_trains(tmp_pat
     assert not any(tmp_path.iterdir())
 
 
-def test_an_unreachable_cluster_is_one_line_naming_its_address():
+def test_an_unreachable_cluster_is_one_line_naming_its_address(monkeypatch):
+    monkeypatch.setattr(cluster, "_check_reachable", lambda ray, address: None)  # a port that answers: init decides
+
     class Unreachable:
         @staticmethod
         def is_initialized():
@@ -220,3 +222,42 @@ def test_a_failed_run_is_named_with_the_remote_error_and_the_sweep_goes_on(local
     printed = capsys.readouterr()
     assert "bad seed 0: failed on the cluster:" in printed.err and "is a file, not a folder" in printed.err
     assert "good seed 0: trained on node " in printed.out
+
+
+def test_an_address_where_nothing_answers_is_one_line_before_ray_init_is_called():
+    """``ray.init`` waits without end on an address where nothing listens (issue 46): the port is
+    tried first, and a refused or silent one is named at once."""
+    import socket
+
+    class NeverCalled:
+        @staticmethod
+        def is_initialized():
+            return False
+
+        @staticmethod
+        def init(**options):
+            raise AssertionError("ray.init was called for an address where nothing answers")
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        started = time.monotonic()
+        with pytest.raises(ClusterError, match=rf"cannot reach the Ray cluster at '{address}': nothing answers") as err:
+            cluster._connect(NeverCalled, Ray(address=address))
+        assert time.monotonic() - started < 30 and "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_the_command_line_names_an_unreachable_ray_address_within_30_s(tmp_path):
+    pytest.importorskip("ray")
+    import subprocess
+    import sys
+
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "bngan.cli", "run", "blindspot:no-bn", "--profile", "smoke",
+                             "--seeds", "0", "--root", str(tmp_path), "--ray", "127.0.0.1:1"],
+                            capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "'127.0.0.1:1'" in result.stderr

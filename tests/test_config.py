@@ -463,3 +463,41 @@ def test_every_config_field_changes_the_hash_on_its_own(key):
         value = another_valid_value(base, key, getattr(getattr(base, section), name))
         with_field, without = base.vary(**{key: value}), base
     assert with_field != without and with_field.hash() != without.hash(), key
+
+
+# --------------------------------------------------------------------- sections, numpy numbers, names (issue 46)
+
+
+def test_sections_given_as_dicts_are_built_like_from_dict():
+    built = ExperimentConfig(data={"dataset": "digits", "image_size": 16}, train={"steps": 5})
+    assert built == ExperimentConfig(data=DataConfig(dataset="digits", image_size=16), train=TrainConfig(steps=5))
+    assert built.hash() == ExperimentConfig.from_dict({"data": {"dataset": "digits", "image_size": 16},
+                                                        "train": {"steps": 5}}).hash()
+    with pytest.raises(ConfigError, match="unknown fields in data"):
+        ExperimentConfig(data={"no_such_field": 1})
+    with pytest.raises(ConfigError, match="model must be a ModelConfig or a dict of its fields"):
+        ExperimentConfig(model="radford")
+
+
+def test_numpy_numbers_are_accepted_as_the_plain_numbers_they_equal():
+    np = pytest.importorskip("numpy")
+    plain = rich_config()
+    given = plain.vary(steps=np.int64(plain.train.steps), batch_size=np.int32(32), lr_d=np.float64(2e-4),
+                       g_filters=(np.int64(96), np.int64(48)), deterministic=np.bool_(False))
+    assert given == plain and given.hash() == plain.hash()
+    assert type(given.train.steps) is int and type(given.model.g_filters[0]) is int
+    assert type(given.train.lr_d) is float and type(given.train.deterministic) is bool
+    assert json.loads(given.to_json()) == json.loads(plain.to_json())
+    with pytest.raises(ConfigError, match="train.steps"):
+        plain.vary(steps=np.float64(5.0))
+    with pytest.raises(ConfigError, match="train.steps"):
+        plain.vary(steps=np.bool_(True))
+
+
+@pytest.mark.parametrize("changes,field", [({"name": None}, "name"), ({"name": 3}, "name"),
+                                           ({"description": None}, "description"),
+                                           ({"n_train": 2**70}, "data.n_train"), ({"steps": 2**70}, "train.steps")])
+def test_names_and_huge_counts_are_refused_on_one_line(changes, field):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(field)} must be") as caught:
+        rich_config().vary(**changes)
+    assert "\n" not in str(caught.value)

@@ -14,8 +14,8 @@ from bngan.experiments import blind_spot, table2
 
 # Values no field of its type may take.
 BAD_BY_TYPE = {
-    "int": [-7, "3", 2.5, True],
-    "int | None": [-7, "3"],
+    "int": [-7, "3", 2.5, True, 2**70],
+    "int | None": [-7, "3", 2**70],
     "float": [math.nan, math.inf, "0.1", True],
     "str": ["no-such-choice", 3],
     "bool": ["yes", 2],

@@ -238,3 +238,18 @@ def test_over_training_scores_each_snapshot_against_held_out_images(tmp_path, di
     assert real_kid < kid.min()  # real images beat an untrained generator's samples
     with pytest.raises(ValueError, match="metric must be"):
         quality.over_training(run, digits.test, metric="swd")
+
+
+def test_an_unreadable_classifier_cache_is_retrained_without_suggesting_unsafe_loading(monkeypatch, tmp_path):
+    import datetime
+
+    monkeypatch.setenv("BNGAN_DATA", str(tmp_path))
+    monkeypatch.setattr(quality, "_CLASSIFIERS", {})
+    monkeypatch.setattr(quality, "_MIN_STEPS", 20)
+    path = quality._cache_file("digits", 16, 1)
+    path.parent.mkdir(parents=True)
+    torch.save({"version": datetime.date(2020, 1, 1)}, path)  # a class weights_only refuses
+    with pytest.warns(UserWarning, match="ignoring unreadable classifier cache") as caught:
+        quality.classifier("digits", 16, 1)
+    message = str(caught[0].message)
+    assert "weights_only" not in message and "\n" not in message

@@ -754,3 +754,62 @@ def test_a_run_logged_to_a_file_prints_a_progress_line_every_heartbeat(tmp_path,
     monkeypatch.setattr(trainer_module, "interactive", lambda: True)
     train_run(config, 1, root=tmp_path / "b", progress=True)
     assert "steps/s" not in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- cases no test caught (issue 46)
+
+
+def test_a_one_seed_run_asked_to_group_takes_the_one_seed_path(tmp_path, monkeypatch):
+    assert not train.trains_together(CPU, 1, group=True, graph=None)
+    assert train.trains_together(CPU, 2, group=True, graph=None)
+    monkeypatch.setattr(train, "train_group", lambda *a, **k: pytest.fail("a lone seed took the group path"))
+    run, = train.train_runs(toy_config(), [0], root=tmp_path, device="cpu", progress=False, group=True)
+    assert run.status == "complete" and run.record["engine"] == "one seed, eager"
+
+
+def g_loss_from_step(monkeypatch, first: int, factor: float) -> None:
+    """Make G's loss ``factor`` times itself from step ``first`` on (NaN: factor nan)."""
+    current = {"step": 0}
+    original, original_call = step_module.g_loss_fn, GANStep.__call__
+
+    def call(self, step, monitor=False):
+        current["step"] = step
+        return original_call(self, step, monitor)
+
+    def scaled(kind, logits):
+        loss = original(kind, logits)
+        return loss * factor if current["step"] >= first else loss
+
+    monkeypatch.setattr(GANStep, "__call__", call)
+    monkeypatch.setattr(step_module, "g_loss_fn", scaled)
+
+
+@pytest.mark.parametrize("factor", [float("nan"), float("inf"), 1e9])
+def test_a_runaway_g_loss_counts_as_divergence(tmp_path, monkeypatch, factor):
+    from bngan.trainer import LOSS_LIMIT
+
+    assert abs(1e9 * 0.1) > LOSS_LIMIT  # G's loss at init is well above 0.1
+    g_loss_from_step(monkeypatch, 5, factor)
+    run = train_run(toy_config(steps=30, routine="separate"), 0, root=tmp_path, device="cpu", progress=False)
+    assert run.status == "diverged" and run.diverged_at == 5
+    assert np.isfinite(run.history["loss_d"][run.history["step"] < 5]).all()
+
+
+def test_the_fakes_get_their_own_instance_noise_not_the_reals_draw(monkeypatch):
+    config = toy_config(instance_noise=1.0)
+    s = instrumented_step(config)
+    draws = {}
+    step_module.draw_d_update(config.train, 1, False, s.step.source, "d_", draws)
+    assert not torch.equal(draws["d_eps_real"], draws["d_eps_fake"])
+    seen = []
+    original = step_module._noisy
+
+    def recording(x, eps):
+        seen.append((x.detach().clone(), None if eps is None else eps.clone()))
+        return original(x, eps)
+
+    monkeypatch.setattr(step_module, "_noisy", recording)
+    s.step(1, False)
+    (real, eps_real), (fake, eps_fake) = seen[:2]  # D's update: the reals, then the fakes
+    assert torch.equal(real, s.reals[-1])
+    assert eps_real is not None and eps_fake is not None and not torch.equal(eps_real, eps_fake)

@@ -91,12 +91,13 @@ def _show(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from .plots import run_summary
-    from .runs import Run
+    from .runs import FINISHED, Run
 
-    from .runs import FINISHED
-
-    run = Run.load(_run_folder(args.run_dir, args.root))
+    run = Run.load(_run_folder(args.run_dir, args.root))  # its files as its record lists them, of the right types
+    if run.status == "complete":
+        run.networks()  # the final weights read back and fit the config's networks, or a line naming weights.pt
     print(run.summary())
+    _say_if_config_hash_moved(run)
     if run.status not in FINISHED:
         print(f"  not finished ({run.status}, {run.record.get('steps_run', run.steps_done)} of "
               f"{run.record.get('steps')} steps): no figure; run its experiment again to resume it from step "
@@ -112,10 +113,74 @@ def _show(args: argparse.Namespace) -> int:
     if not len(run.history.get("step", [])):
         print("  no figure: nothing was logged")
         return 0
-    out = Path(args.save) if args.save else Path(run.path) / "summary.png"
+    out = _figure_path(args.save, Path(run.path))
     run_summary(run).savefig(out, dpi=110)
     print(f"  figure: {out}")
     return 0
+
+
+def _say_if_config_hash_moved(run) -> None:
+    """One stderr line when ``config.json`` no longer hashes to the hash the record was made
+    under: the config of another run (a record without file digests cannot tell), or a run
+    trained before an engine change, which ``bngan run`` would train again."""
+    recorded, now = run.record.get("hash"), run.config.hash()
+    if recorded is None or recorded == now:
+        return
+    listed = "config.json" in (run.record.get("files") or {})  # checked against its digest already
+    why = ("the run was trained by an earlier engine; `bngan run` would train it again" if listed else
+           "config.json is another run's, or the run was trained by an earlier engine")
+    print(f"bngan: warning: {Path(run.path) / 'config.json'} hashes to {now} and its record to {recorded}: {why}",
+          file=sys.stderr)
+
+
+def _figure_path(save: str | None, run_path: Path) -> Path:
+    """Where ``show --save`` writes: ``RUN/summary.png`` by default; inside ``save`` as
+    ``<run folder>.png`` when it is a folder (or ends in ``/``); else ``save``, with ``.png``
+    added when it has no suffix (what matplotlib writes then)."""
+    import os
+
+    if not save:
+        return run_path / "summary.png"
+    out = Path(save).expanduser()
+    if out.is_dir() or save.endswith(("/", os.sep)):
+        out.mkdir(parents=True, exist_ok=True)
+        return out / f"{run_path.name}.png"
+    return out if out.suffix else out.with_name(out.name + ".png")
+
+
+def _clean(args: argparse.Namespace) -> int:
+    """``bngan clean --damaged [--dry-run]``: list the run folders set aside as damaged
+    (``<run>.damaged-<time>`` in the runs folder) with their sizes, and remove them unless
+    ``--dry-run``. Nothing else is ever touched, and a missing runs folder is not made."""
+    from .runs import human_bytes, remove_set_aside_folder, runs_root_path, set_aside_folders
+
+    if not args.damaged:
+        raise ValueError("clean needs --damaged: it removes only run folders set aside as damaged "
+                         "(<run>.damaged-<time> in the runs folder); --dry-run lists them first")
+    root = runs_root_path(args.root)
+    found = set_aside_folders(root)
+    if not found:
+        print(f"no set-aside folders in {root}")
+        return 0
+    total = human_bytes(sum(size for _, size in found))
+    print(f"{len(found)} set-aside folder{'s' if len(found) != 1 else ''} in {root}, {total} in all:")
+    for folder, size in found:
+        if not args.dry_run:
+            remove_set_aside_folder(folder, root)
+        print(f"  {'would remove' if args.dry_run else 'removed'} {folder.name} ({human_bytes(size)})")
+    print("dry run: nothing removed; `bngan clean --damaged` removes them" if args.dry_run else f"removed {total}")
+    return 0
+
+
+def _add_clean_parser(sub) -> None:
+    """``bngan clean --damaged [--dry-run] [--root DIR]``."""
+    clean = sub.add_parser("clean", help="list and remove the run folders set aside as damaged")
+    clean.add_argument("--damaged", action="store_true",
+                       help="the run folders set aside as damaged or replaced (<run>.damaged-<time>): the only kind "
+                            "clean removes")
+    clean.add_argument("--dry-run", action="store_true", help="list them with their sizes, remove nothing")
+    clean.add_argument("--root", default=None, help="runs folder (default: as for run)")
+    clean.set_defaults(func=_clean)
 
 
 def _say_if_graph_cannot_apply(args: argparse.Namespace) -> None:
@@ -250,9 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     verdicts.set_defaults(func=_verdicts)
     show = sub.add_parser("show", help="summarise a run directory and draw its figure")
     show.add_argument("run_dir", help="a run folder, or its name in the runs folder (e.g. table2_10-<hash>-seed0)")
-    show.add_argument("--save", default=None, help="figure path (default: RUN_DIR/summary.png)")
+    show.add_argument("--save", default=None, help="figure path, or a folder to write <run folder>.png into "
+                                                   "(default: RUN_DIR/summary.png)")
     show.add_argument("--root", default=None, help="runs folder to find RUN_DIR's name in (default: as for run)")
     show.set_defaults(func=_show)
+    _add_clean_parser(sub)
     results = sub.add_parser("results", help="the committed run results (results/quick.jsonl, results/larger.jsonl)")
     actions = results.add_subparsers(dest="action", required=True)
     export = actions.add_parser("export", help="write the finished runs the ledger reads from the run cache into the "

@@ -101,10 +101,63 @@ def _import_ray():
     return ray
 
 
+# How long the port of a Ray address is tried before the address is called unreachable:
+# ``ray.init`` itself waits without end where nothing listens (issue 46).
+CONNECT_SECONDS = 10.0
+RAY_CLIENT_PORT = 10001  # what ``ray://host`` without a port means
+
+
+def _host_port(address: str, default_port: int | None) -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port``) split, ``default_port`` when there is none; ``None`` when
+    it does not read as one (``auto``)."""
+    host, sep, port = address.rpartition(":") if not address.endswith("]") else ("", "", "")
+    if not sep or not port.isdigit():
+        host, port = address, str(default_port) if default_port is not None else ""
+    host = host.strip("[]")
+    if not host or not port.isdigit() or "/" in host:
+        return None
+    return host, int(port)
+
+
+def _endpoint(ray, address: str) -> tuple[str, int] | None:
+    """The host and port ``ray.init(address=...)`` would connect to, ``None`` when that cannot
+    be told beforehand (Ray then finds out, and says so, itself). A GCS address goes through
+    Ray's own resolution (``RAY_ADDRESS``, ``auto``, localhost as the node's address) where
+    this Ray version has it."""
+    if address.startswith("ray://"):
+        return _host_port(address[len("ray://"):], RAY_CLIENT_PORT)
+    try:
+        resolved = ray._private.services.canonicalize_bootstrap_address(address)
+    except AttributeError:  # not this Ray's internals: take the address as given
+        resolved = address
+    except Exception:  # noqa: BLE001 - 'auto' without a running Ray, say: ray.init reports it at once
+        return None
+    return _host_port(resolved, None) if isinstance(resolved, str) else None
+
+
+def _check_reachable(ray, address: str) -> None:
+    """A one-line ClusterError naming ``address`` unless something accepts a connection at its
+    host and port within :data:`CONNECT_SECONDS`."""
+    where = _endpoint(ray, address)
+    if where is None:
+        return
+    try:
+        socket.create_connection(where, timeout=CONNECT_SECONDS).close()
+    except OSError as err:
+        why = (f"no answer in {CONNECT_SECONDS:.0f} s" if isinstance(err, TimeoutError)
+               else (err.strerror or first_line(err)).lower())
+        raise ClusterError(f"cannot reach the Ray cluster at {address!r}: nothing answers at {where[0]}:{where[1]} "
+                           f"({why}); check the address, or start Ray there (`ray start --head`)") from err
+
+
 def _connect(ray, backend: Ray) -> bool:
-    """Join or start Ray; True when this call started it (and so stops it)."""
+    """Join or start Ray; True when this call started it (and so stops it). A cluster address
+    where nothing answers is a ClusterError within :data:`CONNECT_SECONDS` (its port is tried
+    before ``ray.init``, which would wait without end)."""
     if ray.is_initialized():
         return False
+    if backend.address is not None:
+        _check_reachable(ray, backend.address)
     try:
         if backend.address is None:
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Union
 
+import numpy as np
+
 from .choices import (BLOCK_ORDERS, CHANNELS, IMAGE_DATASETS, IMAGE_SIZES, INITS, NORM_IN, NORM_KINDS, PLACEMENTS,
                       TOY_DISTRIBUTIONS, UPSAMPLINGS, WN_ACTIVATIONS)
 
@@ -27,6 +29,9 @@ PRECISIONS = ("fp32", "bf16")
 LOSSES = ("bce", "minimax", "lsgan")
 OPTIMIZERS = ("adam", "rmsprop")
 LABEL_RANGE = (0.0, 1.2)
+# The largest count any integer field takes: far beyond any run, and where torch's 32-bit
+# indexing would fail long before (a typo such as 2**70 is refused, not found out mid-run).
+MAX_INT = 2**31 - 1
 
 # Bumped whenever the engine changes what a run with an unchanged config computes (its
 # training or its final metrics), so that runs cached before the change are never loaded as
@@ -61,6 +66,8 @@ def _one_of(name: str, value: Any, allowed: tuple) -> None:
 def _int_at_least(name: str, value: Any, low: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         _fail(name, f"an integer >= {low}", value)
+    if value > MAX_INT:
+        _fail(name, f"an integer >= {low} and below 2**31", value)
 
 
 def _bool(name: str, value: Any) -> None:
@@ -75,6 +82,30 @@ def _in_range(name: str, value: Any, low: float, high: float, *, open_low: bool 
     if not ok:
         left, right = "(" if open_low else "[", ")" if open_high else "]"
         _fail(name, f"a number in {left}{low}, {high}{right}", value)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it equals (``np.int64(5)`` -> ``5``, ``np.float64``
+    -> float, ``np.bool_`` -> bool), inside tuples too; anything else unchanged. A config then
+    holds, serialises and hashes exactly as if plain numbers had been given."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _plain_numbers(section: Any) -> None:
+    """Replace every numpy scalar field of ``section`` by its plain number (see :func:`_plain`)."""
+    for f in fields(section):
+        value = getattr(section, f.name)
+        plain = _plain(value)
+        if plain is not value:
+            object.__setattr__(section, f.name, plain)
 
 
 def _coerce_floats(section: Any) -> None:
@@ -92,6 +123,7 @@ class _Section:
     """Shared behaviour of the config sections."""
 
     def __post_init__(self) -> None:
+        _plain_numbers(self)
         _coerce_floats(self)
 
 
@@ -212,7 +244,7 @@ class ModelConfig(_Section):
         for name in ("g_filters", "d_filters"):
             value = getattr(self, name)
             if (not isinstance(value, tuple) or not value
-                    or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_INT for v in value)):
                 _fail(f"model.{name}", "a non-empty list of positive integers", value)
         if len(self.g_filters) != 2:
             _fail("model.g_filters", "2 widths (one per upsampling of the Keras-style generator)", self.g_filters)
@@ -362,6 +394,15 @@ class ExperimentConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("name", "description"):
+            if not isinstance(getattr(self, name), str):
+                _fail(name, "a string (a label; not part of the config hash)", getattr(self, name))
+        for name, section_cls in _SECTIONS:
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                object.__setattr__(self, name, _section(name, section_cls, value))
+            elif not isinstance(value, section_cls):
+                raise ConfigError(f"{name} must be a {section_cls.__name__} or a dict of its fields; got {value!r}")
         self.data.validate()
         self.model.validate()
         self.train.validate()
@@ -433,15 +474,11 @@ class ExperimentConfig:
         if unknown:
             raise ConfigError(f"unknown config fields {sorted(unknown)}")
         sections = {}
-        for name, section_cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+        for name, section_cls in _SECTIONS:
             values = raw.get(name, {})
             if not isinstance(values, dict):
                 raise ConfigError(f"config section {name} must be an object of fields; got {values!r}")
-            values = dict(values)
-            known = {f.name for f in fields(section_cls)}
-            if set(values) - known:
-                raise ConfigError(f"unknown fields in {name}: {sorted(set(values) - known)}")
-            sections[name] = section_cls(**{k: _normalise(v) for k, v in values.items()})
+            sections[name] = _section(name, section_cls, values)
         return cls(name=raw.get("name", "experiment"), description=raw.get("description", ""), **sections)
 
     @classmethod
@@ -460,6 +497,18 @@ class ExperimentConfig:
         payload["engine_version"] = ENGINE_VERSION
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_SECTIONS = (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
+
+
+def _section(name: str, section_cls: type, values: dict[str, Any]) -> Any:
+    """One config section built from a dict of its fields (lists as tuples), or a ConfigError
+    naming the fields it does not have."""
+    known = {f.name for f in fields(section_cls)}
+    if set(values) - known:
+        raise ConfigError(f"unknown fields in {name}: {sorted(set(values) - known)}")
+    return section_cls(**{k: _normalise(v) for k, v in values.items()})
 
 
 def _normalise(value: Any) -> Any:

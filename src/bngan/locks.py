@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import time
@@ -44,6 +45,35 @@ def default_file_mode() -> int:
 
 
 
+def check_seconds(name: str, value: Any, *, infinite: bool = False, note: str = "") -> float:
+    """``value`` as a float of seconds, or a one-line ValueError naming ``name`` (and ``note``:
+    what special values mean) unless it is a number (not a bool) >= 0 that is finite
+    (``infinite``: or inf). Waits and checkpoint intervals are checked with it before anything
+    touches the disk: a NaN deadline is never reached, so ``lock_wait=nan`` would wait forever."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and value >= 0 and (math.isfinite(value) or (infinite and value == math.inf))):
+        kind = "a number of seconds >= 0" if infinite else "a finite number of seconds >= 0"
+        raise ValueError(f"{name} must be {kind}{f' ({note})' if note else ''}; got {value!r}")
+    return float(value)
+
+
+def _pid(value: Any) -> int | None:
+    """A lock's PID as an int: an int, or a string of digits (as a hand-written or foreign lock
+    may hold); ``None`` for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    return None
+
+
+def holder(info: dict[str, Any]) -> str:
+    """Who holds a lock, for messages: ``process 4711 on host-a``, or what is known of it."""
+    if not info:
+        return "an unknown process (the lock file is empty or unreadable)"
+    return f"process {info.get('pid', '?')} on {info.get('host', 'an unknown host')}"
+
+
 def _lock_info(lock: Path) -> dict[str, Any] | None:
     """What a lock file says (pid, host, started, token), ``{}`` if unreadable (empty, not
     JSON, a dangling symlink), ``None`` if gone."""
@@ -75,8 +105,8 @@ def lock_is_stale(lock: Path, info: dict[str, Any]) -> str | None:
     """Why the lock is stale (its holder is gone), or ``None`` while it is held. On this
     host a lock is stale when its PID is dead; a lock of another host (a shared folder), or
     one that cannot be read, when it has not been refreshed for ``LOCK_STALE_SECONDS``."""
-    pid, host = info.get("pid"), info.get("host")
-    if host == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool) and os.name != "nt":
+    pid, host = _pid(info.get("pid")), info.get("host")
+    if host == socket.gethostname() and pid is not None and os.name != "nt":
         return None if _pid_alive(pid) else f"process {pid} is gone"
     try:
         age = time.time() - lock.lstat().st_mtime
@@ -94,7 +124,7 @@ class RunLock:
     taken over with a message. Use as a context manager."""
 
     def __init__(self, rd: HasLockFile, *, wait: float = 0.0) -> None:
-        self.rd, self.wait = rd, wait
+        self.rd, self.wait = rd, check_seconds("lock_wait", wait)
         self.held = False
         self.token = uuid.uuid4().hex  # what makes the lock file ours: release removes only that one
 
@@ -127,11 +157,26 @@ class RunLock:
         claimed.unlink(missing_ok=True)
         return False
 
+    def _set_aside_folder(self) -> None:
+        """A folder where the lock file goes was made by no lock (a lock is a file): move it to
+        ``lock.corrupt`` (``lock.corrupt-<k>`` if taken), never deleted, with a message."""
+        lock = self.rd.lock_file
+        target = lock.with_name(f"{LOCK_NAME}.corrupt")
+        k = 0
+        while os.path.lexists(target):
+            k += 1
+            target = lock.with_name(f"{LOCK_NAME}.corrupt-{k}")
+        os.rename(lock, target)
+        print(f"{lock} is a folder, not a lock file; moved to {target.name}")
+
     def acquire(self) -> "RunLock":
         """Take the lock, waiting up to ``wait`` seconds for a live holder, else raise a
         :class:`RunLockedError` naming the lock file and its holder."""
         deadline, said = time.monotonic() + self.wait, False
         while not self._try_create():
+            if self.rd.lock_file.is_dir() and not self.rd.lock_file.is_symlink():
+                self._set_aside_folder()
+                continue
             info = _lock_info(self.rd.lock_file)
             if info is None:  # released between our try and our look: try again
                 time.sleep(0.01)
@@ -145,12 +190,10 @@ class RunLock:
                 raise RunLockedError(f"{self.rd.lock_file} is empty or unreadable: another process may be writing "
                                      f"it; it counts as stale after {LOCK_FILL_SECONDS:.0f} s, so try again then")
             if time.monotonic() >= deadline:
-                raise RunLockedError(f"{self.rd.lock_file} is held by process {info.get('pid')} on "
-                                     f"{info.get('host')}, which is training this run; wait for it to finish, "
-                                     f"or delete the lock file if that process is gone")
+                raise RunLockedError(f"{self.rd.lock_file} is held by {holder(info)}, which is training this run; "
+                                     f"wait for it to finish, or delete the lock file if that process is gone")
             if not said:
-                print(f"waiting up to {self.wait:.0f} s for process {info.get('pid')} on {info.get('host')}, "
-                      f"which holds {self.rd.lock_file}")
+                print(f"waiting up to {self.wait:.0f} s for {holder(info)}, which holds {self.rd.lock_file}")
                 said = True
             time.sleep(LOCK_POLL_SECONDS)
         self.held = True

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from . import data
-from .runs import atomic_torch_save, torch_load
+from .runs import atomic_torch_save, load_error_reason, torch_load
 
 INCEPTION_ENV = "BNGAN_INCEPTION"  # set to 1: runs also record Inception FID/KID (needs the weights)
 CLASSIFIER_VERSION = 1  # bump when the classifier or its training changes: old caches are ignored
@@ -183,7 +183,9 @@ def classifier(dataset: str, image_size: int, channels: int = 1, device: str | t
         try:
             payload = torch_load(path)
         except Exception as err:  # noqa: BLE001 - a damaged cache is retrained, not fatal
-            warnings.warn(f"ignoring unreadable classifier cache {path}: {err!r}", stacklevel=2)
+            # one line, without torch's hint to load the file unsafely (weights_only=False)
+            warnings.warn(f"ignoring unreadable classifier cache {path} ({type(err).__name__}: "
+                          f"{load_error_reason(err)}); training the classifier again", stacklevel=2)
     if payload is None or payload.get("version") != CLASSIFIER_VERSION:
         payload = _train(name, image_size, channels, device)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,15 +20,26 @@ Layout of ``<root>/<experiment>-<config hash>-seed<seed>/``::
     lock             while a process trains the run: its PID, host and start time
 
 Files are written with the permissions the umask gives (not tempfile's 0600), and a file
-that cannot be read back (truncated, empty) raises :class:`DamagedRunFileError`, naming it.
+that cannot be read back (truncated, empty, a folder, missing, values of the wrong types)
+raises :class:`DamagedRunFileError`, naming it. A finished run's record lists every file the
+run wrote with its size and sha256 (``files``), so a file changed since, or copied in from
+another run, is damage too; records written before that list existed load as before.
+
+A run folder that cannot be used is never deleted: it is moved beside itself as
+``<folder>.damaged-<YYYYmmdd-HHMMSS>[-k]`` (:data:`SET_ASIDE`), skipped by every catalogue and
+removed only by ``bngan clean --damaged``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 import os
 import pickle
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -47,6 +58,14 @@ from .networks import build_networks
 
 RUNS_ENV = "BNGAN_RUNS"
 FINISHED = ("complete", "diverged")
+# The files a run writes besides its record: the only names a record's file list may hold.
+RUN_FILES = ("config.json", "history.pt", "samples.pt", "weights.pt", "checkpoint.pt")
+# The digest of each listed file (hashlib's name; sha256 runs at about 0.9 GB/s on one core here).
+DIGEST = "sha256"
+# A run folder set aside whole: ``<folder>.damaged-<YYYYmmdd-HHMMSS>``, ``-<k>`` when taken.
+SET_ASIDE = re.compile(r".+\.damaged-\d{8}-\d{6}(-\d+)?")
+# The end of a run folder's name: ``-<config hash>-seed<k>`` (or the whole name, legacy).
+_RUN_KEY = re.compile(r"(?:^|-)([0-9a-f]{16})-seed(\d+)$")
 # The experiment-name prefix of a run folder: at most this many characters of [A-Za-z0-9._-].
 NAME_PREFIX_CHARS = 60
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
@@ -84,12 +103,18 @@ def default_runs_root() -> Path:
         raise RunsFolderError(f"no default runs folder ({err}); pass --root or set {RUNS_ENV}") from err
 
 
+def runs_root_path(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where the runs root is (``root``, else ``$BNGAN_RUNS``, else :func:`default_runs_root`),
+    without making it: for commands that only look."""
+    chosen = root if root not in (None, "") else os.environ.get(RUNS_ENV) or None  # '' means unset, as for the variable
+    return Path(chosen).expanduser() if chosen is not None else default_runs_root()
+
+
 def runs_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding run directories: ``root``, else ``$BNGAN_RUNS``, else
     :func:`default_runs_root` (made if missing; a :class:`RunsFolderError` naming it when it
     is a file or cannot be made)."""
-    chosen = root if root not in (None, "") else os.environ.get(RUNS_ENV) or None  # '' means unset, as for the variable
-    path = Path(chosen).expanduser() if chosen is not None else default_runs_root()
+    path = runs_root_path(root)
     if path.exists() and not path.is_dir():
         raise RunsFolderError(f"runs folder {path} is a file, not a folder; pass another --root or set {RUNS_ENV}")
     try:
@@ -147,25 +172,46 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     _atomic(Path(path), lambda h: torch.save(obj, h))
 
 
-def torch_load(path: Path) -> Any:
-    """Load a file this module wrote; ``weights_only=True`` refuses anything but tensors
-    and plain containers, so a tampered file cannot run code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+def torch_load(path: Path, data: bytes | None = None) -> Any:
+    """Load a file this module wrote (from ``data``, its contents, when they were read
+    already); ``weights_only=True`` refuses anything but tensors and plain containers, so a
+    tampered file cannot run code."""
+    return torch.load(io.BytesIO(data) if data is not None else path, map_location="cpu", weights_only=True)
 
 
-def load_dict(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``torch_load(path)`` checked to be a dict with ``keys``, or a
-    :class:`DamagedRunFileError` naming the file (truncated, empty, or something else)."""
+def load_error_reason(err: BaseException) -> str:
+    """Why a torch file did not load, on one line, without torch's hint to load it with
+    ``weights_only=False`` (which would let a tampered file run code)."""
+    if "weights_only" in str(err):
+        return "it holds something other than the tensors and plain values this library writes"
+    return first_line(err)
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a run file (``missing``, ``a folder, not a file``, ...), or ``None``
+    when it is a regular file (or a link to one)."""
+    if not os.path.lexists(path):
+        return "missing"
+    if path.is_dir():
+        return "a folder, not a file"
+    if not path.is_file():
+        return "not a regular file" if not path.is_symlink() else "a link to nothing"
+    return None
+
+
+def load_dict(path: Path, keys: tuple[str, ...] = (), data: bytes | None = None) -> dict[str, Any]:
+    """``torch_load(path)`` (of ``data``, its contents, when given) checked to be a dict with
+    ``keys``, or a :class:`DamagedRunFileError` naming the file (truncated, empty, a folder, or
+    something else)."""
     path = Path(path)
+    if data is None and path.is_dir():
+        raise DamagedRunFileError(path, "a folder, not a file")
     try:
-        found = torch_load(path)
-    except (PermissionError, FileNotFoundError, IsADirectoryError):
+        found = torch_load(path, data)
+    except (PermissionError, FileNotFoundError):
         raise  # the file cannot be reached: not damage
     except (OSError, *_LOAD_ERRORS) as err:  # torch reports a truncated zip as OSError EINVAL
-        why = first_line(err)
-        if "weights_only" in str(err):  # never pass on torch's hint to load it unsafely
-            why = "it holds something other than the tensors and plain values this library writes"
-        raise DamagedRunFileError(path, f"truncated or empty? {why}") from err
+        raise DamagedRunFileError(path, f"truncated or empty? {load_error_reason(err)}") from err
     if not isinstance(found, dict) or not all(key in found for key in keys):
         raise DamagedRunFileError(path, f"not the {', '.join(keys) or 'values'} this library writes")
     return found
@@ -175,6 +221,188 @@ def first_line(err: BaseException) -> str:
     """The first line of an exception's message (its type when the message is empty)."""
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+# --------------------------------------------------------------------------- what the files hold
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return _is_int(value) or isinstance(value, (float, np.floating))
+
+
+def check_history(found: dict[str, Any], path: Path) -> None:
+    """A DamagedRunFileError naming ``path`` unless ``found`` is a history as the trainer writes
+    it: ``columns`` (names), ``values`` (a 2-D float tensor, one column per name) and ``evals``
+    (optional: lists of numbers by name)."""
+    columns, values, evals = found["columns"], found["values"], found.get("evals", {})
+    ok = isinstance(columns, (list, tuple)) and all(isinstance(c, str) for c in columns)
+    ok = ok and isinstance(values, torch.Tensor) and values.is_floating_point() and values.ndim == 2 \
+        and values.shape[1] == len(columns)
+    ok = ok and isinstance(evals, dict) and all(
+        isinstance(k, str) and isinstance(v, (list, tuple)) and all(map(_is_number, v)) for k, v in evals.items())
+    if not ok:
+        raise DamagedRunFileError(path, "not the column names, float values and evaluations this library writes")
+
+
+def check_samples(found: dict[str, Any], path: Path) -> None:
+    """A DamagedRunFileError naming ``path`` unless ``found`` holds ``steps`` (integers) and
+    ``samples`` (a tensor of one snapshot per step; empty without steps)."""
+    steps, samples = found["steps"], found["samples"]
+    ok = isinstance(steps, (list, tuple)) and all(map(_is_int, steps)) and isinstance(samples, torch.Tensor)
+    ok = ok and (samples.shape[:1] == (len(steps),) if steps else samples.numel() == 0)
+    if not ok:
+        raise DamagedRunFileError(path, "not the snapshot steps and sample tensor this library writes")
+
+
+def check_weights(found: dict[str, Any], path: Path, config: ExperimentConfig | None = None) -> None:
+    """A DamagedRunFileError naming ``path`` unless ``g`` and ``d`` are state dicts (names to
+    tensors) and, given ``config``, hold exactly the entries and shapes its networks have
+    (built on the meta device: no memory, no random numbers drawn)."""
+    ok = all(isinstance(found[net], dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                  for k, v in found[net].items()) for net in ("g", "d"))
+    if not ok:
+        raise DamagedRunFileError(path, "not the two state dicts (g, d) this library writes")
+    if config is None:
+        return
+    with torch.device("meta"):
+        nets = dict(zip(("g", "d"), build_networks(config)))
+    for net, module in nets.items():
+        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        found_shapes = {k: tuple(v.shape) for k, v in found[net].items()}
+        if found_shapes != expected:
+            wrong = sorted(set(expected) ^ set(found_shapes)) or \
+                sorted(k for k in expected if expected[k] != found_shapes[k])
+            raise DamagedRunFileError(path, f"its {net} weights do not fit the networks of its config "
+                                            f"(first mismatch: {wrong[0]})")
+
+
+# --------------------------------------------------------------------------- the record's file list
+
+
+def file_entry(path: Path) -> dict[str, Any]:
+    """What a record lists of one file: its size in bytes and its :data:`DIGEST`."""
+    return _entry_of(Path(path).read_bytes())
+
+
+def _entry_of(data: bytes) -> dict[str, Any]:
+    return {"bytes": len(data), DIGEST: hashlib.new(DIGEST, data).hexdigest()}
+
+
+def file_entries(folder: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The record's ``files``: :func:`file_entry` of each of ``names`` in ``folder``."""
+    return {name: file_entry(Path(folder) / name) for name in names}
+
+
+def _listed(rd: "RunDir", record: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The record's file list, ``None`` for a record written before it existed, or a
+    DamagedRunFileError naming the record when the list is not what the trainer writes."""
+    listed = record.get("files")
+    if listed is None:
+        return None
+    ok = isinstance(listed, dict) and all(
+        name in RUN_FILES and isinstance(entry, dict) and _is_int(entry.get("bytes"))
+        and isinstance(entry.get(DIGEST), str) for name, entry in listed.items())
+    if not ok:
+        raise DamagedRunFileError(rd.record_file, f"its list of the run's files is not what this library writes "
+                                                  f"(names among {', '.join(RUN_FILES)}, each with bytes and {DIGEST})")
+    return listed
+
+
+def verify_files(rd: "RunDir", record: dict[str, Any]) -> dict[str, bytes] | None:
+    """Check every file ``record`` lists against the folder: each must be there, a file, of
+    the listed size and digest; the first that is not is a DamagedRunFileError naming it (a
+    file changed since the run finished, or copied in from another run). Returns the contents
+    read, by name (so a caller loads them without reading them again), or ``None`` for a
+    record written before the list existed (nothing checked)."""
+    listed = _listed(rd, record)
+    if listed is None:
+        return None
+    for name, entry in listed.items():  # cheap checks for all first: a missing file is named as missing
+        path = rd.path / name
+        if (problem := file_problem(path)) is not None:
+            raise DamagedRunFileError(path, problem)
+        if (size := path.stat().st_size) != entry["bytes"]:
+            raise DamagedRunFileError(path, f"{size} bytes, its record lists {entry['bytes']}: changed since, or "
+                                            f"another run's")
+    contents = {}
+    for name, entry in listed.items():
+        contents[name] = (rd.path / name).read_bytes()
+        if _entry_of(contents[name]) != {"bytes": entry["bytes"], DIGEST: entry[DIGEST]}:
+            raise DamagedRunFileError(rd.path / name, f"not the {DIGEST} its record lists: changed since, or "
+                                                      f"another run's")
+    return contents
+
+
+def check_record_is_this_folders(rd: "RunDir", record: dict[str, Any]) -> None:
+    """A DamagedRunFileError naming the record when the folder's name (``...-<hash>-seed<k>``)
+    says it holds another run than the record describes (a record copied in from another
+    run). Folders named otherwise are not judged by their name."""
+    found = _RUN_KEY.search(rd.path.name)
+    if found is None or ("hash" not in record and "seed" not in record):
+        return
+    named = (found.group(1), int(found.group(2)))
+    if (record.get("hash"), record.get("seed")) != named:
+        raise DamagedRunFileError(rd.record_file, f"it is the record of config hash {record.get('hash')} seed "
+                                                  f"{record.get('seed')}, and the folder is that of {named[0]} seed "
+                                                  f"{named[1]} (copied from another run?)")
+
+
+# --------------------------------------------------------------------------- set-aside folders
+
+
+def set_aside_folders(root: str | os.PathLike[str] | None = None) -> list[tuple[Path, int]]:
+    """Every run folder set aside as damaged in the runs root (real folders named as
+    :data:`SET_ASIDE` says, directly inside it; links and files are not), with its size in
+    bytes, sorted by name. Nothing is made or changed."""
+    base = runs_root_path(root)
+    if not base.is_dir():
+        return []
+    with os.scandir(base) as entries:
+        found = [Path(e.path) for e in entries if SET_ASIDE.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
+    return [(folder, folder_bytes(folder)) for folder in sorted(found)]
+
+
+def remove_set_aside_folder(folder: Path, root: str | os.PathLike[str] | None = None) -> None:
+    """Delete one folder of :func:`set_aside_folders` (what ``bngan clean --damaged`` does),
+    checked again first: a real folder (not a link) named as :data:`SET_ASIDE` says, directly
+    inside the runs root; anything else is a ValueError and nothing is removed. Links inside it
+    are removed as links, never followed."""
+    folder, base = Path(folder), runs_root_path(root)
+    if not (SET_ASIDE.fullmatch(folder.name) and folder.is_dir() and not folder.is_symlink()
+            and folder.parent.resolve() == base.resolve()):
+        raise ValueError(f"{folder} is not a set-aside run folder in the runs folder {base}; nothing removed")
+    shutil.rmtree(folder)
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files under ``folder`` (links counted as links, never followed)."""
+    total = 0
+    for here, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(here, name)).st_size
+    return total
+
+
+def human_bytes(n: int) -> str:
+    """``n`` bytes as ``812 B``, ``4.2 kB``, ``13.0 MB``, ``1.1 GB`` (powers of 1000)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def set_aside_summary(root: str | os.PathLike[str] | None = None) -> str:
+    """``3 set-aside folders in the runs folder, 4.2 MB in all; `bngan clean --damaged` removes
+    them``: what the line that sets a folder aside adds."""
+    found = set_aside_folders(root)
+    size = human_bytes(sum(n for _, n in found))
+    return (f"{len(found)} set-aside folder{'s' if len(found) != 1 else ''} in the runs folder, {size} in all; "
+            f"`bngan clean --damaged` removes them")
 
 
 @dataclass(frozen=True)
@@ -194,8 +422,10 @@ class RunDir:
     def read_record(self) -> dict[str, Any]:
         """The record (``{}`` when there is none), or a :class:`DamagedRunFileError` naming
         it when it is not a JSON object (truncated, empty)."""
-        if not self.record_file.exists():
+        if not os.path.lexists(self.record_file):
             return {}
+        if (problem := file_problem(self.record_file)) is not None:
+            raise DamagedRunFileError(self.record_file, problem)
         try:
             record = json.loads(self.record_file.read_text())
         except (ValueError, UnicodeDecodeError) as err:
@@ -227,11 +457,22 @@ class RunDir:
         return load_dict(self.checkpoint_file, ("step", "g", "d"))
 
     def set_aside(self, file: Path) -> Path:
-        """Rename a damaged ``file`` to ``<name>.corrupt`` (replacing an older one), so it no
-        longer blocks the run but stays there to be looked at."""
+        """Rename a damaged ``file`` to ``<name>.corrupt`` (replacing an older file of that name;
+        a folder, or a file where a folder is, goes to ``<name>.corrupt-<k>``), so it no longer
+        blocks the run but stays there to be looked at."""
         target = file.with_name(file.name + ".corrupt")
+        k = 0
+        while os.path.lexists(target) and (file.is_dir() or target.is_dir()):
+            k += 1
+            target = file.with_name(f"{file.name}.corrupt-{k}")
         os.replace(file, target)
         return target
+
+    def blocking(self) -> list[Path]:
+        """The run files of this folder that are there but are not files (a folder named
+        ``history.pt``, say): nothing can be written over them, so they block the run."""
+        return [path for path in (self.path / name for name in ("record.json", *RUN_FILES))
+                if os.path.lexists(path) and file_problem(path) is not None]
 
 
 #: The largest seed: torch's generators take a signed 64-bit seed.
@@ -364,23 +605,33 @@ class Run:
     resumed_at: int | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Run":
-        """Load a run folder; a :class:`DamagedRunFileError` names a file that cannot be read."""
+    def load(cls, path: str | os.PathLike[str], *, verify: bool = True) -> "Run":
+        """Load a run folder; a :class:`DamagedRunFileError` names a file that cannot be read,
+        is missing, holds values of the wrong types, or (``verify``) is not the file its record
+        lists (size and digest; records without a list are not checked) or a record of another
+        run than the folder's name says. ``verify=False`` skips the digests (the trainer, which
+        has just written the files)."""
         rd = RunDir(Path(path))
-        if not rd.record_file.exists():
+        if not os.path.lexists(rd.record_file):
             raise FileNotFoundError(f"no run record in {rd.path} (expected {rd.record_file.name})")
         record = rd.read_record()
         if "seed" not in record or "status" not in record:
             raise DamagedRunFileError(rd.record_file, "it has no seed or status")
-        history = (load_dict(rd.history_file, ("columns", "values")) if rd.history_file.exists()
-                   else {"columns": [], "values": None})
+        check_record_is_this_folders(rd, record)
+        contents = (verify_files(rd, record) if verify else None) or {}  # read once: checked, then loaded
+        for needed in (rd.history_file, rd.samples_file):  # every record is written after both
+            if (problem := file_problem(needed)) is not None:
+                raise DamagedRunFileError(needed, problem)
+        history = load_dict(rd.history_file, ("columns", "values"), contents.get(rd.history_file.name))
+        check_history(history, rd.history_file)
         values = history["values"]
-        columns = {name: values[:, i].numpy() for i, name in enumerate(history["columns"])} if values is not None else {}
+        columns = {name: values[:, i].numpy() for i, name in enumerate(history["columns"])}
         evals = {k: np.asarray(v) for k, v in history.get("evals", {}).items()}
-        snaps = (load_dict(rd.samples_file, ("steps", "samples")) if rd.samples_file.exists()
-                 else {"steps": [], "samples": torch.empty(0)})
+        snaps = load_dict(rd.samples_file, ("steps", "samples"), contents.get(rd.samples_file.name))
+        check_samples(snaps, rd.samples_file)
         try:
-            config = rd.read_config()
+            config = (ExperimentConfig.from_json(contents[rd.config_file.name].decode())
+                      if rd.config_file.name in contents else rd.read_config())
         except (OSError, ValueError, TypeError, KeyError) as err:  # missing, a folder, not JSON, not a config
             raise DamagedRunFileError(rd.config_file, first_line(err)) from err
         return cls(path=rd.path, config=config, seed=int(record["seed"]), status=record["status"],
@@ -389,15 +640,26 @@ class Run:
                    samples=snaps["samples"], metrics=record.get("metrics", {}), record=record)
 
     def weights(self) -> dict[str, dict[str, torch.Tensor]]:
-        """The final ``{"g": state_dict, "d": state_dict}``."""
-        return load_dict(RunDir(self.path).weights_file, ("g", "d"))
+        """The final ``{"g": state_dict, "d": state_dict}``; a DamagedRunFileError naming the
+        file when it is missing, unreadable or not two state dicts."""
+        file = RunDir(self.path).weights_file
+        if (problem := file_problem(file)) is not None:
+            raise DamagedRunFileError(file, problem)
+        found = load_dict(file, ("g", "d"))
+        check_weights(found, file)
+        return found
 
     def networks(self, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
-        """Rebuild (G, D) from the config and load the final weights, in eval mode."""
+        """Rebuild (G, D) from the config and load the final weights, in eval mode (weights
+        that do not fit the config's networks are a DamagedRunFileError naming the file)."""
         g, d = build_networks(self.config)
         state = self.weights()
-        g.load_state_dict(state["g"])
-        d.load_state_dict(state["d"])
+        try:
+            g.load_state_dict(state["g"])
+            d.load_state_dict(state["d"])
+        except RuntimeError as err:
+            raise DamagedRunFileError(RunDir(self.path).weights_file,
+                                      f"it does not fit the networks of its config: {first_line(err)}") from err
         return g.to(device).eval(), d.to(device).eval()
 
     @torch.no_grad()

@@ -22,12 +22,14 @@ from .losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from .networks import build_networks, layer_weights, make_optimizers
 from .probes import BNProbe, GBNProbe
 from .run_data import load_run_data
-from .runs import (DamagedRunFileError, Run, RunDir, RunLock, cached_run_matches, check_seeds, check_writable,
-                   first_line, load_dict, run_dir)
+from .locks import check_seconds
+from .runs import (DamagedRunFileError, Run, RunDir, RunLock, cached_run_matches, check_seeds, check_weights,
+                   check_writable, file_problem, first_line, load_dict, run_dir, set_aside_summary)
 from .seed_group import SeedGroup, SeedGroupUnsupported
 from .step import DUpdate, GANStep, StepOutput
 from .step_graph import Capture, GraphedGroup, capture_for
-from .trainer import CHECKPOINT_SECONDS, Stepper, Trainer, TrainingInterrupted, interactive, run_loop, set_rng_state
+from .trainer import (CHECKPOINT_SECONDS, Stepper, Trainer, TrainingInterrupted, check_checkpoint_seconds, interactive,
+                      run_loop, set_rng_state)
 
 __all__ = ["BNProbe", "CHECKPOINT_SECONDS", "DUpdate", "GANStep", "GBNProbe", "StepOutput", "Trainer",
            "TrainingInterrupted", "build_networks", "check_device", "d_loss_fn", "d_score", "default_device",
@@ -51,18 +53,19 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     ``callback(trainer)`` is called after every step (tests use it to interrupt). The
     returned run's ``origin`` is ``cached``, ``trained`` or ``resumed`` (at ``resumed_at``).
     """
-    _check_config(config)
+    _check_arguments(config, checkpoint_seconds, lock_wait)
     rd = run_dir(config, seed, root)  # checks the seed before anything touches the disk
     seed = int(seed)
-    if not force and (cached := _cached(rd, config, seed)) is not None:
-        return cached
+    if not force and isinstance(found := _lookup(rd, config, seed), Run):
+        return found
     device = check_device(device) if device is not None else default_device()
     check_writable(rd.path.parent)  # before any data is loaded or network built
     check_writable(rd.path, "run folder")
     with RunLock(rd, wait=lock_wait) as lock:
-        if not force and (cached := _cached(rd, config, seed)) is not None:  # finished by the holder we waited for
-            return cached
-        _prepare(rd, config, seed, force)
+        found = None if force else _lookup(rd, config, seed)  # finished by the holder we waited for?
+        if isinstance(found, Run):
+            return found
+        _prepare(rd, config, seed, force, found)
         trainer = Trainer(config, seed, rd, device=device, progress=progress, checkpoint_seconds=checkpoint_seconds,
                           lock=lock)
         run = trainer.run(callback)
@@ -92,7 +95,7 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
     setting the group cannot batch, run one by one eagerly, and each record's ``engine``
     says which way ran and why.
     """
-    _check_config(config)
+    _check_arguments(config, checkpoint_seconds, lock_wait)
     wanted = check_seeds(seeds)  # before any conversion: 1.5 or True is refused, not trained as seed 1
     device = check_device(device) if device is not None else default_device()
     if not trains_together(device, len(wanted), group=group, graph=graph):
@@ -112,10 +115,11 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
             trainers = []
             for s in todo:
                 lock = held.enter_context(RunLock(dirs[s], wait=lock_wait))
-                if not force and (cached := _cached(dirs[s], config, s)) is not None:
-                    found[s] = cached
+                now = None if force else _lookup(dirs[s], config, s)
+                if isinstance(now, Run):
+                    found[s] = now
                     continue
-                _prepare(dirs[s], config, s, force)
+                _prepare(dirs[s], config, s, force, now)
                 trainer = Trainer(config, s, dirs[s], device=device, progress=progress,
                                   checkpoint_seconds=checkpoint_seconds, lock=lock)
                 trainer.start()  # its stream is then the one its one-seed run would draw from
@@ -212,50 +216,86 @@ def _check_config(config) -> None:
                          f"registered one); got {config!r}")
 
 
+def _check_arguments(config, checkpoint_seconds, lock_wait) -> None:
+    """Everything :func:`train_run` and :func:`train_runs` can check before they touch the disk:
+    the config, ``checkpoint_seconds`` and ``lock_wait`` (a NaN wait never ends)."""
+    _check_config(config)
+    check_checkpoint_seconds(checkpoint_seconds)
+    check_seconds("lock_wait", lock_wait)
+
+
 def cached_run(config: ExperimentConfig, seed: int, root=None) -> Run | None:
     """The finished run of ``config`` and ``seed`` in the runs folder, or ``None``: nothing
-    is trained, moved or locked (what a page that only reads the cache needs)."""
-    return _cached(run_dir(config, seed, root), config, seed)
+    is trained, moved, locked or printed (what a page that only reads the cache needs); a
+    damaged run is ``None`` here and named when it is trained again."""
+    found = _lookup(run_dir(config, seed, root), config, seed)
+    return found if isinstance(found, Run) else None
 
 
 def _cached(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | None:
-    """The finished run stored in ``rd`` if it is this config and seed and can be read back,
-    its weights included; ``None`` (train it) otherwise. A damaged file is reported on one
-    line naming it, never a traceback (:func:`_prepare` then moves the folder's files aside)."""
+    """The finished run stored in ``rd`` if it is this config and seed and can be read back;
+    ``None`` otherwise (see :func:`_lookup`)."""
+    found = _lookup(rd, config, seed)
+    return found if isinstance(found, Run) else None
+
+
+def _lookup(rd: RunDir, config: ExperimentConfig, seed: int) -> Run | DamagedRunFileError | None:
+    """The finished run stored in ``rd`` if it is this config and seed and every file reads
+    back as the run wrote it (the record's sizes and digests; for a record written before
+    those, the weights' entries and shapes against the config); the damage that stops it
+    (for :func:`_prepare` to name, once); ``None`` when there is no finished run of this
+    config and seed. Prints nothing."""
     if not (rd.finished and cached_run_matches(rd, config, seed)):
         return None
     try:
-        run = Run.load(rd.path)
-        if run.status == "complete":  # a diverged run keeps no final weights
-            if not rd.weights_file.is_file():
-                raise DamagedRunFileError(rd.weights_file, "missing")
-            load_dict(rd.weights_file, ("g", "d"))
+        run = Run.load(rd.path)  # the record's digests checked, where it lists them
+        if run.status == "complete" and "files" not in run.record:  # an older record (a diverged run has no weights)
+            if (problem := file_problem(rd.weights_file)) is not None:
+                raise DamagedRunFileError(rd.weights_file, problem)
+            check_weights(load_dict(rd.weights_file, ("g", "d")), rd.weights_file, config)
     except DamagedRunFileError as err:
-        print(f"{err.file} is damaged ({err.reason}); training {config.name} seed {seed} again")
-        return None
+        return err
     run.origin = "cached"
     return run
 
 
-def _prepare(rd: RunDir, config: ExperimentConfig, seed: int, force: bool) -> None:
+def _prepare(rd: RunDir, config: ExperimentConfig, seed: int, force: bool,
+             damage: DamagedRunFileError | None = None) -> None:
     """Make ``rd`` ready for the trainer without deleting anything computed: files that cannot
-    be used (``force``, a finished run that is not this one or cannot be read back, a damaged
-    record without a checkpoint of this run to resume from) are moved into a sibling folder
-    ``<name>.damaged-<time>`` with a message; a resumable checkpoint is kept whatever the
-    record says."""
+    be used (``force``, a finished run that is not this one or cannot be read back, named by
+    ``damage``, a damaged record without a checkpoint of this run to resume from) are moved into
+    a sibling folder ``<name>.damaged-<time>`` with one line; a resumable checkpoint is kept
+    whatever the record says; a folder where a run file goes (nothing can be written over it)
+    is renamed ``<name>.corrupt`` with a line."""
     if force:
         _set_aside(rd, "retraining it from scratch (force)")
         return
+    if damage is not None:
+        _set_aside(rd, f"{damage.file} is damaged ({damage.reason})", then=f"training {config.name} seed {seed} again")
+        return
     status = rd.status
-    if status in ("new", "running", "interrupted"):
-        return
     if status == "damaged":
+        why = _record_damage(rd)
         if _resumable(rd, config, seed):
-            print(f"{rd.record_file} is damaged; resuming {config.name} seed {seed} from its checkpoint")
+            print(f"{rd.record_file} is damaged ({why}); resuming {config.name} seed {seed} from its checkpoint")
+        else:
+            _set_aside(rd, f"{rd.record_file} is damaged ({why}) and there is no checkpoint of this run to resume")
             return
-        _set_aside(rd, f"{rd.record_file.name} is damaged and there is no checkpoint of this run to resume")
+    elif status not in ("new", "running", "interrupted"):
+        _set_aside(rd, "the finished run stored there is not this config and seed, or cannot be read back")
         return
-    _set_aside(rd, "the finished run stored there is not this config and seed, or cannot be read back")
+    for blocking in rd.blocking():
+        moved = rd.set_aside(blocking)
+        print(f"{blocking} is {file_problem(moved) or 'not a file'}; moved to {moved.name}")
+
+
+def _record_damage(rd: RunDir) -> str:
+    """Why the record of ``rd`` cannot be read (for a message)."""
+    try:
+        rd.read_record()
+    except DamagedRunFileError as err:
+        return err.reason
+    return "unreadable"
 
 
 def _resumable(rd: RunDir, config: ExperimentConfig, seed: int) -> bool:
@@ -266,9 +306,10 @@ def _resumable(rd: RunDir, config: ExperimentConfig, seed: int) -> bool:
     return checkpoint is not None and (checkpoint.get("config_hash"), checkpoint.get("seed")) == (config.hash(), seed)
 
 
-def _set_aside(rd: RunDir, reason: str) -> Path | None:
+def _set_aside(rd: RunDir, reason: str, then: str = "") -> Path | None:
     """Move every entry of the run folder but our lock into ``<name>.damaged-<time>`` next to
-    it (inside the runs root); say where and why. ``None`` when there was nothing to move."""
+    it (inside the runs root); say on one line where and why (``then``: what happens next), and
+    how many folders are set aside and their size. ``None`` when there was nothing to move."""
     entries = [p for p in rd.path.iterdir() if p != rd.lock_file]
     if not entries:
         return None
@@ -281,7 +322,6 @@ def _set_aside(rd: RunDir, reason: str) -> Path | None:
     target.mkdir()
     for entry in entries:
         os.replace(entry, target / entry.name)
-    print(f"{rd.path.name}: {reason}; its files were moved to {target}")
+    print(f"{rd.path.name}: {reason}; its files were moved to {target}{f'; {then}' if then else ''} "
+          f"({set_aside_summary(rd.path.parent)})")
     return target
-
-

@@ -21,9 +21,11 @@ from tqdm.auto import tqdm
 from . import data, metrics, models, quality
 from .config import ExperimentConfig
 from .devices import device_name, versions
+from .locks import check_seconds
 from .networks import build_networks, make_optimizers
 from .run_data import load_run_data
-from .runs import DamagedRunFileError, Run, RunDir, RunLock, atomic_torch_save, atomic_write_json, first_line
+from .runs import (DamagedRunFileError, Run, RunDir, RunLock, atomic_torch_save, atomic_write_json, file_entries,
+                   first_line)
 from .step import GANStep, StepOutput
 
 # A run in progress is checkpointed every ``train.checkpoint_every`` steps and also whenever
@@ -38,6 +40,15 @@ CHECKPOINT_SECONDS = 60.0
 # (and at every logged step), so a run stops within that many steps of its first bad one.
 LOSS_LIMIT = 1e6
 DIVERGENCE_CHECK_EVERY = 8
+
+
+def check_checkpoint_seconds(value: Any) -> float:
+    """``checkpoint_seconds`` as a float (``None``: :data:`CHECKPOINT_SECONDS`), or a one-line
+    ValueError naming it unless it is a number >= 0 (0: every step, inf: never by time)."""
+    if value is None:
+        return CHECKPOINT_SECONDS
+    return check_seconds("checkpoint_seconds", value, infinite=True,
+                         note=f"0: every step, inf: never by time, None: {CHECKPOINT_SECONDS:.0f}")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -77,12 +88,7 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, seed: int, rd: RunDir, *, device: torch.device,
                  progress: bool = True, checkpoint_seconds: float | None = None, lock: RunLock | None = None) -> None:
         self.config, self.seed, self.rd, self.device, self.progress = config, seed, rd, device, progress
-        if checkpoint_seconds is not None and not (isinstance(checkpoint_seconds, (int, float))
-                                                   and not isinstance(checkpoint_seconds, bool)
-                                                   and checkpoint_seconds >= 0):  # NaN fails this too
-            raise ValueError(f"checkpoint_seconds must be a number of seconds >= 0 (0: every step, inf: never by "
-                             f"time, None: {CHECKPOINT_SECONDS:.0f}); got {checkpoint_seconds!r}")
-        self.checkpoint_seconds = CHECKPOINT_SECONDS if checkpoint_seconds is None else checkpoint_seconds
+        self.checkpoint_seconds = check_checkpoint_seconds(checkpoint_seconds)
         self.lock = lock
         self.engine = "one seed, eager"  # a seed group says so here (the record keeps it)
         self.started = False
@@ -290,7 +296,12 @@ class Trainer:
             row += [out.gaps.get(name, nan) for name in self.columns[len(self.BASE_COLUMNS):]]
         self.rows.append(torch.stack([v.float() for v in row]))
 
-    def _write_record(self, status: str, extra: dict[str, Any] | None = None) -> None:
+    def _write_record(self, status: str, extra: dict[str, Any] | None = None,
+                      also: tuple[str, ...] | None = None) -> None:
+        """Write the history, the samples and then the record (last: it is what says how far the
+        run got). With ``also`` (a finished run: the other files it wrote and keeps, by name)
+        the record lists every file of the run with its size and digest (``files``), so a file
+        changed or swapped in later is known as damage when the run is loaded."""
         cfg = self.config
         record = {
             "name": cfg.name, "hash": cfg.hash(), "seed": self.seed, "status": status, "steps_done": self.step,
@@ -303,6 +314,9 @@ class Trainer:
         record.update(extra or {})
         atomic_torch_save(self._history_payload(), self.rd.history_file)
         atomic_torch_save(self._samples_payload(), self.rd.samples_file)
+        if also is not None:
+            names = (self.rd.config_file.name, self.rd.history_file.name, self.rd.samples_file.name, *also)
+            record["files"] = file_entries(self.rd.path, names)
         atomic_write_json(self.rd.record_file, record)
 
     def _record_interruption(self) -> None:
@@ -340,15 +354,16 @@ class Trainer:
         if diverged_at is not None:  # the last checkpoint (taken before the bad step) is kept to go back to
             kept = {"last_finite_checkpoint": self.rd.checkpoint_file.name, "last_finite_step": self.checkpointed_step} \
                 if self.rd.checkpoint_file.exists() and self.checkpointed_step else {}
-            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}, **kept})
-            return Run.load(self.rd.path)
+            self._write_record("diverged", {"diverged_at": diverged_at, "metrics": {}, **kept},
+                               also=(self.rd.checkpoint_file.name,) if kept else ())
+            return Run.load(self.rd.path, verify=False)
         if t.sample_every and self.sample_steps[-1:] != [self.step]:
             self.snapshot()
         found = self.final_metrics()
         atomic_torch_save({"g": self.g.state_dict(), "d": self.d.state_dict()}, self.rd.weights_file)
-        self._write_record("complete", {"metrics": found})
+        self._write_record("complete", {"metrics": found}, also=(self.rd.weights_file.name,))
         self.rd.checkpoint_file.unlink(missing_ok=True)
-        return Run.load(self.rd.path)
+        return Run.load(self.rd.path, verify=False)
 
     def run(self, callback: Callable[["Trainer"], None] | None = None) -> Run:
         """Train from where :meth:`start` left off to the end (or divergence) and finish."""
