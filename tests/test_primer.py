@@ -46,3 +46,22 @@ def test_a_mixed_batch_moves_where_the_real_images_land():
     assert views["real only"].real_after_bn == pytest.approx(0.0, abs=1e-6)
     assert views["mixed"].real_after_bn > 0.5  # above the mixture's mean
     assert views["real only"].mean > views["mixed"].mean > views["fake only"].mean
+
+
+def test_the_primers_figures_draw_what_they_are_given():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bngan import plots
+
+    out = primer.train_and_eval([4.0, 6.0], running_mean=0.0, running_var=1.0)
+    ax = plots.mode_outputs([4.0, 6.0], out)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["input", "train mode", "eval mode"]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["+4.00", "+6.00", "−1.00", "+1.00", "+4.00", "+6.00"])
+    torch.manual_seed(0)
+    views = primer.batch_views(torch.randn(8, 2) + 1.0, torch.randn(8, 2) - 1.0, nn.Identity())
+    ax = plots.batch_views(views)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["real only", "mixed"]  # no bar for a batch without reals
+    plt.close("all")

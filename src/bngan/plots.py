@@ -523,3 +523,31 @@ def running_averages(batch_means, traces: Mapping[str, np.ndarray], *, ax: Axes 
     ax.set_ylabel("mean of one feature")
     ax.legend(fontsize=8)
     return ax
+
+
+def mode_outputs(batch, outputs: Mapping[str, np.ndarray], *, ax: Axes | None = None) -> Axes:
+    """One BN layer's output for the same batch in each mode (``outputs``: mode -> values), as
+    points on one number line per mode, with the inputs on top."""
+    ax = ax if ax is not None else plt.subplots(figsize=(6.4, 1.9))[1]
+    rows = [("input", np.asarray(batch, dtype=float)), *((f"{m} mode", np.asarray(v)) for m, v in outputs.items())]
+    for y, (label, values) in enumerate(rows):
+        ax.plot(values, np.full(values.size, -y), "o", ms=7, color=f"C{y}")
+        for v in values:
+            ax.annotate(f"{v:+.2f}".replace("-", "−"), (v, -y), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize=7)
+    ax.set_yticks([-y for y in range(len(rows))], [label for label, _ in rows])
+    ax.set_ylim(-len(rows) + 0.5, 0.7)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    return ax
+
+
+def batch_views(views, *, ax: Axes | None = None) -> Axes:
+    """Where the real images land after BN (their mean normalized value) in each batch D is
+    given (:func:`bngan.primer.batch_views`), one bar per batch that holds them."""
+    ax = ax if ax is not None else plt.subplots(figsize=(5, 2.2))[1]
+    shown = [v for v in views if np.isfinite(v.real_after_bn)]
+    ax.barh([v.batch for v in shown], [v.real_after_bn for v in shown], color=["C0", "C3"][: len(shown)])
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("mean of the real images' values after BN (first layer of D)")
+    ax.invert_yaxis()
+    return ax
