@@ -368,7 +368,8 @@ def _signed(x: float) -> str:
 def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None = None,
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
              group: bool | None = None, graph: bool | None = None, gate: bool = True,
-             train: bool = True, backend: str | Ray = "local", workers: int | None = None) -> list[Verdict]:
+             train: bool = True, backend: str | Ray = "local", workers: int | None = None,
+             recorded_first: bool = False) -> list[Verdict]:
     """Every claim's verdict from the runs of its checks, with the learning gate on each arm
     (``gate=False`` reads every check as if both arms learned) and the false discovery rate
     correction over the distinct directional comparisons evaluated together (:func:`correct`).
@@ -381,12 +382,16 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
     dataset is not loaded to gate it.
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
-    with the profile's seeds or as many as a check asks for; ``seeds`` overrides both."""
+    with the profile's seeds or as many as a check asks for; ``seeds`` overrides both.
+
+    ``recorded_first=True`` takes a run the committed results hold from them without opening
+    its run folder (no comparison with the cache): seconds instead of minutes for the whole
+    ledger, for reading claims whose runs another page or the background trainer recorded."""
     if workers is not None:
         check_workers(workers)
     p = get_profile(profile)
     runs = _runs(claims, p, seeds=seeds, root=root, device=device, progress=progress, group=group, graph=graph,
-                 train=train, backend=backend, workers=workers)
+                 train=train, backend=backend, workers=workers, recorded_first=recorded_first)
     learning = _memo(lambda arm: arm_learning(arm, threshold=recorded_threshold(arm))) if gate else None
     read = [[_read(check, runs, learning) for check in claim.checks] for claim in claims]
     return correct(claims, read)
@@ -416,9 +421,10 @@ def _plan(claims: Sequence[Claim], p: Profile, seeds=None) -> dict[str, tuple[Ex
 
 def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=None, progress=False,
           group=None, graph=None, train=True, backend: str | Ray = "local",
-          workers: int | None = None) -> dict[str, RunSet]:
+          workers: int | None = None, recorded_first: bool = False) -> dict[str, RunSet]:
     """Each experiment the claims need: its seeds from the run cache, else from the committed
-    results, else (``train``) trained, as :func:`evaluate` says."""
+    results, else (``train``) trained, as :func:`evaluate` says (``recorded_first``: the
+    committed results' row without opening the cache)."""
     planned = _plan(claims, p, seeds)
     book = recorded(p)
     served: dict[str, dict[int, object]] = {}  # the seeds the committed results hold: cached or recorded
@@ -429,7 +435,7 @@ def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=
             row = book.get((config.hash(), seed))
             if row is None:
                 continue
-            cached = cached_run(config, seed, root)
+            cached = None if recorded_first else cached_run(config, seed, root)
             if cached is not None:
                 say_disagreement(cached, row)
             served[name][seed] = cached or row
@@ -648,7 +654,8 @@ def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seed
     recorded (never trained here), at their own seeds, and the correction spans them all, so a
     chapter's table and chapter 10 show the same words. ``measured`` holds the chapter's
     :func:`measured_verdict` s, shown in place of "decided in this chapter's text" and corrected
-    with the rest."""
+    with the rest. The other chapters' runs that the committed results hold are read from them
+    (``recorded_first``): their numbers are the ones the cache exported."""
     chosen = [c for c in CLAIMS if c.chapter == chapter]
     if not chosen and not any(e.chapter == chapter for e in ELSEWHERE):
         chapters = sorted({c.chapter for c in CLAIMS})
@@ -656,7 +663,8 @@ def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seed
     p = get_profile(profile)
     own = evaluate(chosen, profile=p, seeds=seeds, **evaluate_options)
     reading = {k: v for k, v in evaluate_options.items() if k in ("root", "gate")}
-    rest = evaluate([c for c in CLAIMS if c.chapter != chapter], profile=p, train=False, **reading)
+    rest = evaluate([c for c in CLAIMS if c.chapter != chapter], profile=p, train=False, recorded_first=True,
+                    **reading)
     return chapter_table(chapter, book_wide(own + rest + list(measured)))
 
 
