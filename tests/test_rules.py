@@ -204,3 +204,30 @@ def test_verdicts_on_an_empty_cache_with_the_committed_results_prints_every_clai
         assert "unfinished" in rows[key], rows[key]
     assert "reproduced" in rows["7.4"]  # exact, computed without runs
     assert f"{len(CLAIM)} claims:" in out
+
+
+# --------------------------------------------------------------------------- the committed results
+
+
+def test_the_new_per_run_numbers_are_exported_and_old_rows_lacking_them_read_as_missing(tmp_path):
+    from bngan import histories
+    from bngan.plan import budget_profile
+    from test_results import row
+
+    assert set(histories.DERIVED) <= set(results.derived_names())
+    smoke = budget_profile("smoke")
+    old = row("batch:steps-16", 0, {"fid": 100.0})  # exported before loss_overlap was a claim's metric
+    new = row("batch:steps-16", 1, {"fid": 101.0}, derived={"loss_overlap": 0.25, "final_bn_gap": 0.05})
+    path = results.write([old, new], tmp_path / "smoke.jsonl")
+    found, problems = results.read(path, smoke)
+    assert problems == []
+    rs = experiments.RunSet("batch 16", next(iter(found.values())).config, list(found.values()))
+    assert rs.by_seed("loss_overlap") == {1: 0.25} and rs.by_seed("final_bn_gap") == {1: 0.05}
+    # a run with its history computes them; one whose history lacks the columns gets NaN, not an error
+    loss = list(np.linspace(1.0, 0.6, 40))
+    logged = NS(metrics={}, history={"loss_d": loss, "loss_g": [v + 0.3 for v in loss]}, evals={"recon_mse": [0.3, 0.2, 0.25]})
+    assert histories.derived(logged, "loss_overlap") == histories.loss_overlap(logged.history["loss_d"],
+                                                                               logged.history["loss_g"])
+    assert histories.derived(logged, "early_recon_mse") == 0.3
+    assert histories.derived(logged, "recon_rise") == pytest.approx(0.05)
+    assert math.isnan(histories.derived(NS(metrics={}, history={}, evals={}), "final_bn_gap"))

@@ -27,10 +27,15 @@ for chapter 10 and for each chapter's own verdict table. One rule decides every 
   their word; checks that disagree make the claim *depend* on the condition only when the effect
   differs detectably between the conditions (the difference of the two effects, Welch-
   Satterthwaite over the four arms, at 5%), and otherwise leave it *undecided*.
+- **A claim with a rule** (:mod:`bngan.rules`: a checkerboard score, a search on known latents,
+  a memorizing generator, ...) has its computed arms read by the same tests and in the same
+  family, wherever it is evaluated; an :class:`bngan.claims.Exact` part (an identity) reads
+  *reproduced* or *not reproduced* outside the correction; a rule whose runs (or their files)
+  are not in the run cache reads *not tested: waits for its runs*.
 - **The gate**: a check whose arm did not learn at the profile's budget (:mod:`bngan.learning`)
   reads *not tested* and leaves the family, unless the claim predicts that arm's failure
   (``may_fail``); when the claim predicts that an arm learns (``must_learn``) and it does not,
-  the check reads *not reproduced* at this budget.
+  the check reads *not reproduced* at this budget. An arm a rule computes is not gated.
 """
 
 from __future__ import annotations
