@@ -464,7 +464,8 @@ CLAIMS: tuple[Claim, ...] = (
                  margin=IMAGE_MARGIN)),
           rule="toy_reference",
           note="'fits' is read as: the fakes are detectably nearer the data (MMD) than G's input noise, the 2-D "
-               "normal it starts from, scored the same way per seed; 'near ln 2' as: within a tenth of ln 2 "
+               "normal it maps, scored the same way per seed: the data are standardized, so the noise already has "
+               "their mean and spread and only their shape is left to learn; 'near ln 2' as: within a tenth of ln 2 "
                "(bngan.rules.toy_reference)"),
     Claim("7.2", "BN with split batches: the fakes get the data's shape but not its place",
           f"{S001}, Introducing Batch Normalization", 7,
