@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .budget import Budget
-from .claims import CLAIMS, Agreement, Claim, Interaction
+from .claims import CLAIMS, RULE_ARM, Agreement, Check, Claim, Exact, Interaction
 from .config import ExperimentConfig
 from .profiles import Profile, get_profile
 from .registry import for_profile
@@ -24,14 +24,19 @@ BUDGETS = ("quick", "larger")
 
 
 def experiments_needed(claims: Sequence[Claim] = CLAIMS) -> dict[str, int | None]:
-    """Each experiment the claims compare or rank, with the most seeds any check asks of it."""
+    """Each experiment the claims compare, rank or read by their rules (``Claim.reads``), with
+    the most seeds any check asks of it; an arm a rule computes (``"rule:..."``) is none."""
     needed: dict[str, int | None] = {}
     for claim in claims:
-        for check in claim.checks:
+        for check in (*claim.checks, *(Check(name, name) for name in claim.reads)):
+            if isinstance(check, Exact):
+                continue
             names = (check.setups if isinstance(check, Agreement) else check.names if isinstance(check, Interaction)
                      else (check.baseline, check.treatment))
             asked = None if isinstance(check, Agreement) else check.seeds
             for name in names:
+                if name.startswith(RULE_ARM):  # computed by the claim's rule, not trained
+                    continue
                 wanted = [n for n in (needed.get(name), asked) if n is not None]
                 needed[name] = max(wanted) if wanted else None
     return needed
