@@ -14,7 +14,7 @@ and prints one line: the command, its wall seconds, the CPU seconds of the comma
 children (``getrusage(RUSAGE_CHILDREN)``: user + system), its exit code, and the load average
 (``/proc/loadavg``, one minute) at the start, at the end and its mean over the run (sampled
 every ``--interval`` seconds in a thread), with the machine's cores, processor, torch version
-and the date. The load counts the measured command too: a command that keeps 2 threads busy adds
+and the date, and the niceness it ran at. The load counts the measured command too: a command that keeps 2 threads busy adds
 about 2 to it, so on 2 cores a load near 2 means nothing else ran, and a load of 6 means the
 command shared its cores with about two other cores' worth of work.
 
@@ -176,6 +176,7 @@ def measure(command: Sequence[str], *, label: str | None = None, env: dict[str, 
         "load_mean": round(sum(samples) / len(samples), 2) if samples else None,
         "load_max": max(samples) if samples else None,
         "load_samples": len(samples),
+        "nice": os.nice(0),  # this process's niceness, which the command inherits
         "cores": os.cpu_count(),
         "cores_usable": affinity,
         "processor": processor(),
@@ -213,6 +214,12 @@ def _seconds(s: float) -> str:
     return f"{s / 60:.0f} min"
 
 
+def _span(values: Sequence[float]) -> str:
+    if not values:
+        return "?"
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
 def summary(records: Sequence[dict]) -> str:
     """A markdown table: per command (label), how many measurements, the fastest and the slowest
     wall time each with its mean load, the CPU seconds, the range of loads, the machines and dates."""
@@ -234,8 +241,8 @@ def summary(records: Sequence[dict]) -> str:
         rows.append(
             f"| `{label}` | {len(group)}{f' ({failed} failed)' if failed else ''} | {_seconds(fast['wall_s'])} "
             f"({fast['load_mean']}) | {slowest} ({slow['load_mean']}) | "
-            f"{_seconds(min(cpu))}{'' if min(cpu) == max(cpu) else '-' + _seconds(max(cpu))} | "
-            f"{min(loads) if loads else '?'}-{max(loads) if loads else '?'} | {'; '.join(machines)} | "
+            f"{_seconds(min(cpu))}{'' if min(cpu) == max(cpu) else ' to ' + _seconds(max(cpu))} | "
+            f"{_span(loads)} | {'; '.join(machines)} | "
             f"{dates[0]}{'' if len(dates) == 1 else ' to ' + dates[-1]} |")
     return "\n".join(rows)
 

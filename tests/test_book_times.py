@@ -34,7 +34,7 @@ def test_a_command_is_recorded_with_its_times_load_and_machine(book_times, tmp_p
     for key in ("load_start", "load_end"):
         assert len(record[key]) == 3 and all(x >= 0 for x in record[key])
     assert record["load_mean"] >= 0 and record["load_samples"] >= 3  # start, samples in the run, end
-    assert record["cores"] >= 1 and record["cores_usable"] >= 1 and record["processor"]
+    assert record["nice"] >= 0 and record["cores"] >= 1 and record["cores_usable"] >= 1 and record["processor"]
     assert record["torch"] and record["python"] and record["date"][:2] == "20"
     printed = capsys.readouterr().out.strip().splitlines()[-1]
     assert printed.startswith("nothing: ") and " s wall, " in printed and "load " in printed and "exit 0" in printed
@@ -53,7 +53,7 @@ def test_a_failing_or_stopped_command_is_recorded_as_such(book_times, tmp_path):
 def test_the_summary_gives_each_commands_range_with_its_loads(book_times, tmp_path, capsys):
     out = tmp_path / "times.jsonl"
     base = {"cpu_s": 1.0, "exit_code": 0, "timed_out": False, "load_start": [1, 1, 1], "load_end": [1, 1, 1],
-            "load_max": 1, "load_samples": 2, "cores": 2, "cores_usable": 2, "processor": "AMD EPYC",
+            "load_max": 1, "load_samples": 2, "nice": 0, "cores": 2, "cores_usable": 2, "processor": "AMD EPYC",
             "torch": "2.0", "bngan": "0", "commit": None, "python": "3.11", "env": {}}
     records = [{**base, "label": "tests", "command": "pytest", "wall_s": 378.0, "load_mean": 2.1,
                 "date": "2026-12-05T10:00:00+00:00"},
