@@ -246,3 +246,18 @@ def test_recorded_first_reads_the_rows_without_opening_the_cache(folder, tmp_pat
     baseline = verdict.results[0].comparison.mean_a
     recorded = [r["metrics"]["shift_x"] for r in rows if r["experiment"] == "blindspot:no-bn-shift"]
     assert baseline == pytest.approx(sum(recorded) / len(recorded))
+
+
+def test_a_claim_read_without_training_whose_runs_are_missing_reads_unfinished_and_stays_out_of_the_family(
+        folder, tmp_path):
+    root = tmp_path / "runs"
+    run_experiment("table2:1", profile="smoke", root=root, progress=False)
+    run_experiment("table2:2", profile="smoke", root=root, progress=False)
+    waiting, decided = ledger.evaluate([SHIFT, FID], profile="smoke", root=root, train=False, mark_unfinished=True)
+    assert waiting.verdict_class == "unfinished" and waiting.waiting == (0, 4)
+    assert waiting.verdict == "unfinished (0 of 4 runs)" and "waits for its runs" in waiting.numbers
+    assert decided.verdict_class != "unfinished" and decided.results[0].comparison is not None
+    again = ledger.recorrect([waiting, decided])  # what book_wide and the confirmation do
+    assert [v.verdict_class for v in again] == ["unfinished", decided.verdict_class]
+    assert ledger.tally(again)["unfinished"] == 1
+    assert ledger.multiplicity(again).checks == 1  # FID's comparison only

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .claims import CLAIMS, IMAGE_MARGIN, METRICS, TOY_MARGIN, Agreement, Check, Claim, Interaction
-from .ledger import CheckResult, Verdict, correct, evaluate
+from .ledger import CheckResult, Verdict, evaluate, recorrect
 from .profiles import Profile, get_profile
 from .stats import ALPHA, seeds_for_equivalence, seeds_needed
 from .tables import TextTable
@@ -187,14 +187,13 @@ def evaluate_confirmation(plans: Sequence[Planned], *, profile: str | Profile | 
         claim = by_key[key]
         found.extend(evaluate([claim], profile=p, seeds=confirmation_seeds(pilot_seeds(claim, p), n),
                               **evaluate_options))
-    return correct([v.claim for v in found], [[replace(r, corrected=None, family=0) for r in v.results]
-                                              for v in found])
+    return recorrect(found)
 
 
 def with_confirmation(pilot: Sequence[Verdict], confirmed: Sequence[Verdict]) -> list[Verdict]:
     """The ledger's final verdicts: each claim the confirmation decided (any class but
-    ``not enough seeds``) takes that verdict, marked by :attr:`Verdict.stage`; the rest keep the
+    ``not enough seeds`` or ``unfinished``) takes that verdict, marked by :attr:`Verdict.stage`; the rest keep the
     pilot's."""
     decided = {v.claim.key: replace(v, stage="confirmation") for v in confirmed
-               if v.verdict_class != "not enough seeds"}
+               if v.verdict_class not in ("not enough seeds", "unfinished")}
     return [decided.get(v.claim.key, v) for v in pilot]

@@ -67,7 +67,8 @@ from . import rules
 
 #: The classes a verdict falls in; ``undecided`` holds "no detectable difference", "suggestive"
 #: and "inconclusive".
-VERDICT_CLASSES = ("reproduced", "not reproduced", "undecided", "depends", "not tested", "not enough seeds")
+VERDICT_CLASSES = ("reproduced", "not reproduced", "undecided", "depends", "not tested", "not enough seeds",
+                   "unfinished")
 OUTCOME_CLASS = {"reproduced": "reproduced", "reversed": "not reproduced", "not reproduced": "not reproduced",
                  "other size": "not reproduced", "did not learn": "not reproduced",
                  "no detectable difference": "undecided", "suggestive": "undecided", "inconclusive": "undecided",
@@ -251,6 +252,10 @@ class Verdict:
     claim: Claim
     results: tuple[CheckResult, ...]
     stage: str = "pilot"
+    #: (runs there, runs wanted) for a claim read without training whose runs are not all in the
+    #: cache or the committed results: it is *unfinished*, decides nothing and stays out of the
+    #: correction (a check on part of its seeds would change the family as runs finish).
+    waiting: tuple[int, int] | None = None
 
     def _outcomes(self) -> list[tuple[CheckResult, str]]:
         return [(r, r.outcome) for r in self.results]
@@ -278,6 +283,8 @@ class Verdict:
     @property
     def verdict_class(self) -> str:
         """One of :data:`VERDICT_CLASSES`."""
+        if self.waiting is not None:
+            return "unfinished"
         tested = self._tested()
         classes = {OUTCOME_CLASS[o] for _, o in tested}
         if self.claim.combine == "all" and len(self.results) > 1:
@@ -300,6 +307,8 @@ class Verdict:
         """The claim's word: the common outcome when the checks agree (``reproduced``, ``no
         detectable difference with 5 seeds``, ...), otherwise the class with each part named:
         ``depends: reproduced (batch 16); no detectable difference (batch 128)``."""
+        if self.waiting is not None:
+            return f"unfinished ({self.waiting[0]} of {self.waiting[1]} runs)"
         outcomes = self._outcomes()
         tested = self._tested()
         cls = self.verdict_class
@@ -343,6 +352,9 @@ class Verdict:
 
     @property
     def numbers(self) -> str:
+        if self.waiting is not None:
+            return ("waits for its runs' files in the run cache (its rule reads their weights)" if self.claim.files
+                    else "waits for its runs (`python -m bngan.background` trains them)")
         text = "; ".join(r.numbers for r in self.results)
         inter = self.interaction
         if inter is not None:
@@ -380,7 +392,7 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
              group: bool | None = None, graph: bool | None = None, gate: bool = True,
              train: bool = True, backend: str | Ray = "local", workers: int | None = None,
-             recorded_first: bool = False) -> list[Verdict]:
+             recorded_first: bool = False, mark_unfinished: bool = False) -> list[Verdict]:
     """Every claim's verdict from the runs of its checks, with the learning gate on each arm
     (``gate=False`` reads every check as if both arms learned) and the false discovery rate
     correction over the distinct directional comparisons evaluated together (:func:`correct`).
@@ -395,12 +407,21 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
     with the profile's seeds or as many as a check asks for; ``seeds`` overrides both.
 
-    ``recorded_first=True`` takes a run the committed results hold from them without opening
+    With ``train=False`` and ``mark_unfinished=True`` (what chapter 10 and the chapter tables
+    read) a claim whose runs are not all there reads *unfinished* (``Verdict.waiting``) and stays
+    out of the correction, instead of being read on the seeds there are. ``recorded_first=True`` takes a run the committed results hold from them without opening
     its run folder (no comparison with the cache): seconds instead of minutes for the whole
     ledger, for reading claims whose runs another page or the background trainer recorded."""
     if workers is not None:
         check_workers(workers)
     p = get_profile(profile)
+    waiting = _unfinished(claims, p, {"seeds": seeds, "root": root}) if mark_unfinished and not train else {}
+    if waiting:
+        ready = [c for c in claims if c.key not in waiting]
+        decided = {v.claim.key: v for v in evaluate(
+            ready, profile=p, seeds=seeds, root=root, device=device, progress=progress, group=group, graph=graph,
+            gate=gate, train=False, backend=backend, workers=workers, recorded_first=recorded_first)} if ready else {}
+        return [decided.get(c.key) or Verdict(c, (), waiting=waiting[c.key]) for c in claims]
     runs = _runs(claims, p, seeds=seeds, root=root, device=device, progress=progress, group=group, graph=graph,
                  train=train, backend=backend, workers=workers, recorded_first=recorded_first)
     learning = _memo(lambda arm: arm_learning(arm, threshold=recorded_threshold(arm))) if gate else None
@@ -682,8 +703,9 @@ def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seed
     reading = {k: v for k, v in evaluate_options.items() if k in ("root", "gate")}
     others = [c for c in CLAIMS if c.chapter != chapter]
     files = [c for c in others if c.files]  # a rule that reads run files needs the cache
-    rest = evaluate([c for c in others if c not in files], profile=p, train=False, recorded_first=True, **reading)
-    rest += evaluate(files, profile=p, train=False, **reading) if files else []
+    rest = evaluate([c for c in others if c not in files], profile=p, train=False, recorded_first=True,
+                    mark_unfinished=True, **reading)
+    rest += evaluate(files, profile=p, train=False, mark_unfinished=True, **reading) if files else []
     return chapter_table(chapter, book_wide(own + rest))
 
 
@@ -692,9 +714,15 @@ def book_wide(verdicts: Sequence[Verdict]) -> list[Verdict]:
     order: the decision chapter 10 shows."""
     by_key = {v.claim.key: v for v in verdicts}
     order = [c.key for c in CLAIMS]
-    ordered = [by_key[k] for k in order if k in by_key]
-    return correct([v.claim for v in ordered],
-                   [[replace(r, corrected=None, family=0) for r in v.results] for v in ordered])
+    return recorrect([by_key[k] for k in order if k in by_key])
+
+
+def recorrect(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """``verdicts`` corrected afresh as one family (:func:`correct`), keeping each one's stage
+    and whether it waits for runs."""
+    corrected = correct([v.claim for v in verdicts],
+                        [[replace(r, corrected=None, family=0) for r in v.results] for v in verdicts])
+    return [replace(c, stage=v.stage, waiting=v.waiting) for c, v in zip(corrected, verdicts)]
 
 
 def _staged(v: Verdict) -> str:
@@ -712,16 +740,17 @@ ADVICE_KEYS = ("1.1", "1.3", "1.4", "1.5", "2.3", "2.5", "2.6", "3.8", "4.2", "5
 
 
 def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, large: Profile | None = None,
-                train: bool = True, **evaluate_options) -> TextTable:
+                train: bool = True, train_small: bool = True, **evaluate_options) -> TextTable:
     """Each claim decided at two budgets, ``small`` (the profile) and ``large`` (default
     :func:`larger` of it), side by side with whether the verdict held: does a finding at the
     short budget survive a longer run of wider networks? With ``train=False`` the larger
     budget is read from the cache and the committed results only, and a claim whose larger runs
-    have not all finished says how many have, instead of a verdict. ``evaluate_options``
+    have not all finished says how many have, instead of a verdict (``train_small=False``: the
+    small budget is read too, never trained). ``evaluate_options``
     (``seeds``, ``root``, ``workers``, ...) reach both :func:`evaluate` calls."""
     p = get_profile(small)
     big = larger(p) if large is None else large
-    at_small = evaluate(claims, profile=p, **evaluate_options)
+    at_small = evaluate(claims, profile=p, train=train_small, **evaluate_options)
     at_large = evaluate(claims, profile=big, train=train, **evaluate_options)
     missing = {} if train else _unfinished(claims, big, evaluate_options)
     rows = []
