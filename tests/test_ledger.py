@@ -605,3 +605,7 @@ def test_the_ledger_counts_each_comparison_once():
     read three times): 79 directional checks are 73 distinct comparisons."""
     directional = sum(check.directional for claim in ledger.CLAIMS for check in claim.checks)
     assert (len(ledger.CLAIMS), directional, ledger.distinct_comparisons(profile="quick")) == (60, 79, 73)
+
+
+def test_the_verdict_map_has_a_colour_for_every_verdict_class():
+    assert set(plots.VERDICT_COLOURS) == set(ledger.VERDICT_CLASSES)

@@ -432,7 +432,8 @@ def loss_bands(run: Run, *, window: int | None = None, ax: Axes | None = None, t
 
 
 VERDICT_COLOURS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "undecided": "#5c6bc0",
-                   "depends": "#f9a825", "not tested": "#6d4c41", "not enough seeds": "#9e9e9e"}
+                   "depends": "#f9a825", "not tested": "#6d4c41", "not enough seeds": "#9e9e9e",
+                   "unfinished": "#b0bec5"}
 
 
 def verdict_map(verdicts) -> Figure:
