@@ -608,4 +608,6 @@ def test_the_ledger_counts_each_comparison_once():
 
 
 def test_the_verdict_map_has_a_colour_for_every_verdict_class():
+    from bngan import plots
+
     assert set(plots.VERDICT_COLOURS) == set(ledger.VERDICT_CLASSES)
