@@ -22,11 +22,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .claims import CLAIMS, Claim
-from .cluster import Sweep
-from .plan import larger, plan
+from .evidence.claims import CLAIMS, Claim
+from .runs.cluster import Sweep
+from .evidence.plan import larger, plan
 from .profiles import Profile, get_profile
-from .registry import for_profile
+from .catalog.registry import for_profile
 
 STAGES = ("pilot", "larger", "confirmation")
 
@@ -40,8 +40,8 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
     """Train what neither the cache nor the committed results hold of ``claims`` at ``p``, one
     experiment at a time, exporting to the results of ``budget`` after each; returns how many
     runs were missing when it started."""
-    from . import results
-    from .workers import train_in_processes
+    from .evidence import results
+    from .runs.workers import train_in_processes
 
     planned = plan(claims, p, seeds, configure=for_profile)
     missing = results.lacking(planned, p, root)
@@ -57,7 +57,8 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
 
 def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int = 20) -> None:
     """One stage (see the module's docstring)."""
-    from . import confirmation, ledger
+    from .evidence import confirmation
+    from .evidence import ledger
 
     if stage == "pilot":
         train_and_export(CLAIMS, profile, workers=workers, root=root, budget=profile.name)
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cap", type=int, default=20, help="most seeds per arm a confirmation asks for")
     args = parser.parse_args(argv)
     from .devices import default_device
-    from .workers import check_workers, resolve_workers
+    from .runs.workers import check_workers, resolve_workers
 
     if args.workers is not None:
         check_workers(args.workers)
