@@ -5,13 +5,13 @@ never trained again, and an interrupted run resumes from its checkpoint):
 
 - ``pilot``: every run the ledger reads at the profile (``quick`` by default);
 - ``larger``: the runs of the claims chapter 10's advice rests on (``ledger.ADVICE_KEYS``) at
-  the scale check's larger budget (:func:`bngan.plan.larger`);
-- ``confirmation``: the new seeds :mod:`bngan.confirmation` plans for the claims the pilot left
+  the scale check's larger budget (:func:`bngan.evidence.plan.larger`);
+- ``confirmation``: the new seeds :mod:`bngan.evidence.confirmation` plans for the claims the pilot left
   undecided (read from what the pilot stage produced, cache or committed results).
 
-Runs train in worker processes (:func:`bngan.workers.train_in_processes`), one experiment at a
+Runs train in worker processes (:func:`bngan.runs.workers.train_in_processes`), one experiment at a
 time in the ledger's order, and after each experiment its finished runs are exported to the
-committed results file (:func:`bngan.results.export`), so a change of machine loses at most
+committed results file (:func:`bngan.evidence.results.export`), so a change of machine loses at most
 the experiment in flight. Run it niced: ``nice -n 10 python -m bngan.background``.
 """
 
@@ -26,7 +26,7 @@ from .evidence.claims import CLAIMS, Claim
 from .runs.cluster import Sweep
 from .evidence.plan import larger, plan
 from .profiles import Profile, get_profile
-from .catalog.registry import for_profile
+from .catalog.registry import config_at
 
 STAGES = ("pilot", "larger", "confirmation")
 
@@ -43,7 +43,7 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
     from .evidence import results
     from .runs.workers import train_in_processes
 
-    planned = plan(claims, p, seeds, configure=for_profile)
+    planned = plan(claims, p, seeds, configure=config_at)
     missing = results.lacking(planned, p, root)
     total = sum(len(m.seeds) for m in missing.values())
     _say(f"{p.name}: {total} run(s) to train in {len(missing)} experiment(s)")

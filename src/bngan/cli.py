@@ -48,12 +48,12 @@ def metric_legend(names) -> list[str]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .catalog.registry import EXPERIMENTS, SERIES, _natural, for_profile
+    from .catalog.registry import EXPERIMENTS, SERIES, _natural, config_at
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
     names = sorted(EXPERIMENTS, key=_natural)
-    configs = {name: for_profile(name, profile) for name in names}  # as `bngan run` trains them
+    configs = {name: config_at(name, profile) for name in names}  # as `bngan run` trains them
     steps = {name: f"{config.train.steps} steps" for name, config in configs.items()}
     width, steps_width = max(map(len, names)), max(map(len, steps.values()))
     print(f"experiments (steps at profile {profile.name}; --profile shows another):")
@@ -194,7 +194,7 @@ def _say_if_graph_cannot_apply(args: argparse.Namespace) -> None:
 
 
 def _backend(args: argparse.Namespace):
-    """``local``, or the :class:`bngan.cluster.Ray` that ``--ray [ADDRESS]`` and ``--ray-results`` ask for."""
+    """``local``, or the :class:`bngan.runs.cluster.Ray` that ``--ray [ADDRESS]`` and ``--ray-results`` ask for."""
     if args.ray is None:
         if args.ray_results is not None:
             raise ValueError("--ray-results needs --ray")
@@ -335,8 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The library's errors the command line reports on one line, besides ValueError and OSError:
 # (module, class), each looked up only if its module is loaded, since only then can it have been
-# raised (and importing bngan.data or bngan.cluster to look would load torch).
-LIBRARY_ERRORS = (("bngan.data", "DatasetUnavailableError"), ("bngan.cluster", "ClusterError"))
+# raised (and importing bngan.data or bngan.runs.cluster to look would load torch).
+LIBRARY_ERRORS = (("bngan.data", "DatasetUnavailableError"), ("bngan.runs.cluster", "ClusterError"))
 
 
 def _reported_errors() -> tuple[type[BaseException], ...]:

@@ -104,7 +104,7 @@ def run_views(run: Run, n: int | None = None) -> dict[str, tuple[float, float]]:
 
 
 def views_table(views: dict[str, dict[str, tuple[float, float]]]) -> str:
-    """The numbers behind :func:`bngan.plots.discriminator_views` as plain text: one row per
+    """The numbers behind :func:`bngan.book.plots.discriminator_views` as plain text: one row per
     set-up, D's mean output on reals / fakes under each view."""
     width = max(len(label) for label in views)
     lines = [" " * width + "".join(f"  {view:>21s}" for view in VIEWS),

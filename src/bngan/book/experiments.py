@@ -1,6 +1,6 @@
-"""The book's experiments in one namespace: the designs (:mod:`bngan.table2`,
-:mod:`bngan.designs`), the registry that names them (:mod:`bngan.registry`) and the code
-that runs and summarises them (:mod:`bngan.runsets`). Chapters import this module;
+"""The book's experiments in one namespace: the designs (:mod:`bngan.catalog.table2`,
+:mod:`bngan.catalog.designs`), the registry that names them (:mod:`bngan.catalog.registry`) and the code
+that runs and summarises them (:mod:`bngan.runs.runsets`). Chapters import this module;
 each name lives in the module listed with it."""
 
 from __future__ import annotations

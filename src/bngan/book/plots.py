@@ -108,7 +108,7 @@ def quality_over_training(results, real: torch.Tensor, *, metric: str = "kid", a
                           title: str | None = None) -> Axes:
     """``metric`` (KID by default) of each stored sample snapshot against held-out ``real``
     images, mean over seeds with a min-max band, per set-up (see
-    :func:`bngan.quality.over_training`)."""
+    :func:`bngan.measure.quality.over_training`)."""
     from ..measure import quality
 
     if ax is None:
@@ -286,7 +286,7 @@ def run_summary(run: Run) -> Figure:
 
 def training_progress(results, *, seed_index: int = 0, columns: int = 5, n: int = 16) -> Figure:
     """One row per set-up, one column per point of training: how the samples of one seed
-    evolve (the static counterpart of :func:`bngan.widgets.sample_browser`)."""
+    evolve (the static counterpart of :func:`bngan.book.widgets.sample_browser`)."""
     sets = _as_sets(results)
     fig, axes = plt.subplots(len(sets), columns, figsize=(2.0 * columns, 2.15 * len(sets)), squeeze=False)
     for row, rs in zip(axes, sets):
@@ -352,7 +352,7 @@ def normalization_demo(real, fake, *, axes: Sequence[Axes] | None = None) -> Fig
 def discriminator_views(views: Mapping[str, Mapping[str, tuple[float, float]]], *,
                         ax: Axes | None = None) -> Axes:
     """Mean D output on the same fakes (bars) and reals (dots) under each normalization
-    (:func:`bngan.blindspot.discriminator_views`), for each set-up; one seed each."""
+    (:func:`bngan.book.blindspot.discriminator_views`), for each set-up; one seed each."""
     from .blindspot import VIEWS
 
     labels = list(views)
@@ -410,8 +410,8 @@ def metric_lines(arms: Mapping[str, Mapping[str, RunSet]], metric: str, *, x: st
 
 def loss_bands(run: Run, *, window: int | None = None, ax: Axes | None = None, title: str | None = None) -> Axes:
     """One run's D and G losses as logged, each with its band (running min and max over
-    ``window`` logged points, :func:`bngan.histories.loss_bands`); the title gives the
-    overlap and the gap of :mod:`bngan.histories`."""
+    ``window`` logged points, :func:`bngan.measure.histories.loss_bands`); the title gives the
+    overlap and the gap of :mod:`bngan.measure.histories`."""
     from ..measure import histories
 
     window = histories.DEFAULT_WINDOW if window is None else window
@@ -437,7 +437,7 @@ VERDICT_COLOURS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "undeci
 
 def verdict_map(verdicts) -> Figure:
     """Every claim of the ledger as one labelled square, a row per chapter, coloured by its
-    verdict (:data:`bngan.ledger.VERDICT_CLASSES`): the whole book's answers at a glance."""
+    verdict (:data:`bngan.evidence.ledger.VERDICT_CLASSES`): the whole book's answers at a glance."""
     chapters = sorted({v.claim.chapter for v in verdicts})
     per_row = {c: [v for v in verdicts if v.claim.chapter == c] for c in chapters}
     width = max(len(row) for row in per_row.values())
@@ -461,7 +461,7 @@ def verdict_map(verdicts) -> Figure:
 
 def learning_curves(points, *, threshold: float | None = None) -> Figure:
     """FID and classes covered against steps, one colour per arm, solid at the profile's
-    widths and dashed for wider networks (:func:`bngan.budget.learning_curves`'s points; mean ±
+    widths and dashed for wider networks (:func:`bngan.evidence.budget.learning_curves`'s points; mean ±
     std over seeds, every seed a dot); ``threshold`` draws the learning gate's FID."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     arms = list(dict.fromkeys(p.arm for p in points))
@@ -543,7 +543,7 @@ def mode_outputs(batch, outputs: Mapping[str, np.ndarray], *, ax: Axes | None = 
 
 def batch_views(views, *, ax: Axes | None = None) -> Axes:
     """Where the real images land after BN (their mean normalized value) in each batch D is
-    given (:func:`bngan.primer.batch_views`), one bar per batch that holds them."""
+    given (:func:`bngan.book.primer.batch_views`), one bar per batch that holds them."""
     ax = ax if ax is not None else plt.subplots(figsize=(5, 2.2))[1]
     shown = [v for v in views if np.isfinite(v.real_after_bn)]
     ax.barh([v.batch for v in shown], [v.real_after_bn for v in shown], color=["C0", "C3"][: len(shown)])

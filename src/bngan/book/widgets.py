@@ -108,7 +108,7 @@ def sample_browser(results: Mapping[str, RunSet]):
 def normalization_explorer(real=(0.5, 1.5)):
     """Shift and scale a fake batch (a copy of ``real``) and watch split normalization map it
     onto the real batch while joint normalization keeps them apart (static twin:
-    :func:`bngan.plots.normalization_demo`)."""
+    :func:`bngan.book.plots.normalization_demo`)."""
     import ipywidgets as w
     import torch
 

@@ -1,8 +1,8 @@
 """The chapters' set-ups as data: each chapter's table of arms (what an arm changes and
 why) and the function that turns one arm into a config at a profile.
 
-Chapters 1-6 vary the seed paper's Table II (:mod:`bngan.table2`); chapter 8 uses Xiang &
-Li's Radford DCGAN, chapter 7 source 001's toy GAN. The registry (:mod:`bngan.registry`)
+Chapters 1-6 vary the seed paper's Table II (:mod:`bngan.catalog.table2`); chapter 8 uses Xiang &
+Li's Radford DCGAN, chapter 7 source 001's toy GAN. The registry (:mod:`bngan.catalog.registry`)
 names each arm; nothing here trains.
 """
 

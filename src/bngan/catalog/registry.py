@@ -1,7 +1,7 @@
 """The registry: every experiment and series the book runs, by name.
 
 An experiment is a function of the settings profile returning an :class:`ExperimentConfig`
-(:mod:`bngan.table2`, :mod:`bngan.designs`); a series is an ordered mapping from a label to
+(:mod:`bngan.catalog.table2`, :mod:`bngan.catalog.designs`); a series is an ordered mapping from a label to
 an experiment, for side-by-side comparisons. ``bngan list`` prints both;
 :func:`for_profile` gives an experiment as the chapters run it.
 """
@@ -135,8 +135,13 @@ def for_profile(name: str, profile: str | Profile | None = None) -> ExperimentCo
     at ``smoke`` (CI only: it proves the code runs) image networks are narrowed to a few
     filters and no run is longer than the profile's steps, so that a chapter executes in
     seconds. Toy experiments are never changed."""
-    p = get_profile(profile)
-    config = get_experiment(name, p)
+    return config_at(name, get_profile(profile))
+
+
+def config_at(name: str, p: Profile) -> ExperimentConfig:
+    """:func:`for_profile` at a profile resolved already: the runners resolve a profile once,
+    at their entry, and pass the :class:`~bngan.profiles.Profile` down."""
+    config = EXPERIMENTS[check_experiment(name)](p)
     if p.name != "smoke" or config.data.kind != "image":
         return config
     config = config.vary(steps=min(config.train.steps, p.steps))  # arms that scale the steps stay short
@@ -149,7 +154,8 @@ def for_profile(name: str, profile: str | Profile | None = None) -> ExperimentCo
 def series_configs(series: str | dict[str, str], profile: str | Profile | None = None) -> dict[str, ExperimentConfig]:
     """``{label: config}`` of a registered series (or a ``{label: registered name}`` dict), each as
     :func:`for_profile` gives it."""
-    return {label: for_profile(name, profile) for label, name in series_entries(series).items()}
+    p = get_profile(profile)
+    return {label: config_at(name, p) for label, name in series_entries(series).items()}
 
 
 def series_entries(series: str | dict) -> dict:

@@ -6,10 +6,10 @@ The iteration is a function of the networks' state and of the step's random draw
 before any network runs, in one fixed order). It reaches the networks only through a
 :class:`Nets` backend, which runs them, takes gradients and steps the optimizers:
 
-* one seed (:class:`bngan.step.GANStep`): the seed's own modules and optimizers, eagerly;
-* a seed group (:class:`bngan.seed_group.SeedGroup`): every seed's stacked parameters, each
+* one seed (:class:`bngan.engine.step.GANStep`): the seed's own modules and optimizers, eagerly;
+* a seed group (:class:`bngan.engine.seed_group.SeedGroup`): every seed's stacked parameters, each
   network call and each per-seed computation under ``torch.func.vmap``; a CUDA graph
-  (:mod:`bngan.step_graph`) replays the group's call of :func:`iteration`.
+  (:mod:`bngan.engine.step_graph`) replays the group's call of :func:`iteration`.
 
 Every tensor the iteration handles is one seed's (eager) or the seeds' stacked along a leading
 axis (a group); the per-seed arithmetic between network calls goes through ``nets.each``

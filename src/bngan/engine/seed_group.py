@@ -5,7 +5,7 @@ each network runs once per pass under ``torch.func.vmap`` (PyTorch's model-ensem
 recipe, with per-seed buffers so BN keeps per-seed running statistics). Each seed keeps its
 own random stream: before the batched compute, the step's latents, noise labels, instance
 noise and D's dropout masks are drawn seed by seed from that seed's saved global random
-state, with the calls and in the order :class:`~bngan.step.GANStep` makes them, so seed k's
+state, with the calls and in the order :class:`~bngan.engine.step.GANStep` makes them, so seed k's
 run is the one-seed run of seed k up to float rounding (tests/test_seed_group.py checks it).
 
 The per-seed trainers (each a :class:`Seed`; in training a :class:`~bngan.runs.trainer.Trainer`)
@@ -92,7 +92,7 @@ class SeedGroup:
     """The trainers of one config's seeds (all at the same step), stepped together.
 
     One call of the group is one iteration of every seed; it returns one
-    :class:`~bngan.step.StepOutput` per seed (with the BN gaps in ``gaps``).
+    :class:`~bngan.engine.step.StepOutput` per seed (with the BN gaps in ``gaps``).
     """
 
     def __init__(self, trainers: list[Seed], *, capturable: bool = False) -> None:
@@ -248,7 +248,7 @@ class SeedGroup:
     # ----------------------------------------------------------------- the draws, per seed
 
     def draws(self, step: int, monitor: bool) -> Draws:
-        """Every seed's random draws for ``step`` (:func:`bngan.routine.draw`), stacked seeds
+        """Every seed's random draws for ``step`` (:func:`bngan.engine.routine.draw`), stacked seeds
         first (drawn from the seeds' own streams, which move on)."""
         per_seed = []
         for k, source in enumerate(self.sources):
@@ -322,14 +322,14 @@ class SeedGroup:
             return self.split(self.compute(self.draws(step, monitor), monitor))
 
     def compute(self, r: Draws, monitor: bool) -> GroupOutput:
-        """One iteration of every seed from its draws ``r`` (:func:`bngan.routine.iteration`):
+        """One iteration of every seed from its draws ``r`` (:func:`bngan.engine.routine.iteration`):
         the updates, then what they measured as one ``[seeds]`` tensor per column. Nothing here
         draws a random number, reads the step or syncs with the host, so a CUDA graph can
-        replay it (:mod:`bngan.step_graph`)."""
+        replay it (:mod:`bngan.engine.step_graph`)."""
         return routine.iteration(self, self.t, r, monitor)
 
     def split(self, out: GroupOutput) -> list[StepOutput]:
-        """The seeds' own :class:`~bngan.step.StepOutput` from the group's columns."""
+        """The seeds' own :class:`~bngan.engine.step.StepOutput` from the group's columns."""
         grads = [name for name in out if name.startswith("grad_")]
         gaps = [name for name in out if name not in grads and name not in _SCORES]
         return [StepOutput(*(out[name][k] for name in _SCORES), {name: out[name][k] for name in grads},

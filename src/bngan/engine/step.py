@@ -1,4 +1,4 @@
-"""One seed's training iteration: :func:`bngan.routine.iteration` run on the seed's own
+"""One seed's training iteration: :func:`bngan.engine.routine.iteration` run on the seed's own
 modules and optimizers (:class:`GANStep`), with the monitoring values (losses, D outputs,
 gradient norms, BN gaps) left on the device; and the step's numerics (bf16, deterministic
 kernels)."""
@@ -75,10 +75,10 @@ def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
 
 
 class GANStep:
-    """One seed's D and G updates for one config (:func:`bngan.routine.iteration` on its own
+    """One seed's D and G updates for one config (:func:`bngan.engine.routine.iteration` on its own
     modules and optimizers): one call is one iteration of the loop. It draws the iteration's
-    random numbers first (:func:`bngan.routine.draw`, from the global random state, which is
-    the seed's), D's dropout layers then take their drawn masks (:mod:`bngan.dropout`)."""
+    random numbers first (:func:`bngan.engine.routine.draw`, from the global random state, which is
+    the seed's), D's dropout layers then take their drawn masks (:mod:`bngan.models.dropout`)."""
 
     D_HALF_COLUMNS = D_HALF_COLUMNS
 

@@ -3,7 +3,7 @@
 A step of these small GANs is a few hundred kernel launches of a few microseconds each, so
 eagerly the GPU mostly waits on Python. :class:`GraphedGroup` draws an iteration's random
 numbers eagerly (from each seed's own stream, so every run stays its one-seed run), copies
-them into fixed input tensors and replays :meth:`~bngan.seed_group.SeedGroup.compute`, both
+them into fixed input tensors and replays :meth:`~bngan.engine.seed_group.SeedGroup.compute`, both
 networks' updates and the capturable optimizer steps included, as one graph. What the step
 measured stays on the device and is copied out in one kernel.
 
@@ -137,8 +137,8 @@ def disagreement(eager: GroupOutput, graphed: GroupOutput, before: dict[str, tor
 
 
 class GraphedGroup:
-    """A :class:`~bngan.seed_group.SeedGroup` stepped by replaying CUDA graphs of its
-    iteration (a :class:`~bngan.trainer.Stepper`, as the group is)."""
+    """A :class:`~bngan.engine.seed_group.SeedGroup` stepped by replaying CUDA graphs of its
+    iteration (a :class:`~bngan.runs.trainer.Stepper`, as the group is)."""
 
     WARMUP = 2  # eager iterations of a kind before its graph is captured (the capture step is a third)
 

@@ -4,7 +4,7 @@ networks, and the learning curves that size ``quick``.
 A :class:`Budget` multiplies a profile's steps and conv widths, nothing else, so the
 comparison a chapter makes is the same at every budget (``Budget(4, 2)`` at ``quick`` is
 1600 steps at widths x 1/2). :func:`learning_curves` trains a few arms over a grid of budgets
-and reads each cell with the learning gate (:mod:`bngan.learning`); :mod:`bngan.ledger`'s
+and reads each cell with the learning gate (:mod:`bngan.evidence.learning`); :mod:`bngan.evidence.ledger`'s
 scale check reruns the advice's comparisons at one larger budget.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ExperimentConfig
-from ..catalog.registry import for_profile
+from ..catalog.registry import config_at
 from ..runs.runsets import RunSet, run_experiment
 from .learning import Learning, arm_learning
 from ..profiles import Profile, get_profile
@@ -61,7 +61,7 @@ def at_budget(name: str, budget: Budget, profile: str | Profile | None = None) -
     (:func:`bngan.experiments.for_profile`; at ``smoke`` the networks stay narrow). At the
     profile's own budget it is the chapter's config, same hash and same cached runs; any
     other budget gets the tag in its name, so the run folders say which budget they hold."""
-    config = for_profile(name, budget.apply(profile))
+    config = config_at(name, budget.apply(profile))
     if budget.is_profile:
         return config
     return config.vary(name=f"{name} @ {budget.tag()}")

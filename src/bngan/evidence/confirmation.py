@@ -7,12 +7,12 @@ when the true difference is zero), nor detect an effect of the size a source cla
 smaller than about two spreads. So each claim the pilot left *undecided* gets a plan:
 
 - a ``same`` or ``no better`` check: the seeds per arm at which its test succeeds 80% of the
-  time if the true difference is zero (:func:`bngan.stats.seeds_for_equivalence`, or the
+  time if the true difference is zero (:func:`bngan.evidence.stats.seeds_for_equivalence`, or the
   one-sided bound for ``no better``), against the claim's own margin;
 - a directional check: the seeds per arm that detect, 80% of the time, the size the source
   claims (``Check.size``) or else a change a reader would care about, the image margin (a tenth
   of the baseline) or the toy margin (half of it), at two-sided 5%
-  (:func:`bngan.stats.seeds_needed`).
+  (:func:`bngan.evidence.stats.seeds_needed`).
 
 The spread is the pilot's (the two arms' standard deviations pooled): it is a noise estimate,
 not the effect, so planning from it does not bias the confirmation's result. The seeds asked
@@ -179,7 +179,7 @@ def evaluate_confirmation(plans: Sequence[Planned], *, profile: str | Profile | 
                           claims: Sequence[Claim] = CLAIMS, **evaluate_options) -> list[Verdict]:
     """Decide each planned claim on its confirmation seeds alone (after the pilot's seeds of its
     own checks), corrected together over the confirmation's family. Options as
-    :func:`bngan.ledger.evaluate` (``train=False`` reads only what is cached or recorded)."""
+    :func:`bngan.evidence.ledger.evaluate` (``train=False`` reads only what is cached or recorded)."""
     p = get_profile(profile)
     by_key = {c.key: c for c in claims}
     found = []

@@ -64,7 +64,7 @@ def _scored(fakes: torch.Tensor, test: torch.Tensor, dataset: str) -> float:
 
 def reference_fids(config, n: int | None = None) -> dict[str, float]:
     """FIDs of generators that need no training, scored like a run of ``config`` (``n`` fakes,
-    default the runs' :data:`bngan.quality.N_SAMPLES`, against the held-out split): the data's
+    default the runs' :data:`bngan.measure.quality.N_SAMPLES`, against the held-out split): the data's
     mean image drawn every time; ``k`` real training images repeated (k = 1, 3, 10, 30); real
     training images of ``c`` classes (c = 1, 2, 3, 5); real training images blurred (Gaussian,
     sigma 1 pixel); real training images of every class; and a held-out sample against the whole

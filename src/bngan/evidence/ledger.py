@@ -1,5 +1,5 @@
 """The claims ledger: the one place a verdict is decided. It reads every claim of
-:mod:`bngan.claims` against the runs the chapters train (and cache), and renders the verdicts
+:mod:`bngan.evidence.claims` against the runs the chapters train (and cache), and renders the verdicts
 for chapter 10 and for each chapter's own verdict table. One rule decides every word:
 
 - **Directional checks** (``lower`` / ``higher``, interactions, rank agreements) are tested
@@ -27,7 +27,7 @@ for chapter 10 and for each chapter's own verdict table. One rule decides every 
   their word; checks that disagree make the claim *depend* on the condition only when the effect
   differs detectably between the conditions (the difference of the two effects, Welch-
   Satterthwaite over the four arms, at 5%), and otherwise leave it *undecided*.
-- **The gate**: a check whose arm did not learn at the profile's budget (:mod:`bngan.learning`)
+- **The gate**: a check whose arm did not learn at the profile's budget (:mod:`bngan.evidence.learning`)
   reads *not tested* and leaves the family, unless the claim predicts that arm's failure
   (``may_fail``); when the claim predicts that an arm learns (``must_learn``) and it does not,
   the check reads *not reproduced* at this budget.
@@ -46,7 +46,7 @@ from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN
                      chapter_keys)
 from ..config import ExperimentConfig
 from ..devices import check_device, default_device
-from ..catalog.registry import for_profile
+from ..catalog.registry import config_at
 from ..catalog.table2 import TABLE2, TABLE2_REPORTED
 from ..runs.cluster import Ray, Sweep, as_backend, train_on_ray
 from ..runs.runsets import RunSet, cached_experiment, run_experiment
@@ -236,7 +236,7 @@ def _differs(a: CheckResult, b: CheckResult) -> Comparison | None:
 class Verdict:
     """A claim and the results of its checks, read together by the claim's ``combine`` rule
     (see the module's docstring). ``stage`` says which seeds decided it: the ``pilot`` (the
-    profile's seeds) or the ``confirmation`` (:mod:`bngan.confirmation`: new seeds only)."""
+    profile's seeds) or the ``confirmation`` (:mod:`bngan.evidence.confirmation`: new seeds only)."""
 
     claim: Claim
     results: tuple[CheckResult, ...]
@@ -374,10 +374,10 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
     (``gate=False`` reads every check as if both arms learned) and the false discovery rate
     correction over the distinct directional comparisons evaluated together (:func:`correct`).
 
-    Each run is read from the run cache, else from the committed results (:mod:`bngan.results`;
+    Each run is read from the run cache, else from the committed results (:mod:`bngan.evidence.results`;
     a run in both whose numbers differ is named on stderr, and the cache's is used), else
     trained (``train=True``; ``train=False`` reads what exists): on Ray with ``backend="ray"``
-    (:mod:`bngan.cluster`), in ``workers`` processes (:mod:`bngan.workers`; default one per core
+    (:mod:`bngan.runs.cluster`), in ``workers`` processes (:mod:`bngan.runs.workers`; default one per core
     on a CPU), or in this process. A recorded run brings the gate's threshold with it, so the
     dataset is not loaded to gate it.
 
@@ -411,8 +411,8 @@ def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]]) -> l
 
 def _plan(claims: Sequence[Claim], p: Profile, seeds=None) -> dict[str, tuple[ExperimentConfig, tuple[int, ...]]]:
     """Each experiment the claims need, as its chapter runs it, with the seeds it gets
-    (:func:`bngan.plan.plan`)."""
-    return plan(claims, p, seeds, configure=for_profile)
+    (:func:`bngan.evidence.plan.plan`)."""
+    return plan(claims, p, seeds, configure=config_at)
 
 
 def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=None, progress=False,
@@ -475,7 +475,7 @@ def _arm_id(results, metric: str) -> tuple:
 
 
 def _read(check: Check | Interaction | Agreement, runs: Mapping[str, RunSet], learning=None) -> CheckResult:
-    """One check read on the runs; ``learning`` (an arm -> :class:`bngan.learning.Learning`
+    """One check read on the runs; ``learning`` (an arm -> :class:`bngan.evidence.learning.Learning`
     or ``None``) gates each arm the claim does not predict to fail, and reads an arm the claim
     says learns (``must_learn``) as evidence against it when it did not."""
     if isinstance(check, Agreement):
@@ -569,13 +569,13 @@ def distinct_comparisons(claims: Sequence[Claim] = CLAIMS, profile: str | Profil
             if not check.directional:
                 continue
             if isinstance(check, Agreement):
-                found.add(("agreement", tuple(for_profile(n, p).hash() for n in check.setups), check.metric,
+                found.add(("agreement", tuple(config_at(n, p).hash() for n in check.setups), check.metric,
                            check.reference, check.min_classes))
             elif isinstance(check, Interaction):
-                found.add(("interaction", tuple(for_profile(n, p).hash() for n in check.names), check.metric))
+                found.add(("interaction", tuple(config_at(n, p).hash() for n in check.names), check.metric))
             else:
-                found.add(("check", frozenset((for_profile(check.baseline, p).hash(),
-                                               for_profile(check.treatment, p).hash())), check.metric))
+                found.add(("check", frozenset((config_at(check.baseline, p).hash(),
+                                               config_at(check.treatment, p).hash())), check.metric))
     return len(found)
 
 
@@ -604,9 +604,9 @@ def ledger_table(verdicts: Sequence[Verdict]) -> TextTable:
 
 def measured_verdict(key: str, checks: Sequence[tuple[Check, object, object]]) -> Verdict:
     """The verdict of a claim decided in its chapter by an analysis that is not a pair of
-    registered experiments (:data:`bngan.claims.ELSEWHERE`), in the ledger's vocabulary: each
+    registered experiments (:data:`bngan.evidence.claims.ELSEWHERE`), in the ledger's vocabulary: each
     ``(check, baseline, treatment)`` names its arms by the check's ``baseline``/``treatment`` and
-    gives their per-seed values (a :class:`bngan.stats.Measured`, or any RunSet), read by the same
+    gives their per-seed values (a :class:`bngan.evidence.stats.Measured`, or any RunSet), read by the same
     rules as the ledger's checks. Pass the result to :func:`chapter_verdicts` (``measured=``) so the
     chapter's table shows the word and the book-wide correction counts its directional checks."""
     elsewhere = {e.key: e for e in ELSEWHERE}
@@ -712,7 +712,7 @@ def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, 
 
 def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping, missing=None) -> dict[str, tuple[int, int]]:
     """Claims whose runs at ``p`` are in neither the cache nor the committed results: key ->
-    (runs there, runs wanted). ``missing`` (:func:`bngan.results.lacking` of the plan) when
+    (runs there, runs wanted). ``missing`` (:func:`bngan.evidence.results.lacking` of the plan) when
     known already."""
     planned = _plan(claims, p, options.get("seeds"))
     missing = lacking(planned, p, options.get("root")) if missing is None else missing

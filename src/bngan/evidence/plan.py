@@ -1,8 +1,8 @@
 """Which runs the claims ledger reads: each experiment its checks name, as its chapter runs it,
 with the seeds it gets, at a profile or at the larger budget of a scale check.
 
-The ledger (:mod:`bngan.ledger`) decides verdicts from these runs, the committed results
-(:mod:`bngan.results`) record them, and the command line counts the missing ones before it
+The ledger (:mod:`bngan.evidence.ledger`) decides verdicts from these runs, the committed results
+(:mod:`bngan.evidence.results`) record them, and the command line counts the missing ones before it
 trains anything; the plan lives here, below all three, so they share it without an import
 circle.
 """
@@ -15,10 +15,10 @@ from .budget import Budget
 from .claims import CLAIMS, Agreement, Claim, Interaction
 from ..config import ExperimentConfig
 from ..profiles import Profile, get_profile
-from ..catalog.registry import for_profile
+from ..catalog.registry import config_at
 from ..runs.folders import safe_run_name
 
-#: The budgets whose runs are committed (:mod:`bngan.results`): ``quick``, and ``larger``, the
+#: The budgets whose runs are committed (:mod:`bngan.evidence.results`): ``quick``, and ``larger``, the
 #: scale check's budget of ``quick`` (:func:`larger`).
 BUDGETS = ("quick", "larger")
 
@@ -47,10 +47,10 @@ def seeds_for(profile: Profile, toy: bool, wanted: int | None) -> tuple[int, ...
 
 
 def plan(claims: Sequence[Claim], p: Profile, seeds: Sequence[int] | None = None, *,
-         configure: Callable[[str, Profile], ExperimentConfig] = for_profile
+         configure: Callable[[str, Profile], ExperimentConfig] = config_at
          ) -> dict[str, tuple[ExperimentConfig, tuple[int, ...]]]:
     """Each experiment the claims need, as its chapter runs it (``configure``, by default
-    :func:`bngan.registry.for_profile`), with the seeds it gets (``seeds`` overrides them)."""
+    :func:`bngan.catalog.registry.for_profile`), with the seeds it gets (``seeds`` overrides them)."""
     found = {}
     for name, wanted in experiments_needed(claims).items():
         config = configure(name, p)
@@ -59,7 +59,7 @@ def plan(claims: Sequence[Claim], p: Profile, seeds: Sequence[int] | None = None
 
 
 def larger(profile: str | Profile | None = None, *, steps: int = 4, width: float = 2.0) -> Profile:
-    """``profile`` at :class:`bngan.budget.Budget` (``steps``, ``width``), the width at most the
+    """``profile`` at :class:`bngan.evidence.budget.Budget` (``steps``, ``width``), the width at most the
     paper's, named for what changed: the second budget of a scale check."""
     p = get_profile(profile)
     budget = Budget(steps, min(width, 1.0 / p.width_scale))

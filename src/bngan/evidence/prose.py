@@ -72,7 +72,7 @@ def glue_summary(prefix: str, results: Mapping[str, RunSet], metrics: Sequence[s
 
 def glue_learning(prefix: str, results: Mapping[str, RunSet], *, show: bool = True) -> dict[str, str]:
     """Glue ``<prefix>.<setting>`` as ``k of n``, how many completed seeds of each setting
-    learned (:func:`bngan.learning.arm_learning`), and print each reading (``show``) so the
+    learned (:func:`bngan.evidence.learning.arm_learning`), and print each reading (``show``) so the
     gate a comparison passed is on the page next to the numbers it lets through."""
     values = {}
     for label, runs in results.items():
@@ -113,7 +113,7 @@ def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
 
 def glue_compared(key: str, a: RunSet, b: RunSet, metric: str, *, lower_is_better: bool = True,
                   margin: float | None = None) -> Comparison:
-    """Compare ``b`` with ``a`` on ``metric`` (:func:`bngan.stats.compare`), glue it under ``key``
+    """Compare ``b`` with ``a`` on ``metric`` (:func:`bngan.evidence.stats.compare`), glue it under ``key``
     (:func:`glue_comparison`) and return it. With ``margin`` (a fraction of ``a``'s mean) also
     glue the equivalence test's reading as ``key.equivalence`` and the margin as ``key.margin``,
     for a claim of "no difference"."""
@@ -127,7 +127,7 @@ def glue_compared(key: str, a: RunSet, b: RunSet, metric: str, *, lower_is_bette
 
 def glue_interaction(key: str, a1: RunSet, b1: RunSet, a2: RunSet, b2: RunSet, metric: str) -> Comparison:
     """Whether the change ``a -> b`` acts more in condition 2 than in condition 1
-    (:func:`bngan.stats.interaction`), glued under ``key`` with the change's factor on ``metric``
+    (:func:`bngan.evidence.stats.interaction`), glued under ``key`` with the change's factor on ``metric``
     in each condition as ``key.first`` and ``key.second`` (``×0.744``)."""
     comparison = interaction(a1, b1, a2, b2, metric)
     glue_comparison(key, comparison)

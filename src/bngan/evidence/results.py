@@ -3,18 +3,18 @@ repository, so the ledger can be read without the runs (hours of training) and a
 which machine made each number.
 
 ``results/quick.jsonl`` and ``results/larger.jsonl`` (the scale check's budget,
-:func:`bngan.plan.larger` of ``quick``) hold one JSON object per run and per line, sorted by
+:func:`bngan.evidence.plan.larger` of ``quick``) hold one JSON object per run and per line, sorted by
 experiment, seed and config hash so a re-export changes only the lines of runs that changed:
 
 - ``experiment``, ``hash`` (the config hash), ``seed``, ``profile`` (the budget's profile name),
   ``status`` (``complete`` or ``diverged``), ``steps_done``, ``diverged_at``;
 - ``metrics``: the run's final metrics, all of them (``run.metrics``); ``derived``: the values
   the ledger reads from the history (``final_<column>``, ``first_<column>``, as
-  :meth:`bngan.runsets.RunSet.values` computes them) for every such metric a claim may name;
+  :meth:`bngan.runs.runsets.RunSet.values` computes them) for every such metric a claim may name;
 - ``gate_threshold``: the FID a run of this config had to reach to count as learned
-  (:func:`bngan.learning.threshold_for`; ``null`` for toy runs), so reading the results needs
+  (:func:`bngan.evidence.learning.threshold_for`; ``null`` for toy runs), so reading the results needs
   no dataset, and ``gate_reference``, the rule it was computed by
-  (:data:`bngan.learning.LEARNED_REFERENCE`): a threshold recorded under another rule is not
+  (:data:`bngan.evidence.learning.LEARNED_REFERENCE`): a threshold recorded under another rule is not
   used;
 - where and how it was trained: ``bngan`` and ``torch`` versions, torch ``threads``,
   ``processor``, ``device``, ``elapsed_s`` and ``trained_at`` (UTC).
@@ -22,7 +22,7 @@ experiment, seed and config hash so a re-export changes only the lines of runs t
 A value that is not finite is stored as ``null`` and read back as NaN. :func:`export` writes
 the finished runs of the ledger's plan from the run cache into the file (``bngan results
 export``); :func:`recorded` reads it back as :class:`RecordedRun` s, which a
-:class:`bngan.runsets.RunSet` holds like runs. A row is checked on load: its keys and their
+:class:`bngan.runs.runsets.RunSet` holds like runs. A row is checked on load: its keys and their
 types, its profile, and its config hash against the experiment as this checkout builds it (an
 engine change moves every hash); a row that fails is named on one line (file and line number)
 and skipped. The folder is the repository's ``results/`` (next to ``src/``), or
@@ -46,7 +46,7 @@ from ..config import ExperimentConfig
 from .learning import LEARNED_REFERENCE, threshold_for
 from .plan import BUDGETS, budget_name, budget_profile, plan
 from ..profiles import PROFILES, Profile
-from ..catalog.registry import for_profile
+from ..catalog.registry import config_at
 from ..runs.folders import FINISHED, Run, RunDir
 from ..runs.train import cached_run
 
@@ -92,8 +92,8 @@ def results_file(budget: str | Profile, folder: str | os.PathLike[str] | None = 
 
 @dataclass
 class RecordedRun:
-    """A run read from the committed results: what a :class:`bngan.runsets.RunSet` and the
-    learning gate read of a :class:`bngan.runs.Run` (seed, status, metrics with the derived
+    """A run read from the committed results: what a :class:`bngan.runs.runsets.RunSet` and the
+    learning gate read of a :class:`bngan.runs.folders.Run` (seed, status, metrics with the derived
     history values among them), without its history, samples or weights."""
 
     experiment: str
@@ -138,7 +138,7 @@ class RecordedRun:
 
 def derived_names(claims: Iterable[Claim] = CLAIMS) -> list[str]:
     """The history-derived metrics a claim may name (``final_<column>``, ``first_<column>``):
-    every such key of :data:`bngan.claims.METRICS` and of the checks of ``claims``."""
+    every such key of :data:`bngan.evidence.claims.METRICS` and of the checks of ``claims``."""
     names = set(METRICS)
     for claim in claims:
         for check in claim.checks:
@@ -247,7 +247,7 @@ def check_row(row: Any, profile: Profile, configs: dict[str, ExperimentConfig]) 
     name = row["experiment"]
     if name not in configs:
         try:
-            configs[name] = for_profile(name, profile)
+            configs[name] = config_at(name, profile)
         except ValueError as err:  # an unknown name: its message's first part, not the list of known ones
             return str(err).split(";")[0]
     if configs[name].hash() != row["hash"]:
@@ -376,7 +376,7 @@ class Lacking:
 
 def lacking(planned: Mapping[str, tuple[ExperimentConfig, Sequence[int]]], profile: Profile, root=None,
             folder: str | os.PathLike[str] | None = None) -> dict[str, Lacking]:
-    """Each planned experiment (``{name: (config, seeds)}``, :func:`bngan.plan.plan`) with the
+    """Each planned experiment (``{name: (config, seeds)}``, :func:`bngan.evidence.plan.plan`) with the
     seeds neither the run cache (``root``) nor the committed results of ``profile`` hold;
     experiments lacking none are left out. Nothing is trained or written."""
     book = recorded(profile, folder)
@@ -452,7 +452,7 @@ def training_note(missing: Mapping[str, Lacking], profile: Profile, workers: int
 def export(claims: Sequence[Claim] = CLAIMS, profile: str | Profile = "quick", root=None,
            path: str | os.PathLike[str] | None = None, *, seeds: Sequence[int] | None = None) -> Path:
     """Write every finished run of the ledger's plan at ``profile`` (the committed budgets
-    :data:`bngan.plan.BUDGETS`, ``quick`` and ``larger``; any profile for a test) in the run
+    :data:`bngan.evidence.plan.BUDGETS`, ``quick`` and ``larger``; any profile for a test) in the run
     cache (``root``, default the runs folder) into ``path`` (default :func:`results_file`),
     merged with the rows already there: a row of the same (config hash, seed) is replaced by the
     cache's, a row this checkout cannot use (another config hash after an engine change, a

@@ -1,6 +1,6 @@
 """Reference generators with a known defect, to see which defects a metric notices: one that
 always draws the data's mean image, one that blurs a trained generator's output, and (via
-:func:`bngan.train.build_networks`) an untrained one. Each maps latent vectors to images like a
+:func:`bngan.runs.train.build_networks`) an untrained one. Each maps latent vectors to images like a
 trained G, so the reconstruction search and the sample-quality scores treat them alike."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Generator and discriminator builders: the seed paper's Keras-style DCGAN, the
 Radford-style DCGAN (as in the PyTorch example), and ``build_dcgan``, the (G, D) pair a
-config describes (toy MLPs from :mod:`bngan.toy_models`, inits from :mod:`bngan.inits`).
+config describes (toy MLPs from :mod:`bngan.models.toy_models`, inits from :mod:`bngan.models.inits`).
 
 Every discriminator returns one logit per sample (no sigmoid): the losses apply the
 sigmoid themselves, which is numerically safer and lets least-squares losses reuse D.
@@ -320,7 +320,7 @@ def build_dcgan(
     ``arch``: ``keras`` (seed paper, uses g/d_kernel, g/d_filters, dropout) or ``radford``
     (uses ``width``). ``norm_in`` picks which networks get ``norm`` (the other gets none).
     BN momenta follow PyTorch's convention; map the paper's Keras values with
-    :func:`bngan.norms.keras_to_torch_momentum`; ``bn_eps`` is BN's epsilon (Keras 1e-3, PyTorch
+    :func:`bngan.models.norms.keras_to_torch_momentum`; ``bn_eps`` is BN's epsilon (Keras 1e-3, PyTorch
     1e-5). ``init="dcgan"`` draws weights from N(0, 0.02) and BN scales from N(1, 0.02);
     ``init="glorot"`` is Keras' default (Glorot-uniform kernels, zero biases, BN scale 1).
     ``g_block_order`` is the Keras-style generator's order inside a block (see

@@ -1,5 +1,5 @@
 """D's dropout with masks drawn before the step: the step's random draws are made up front
-(:func:`bngan.routine.draw`), so a dropout layer takes the mask it is given.
+(:func:`bngan.engine.routine.draw`), so a dropout layer takes the mask it is given.
 
 A mask is drawn with the call ``nn.Dropout`` makes (``F.dropout`` of a tensor of ones: the
 same Bernoulli draw, scaled by 1 / (1 - p)), so the random stream moves as it would and

@@ -5,7 +5,7 @@ only when a sweep asks for it (``backend="ray"`` or a :class:`Ray`).
 
 The unit of work is what trains together on one device locally: one (config, seed) on CPUs, or
 on a GPU all the missing seeds of one setting as a seed group (with its CUDA graphs). Each unit is
-one Ray task that calls :func:`bngan.train.train_runs`, the local path, so a run trained on the
+one Ray task that calls :func:`bngan.runs.train.train_runs`, the local path, so a run trained on the
 cluster is the run trained locally (same config hash, same seed streams, bitwise on the same
 kind of device and thread count).
 
@@ -82,16 +82,22 @@ def as_backend(backend: str | Ray) -> Ray | None:
         return None
     if backend == "ray":
         return Ray()
-    raise ValueError(f"backend must be 'local', 'ray' or a bngan.cluster.Ray(...); got {backend!r}")
+    raise ValueError(f"backend must be 'local', 'ray' or a bngan.runs.cluster.Ray(...); got {backend!r}")
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """One setting of a sweep: its label (for the progress lines), config and seeds."""
+    """One setting of a sweep: its label (for the progress lines), config and seeds, checked
+    when it is made (:func:`~bngan.runs.folders.check_seeds`), so every function that takes a
+    sweep (here, in worker processes, on Ray) trusts them."""
 
     label: str
     config: ExperimentConfig
     seeds: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _check_config(self.config)
+        object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
 
 
 def _import_ray():
@@ -207,7 +213,7 @@ def train_on_ray(sweeps: Sequence[Sweep], backend: Ray, *, root=None, device: st
     """Train every (config, seed) of ``sweeps`` that the runs folder lacks on Ray and land the
     results in the runs folder; return ``{(config hash, seed): error line}`` for the runs that
     failed (a failed or diverged run does not stop the sweep). Read the runs afterwards from
-    the cache (:func:`bngan.runsets.cached_experiment`). With ``progress`` a bar counts the
+    the cache (:func:`bngan.runs.runsets.cached_experiment`). With ``progress`` a bar counts the
     runs and each finished run prints a line (``table2:10 seed 3: trained on node n1 (5000
     steps, 41 s)``); a failed run's line, with the remote error's last line, always prints.
 
@@ -216,13 +222,9 @@ def train_on_ray(sweeps: Sequence[Sweep], backend: Ray, *, root=None, device: st
     when the cluster has one)."""
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda' on a Ray cluster; got {device!r}")
-    checked = []
-    for sweep in sweeps:
-        _check_config(sweep.config)
-        checked.append(Sweep(sweep.label, sweep.config, tuple(check_seeds(sweep.seeds))))
     ray = _import_ray()
     root = str(runs_root(root).resolve())
-    todo = missing(distinct(checked), root)
+    todo = missing(distinct(sweeps), root)
     if not todo:
         return {}
     started = _connect(ray, backend)

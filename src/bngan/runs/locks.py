@@ -27,7 +27,7 @@ LOCK_FILL_SECONDS = 10.0
 
 
 class HasLockFile(Protocol):
-    """What a lock needs of a run folder (a :class:`bngan.runs.RunDir`): where its lock file is."""
+    """What a lock needs of a run folder (a :class:`bngan.runs.folders.RunDir`): where its lock file is."""
 
     @property
     def lock_file(self) -> Path: ...

@@ -12,9 +12,9 @@ from .cluster import Ray, Sweep, as_backend, missing, train_on_ray
 from ..config import ExperimentConfig
 from ..devices import check_device, default_device
 from ..profiles import Profile, get_profile
-from ..catalog.registry import series_entries, for_profile
+from ..catalog.registry import config_at, series_entries
 from .folders import Run, check_seeds
-from .train import cached_run, train_run, train_runs, trains_together
+from .train import cached_run, train_seed, train_seeds, trains_together
 from .run_progress import RunProgress, training
 from .workers import (all_finished, check_workers, resolve_workers, run_threads, threads_per_run, train_in_processes,
                       untrained)
@@ -94,55 +94,69 @@ def run_experiment(experiment: str | ExperimentConfig, *, profile: str | Profile
     each seed prints one line as it is done (:func:`seed_status`) and a step bar shows while
     one trains (in a terminal or notebook only); ``progress=False`` prints nothing per seed,
     and when a seed trains the runs count on one display for the notebook cell
-    (:mod:`bngan.run_progress`: ``training: 3/5 runs, about 2 min left``); when all are cached,
+    (:mod:`bngan.runs.run_progress`: ``training: 3/5 runs, about 2 min left``); when all are cached,
     nothing at all.
     ``group`` trains the seeds together and ``graph`` replays each iteration as a CUDA graph
-    (:func:`bngan.train.train_runs`; default for both: on a GPU only); each run equals its
-    one-seed run up to float rounding. ``backend="ray"`` (or a :class:`bngan.cluster.Ray`)
+    (:func:`bngan.runs.train.train_runs`; default for both: on a GPU only); each run equals its
+    one-seed run up to float rounding. ``backend="ray"`` (or a :class:`bngan.runs.cluster.Ray`)
     trains the seeds the cache lacks as Ray tasks and returns what then is in the cache (a seed
     that failed on the cluster is named there and left out).
 
-    ``workers`` processes train the missing seeds side by side (:mod:`bngan.workers`; default
+    ``workers`` processes train the missing seeds side by side (:mod:`bngan.runs.workers`; default
     ``$BNGAN_WORKERS``, else one per core on a CPU and 1 on a GPU), each run with
-    :func:`bngan.workers.threads_per_run` torch threads, here too when this process trains it,
+    :func:`bngan.runs.workers.threads_per_run` torch threads, here too when this process trains it,
     so a run does not depend on which process trained it. A seed that failed in a worker is
     named on stderr and left out; the others go on.
     """
+    if workers is not None:
+        check_workers(workers)
+    sweep = _sweep(experiment, get_profile(profile), seeds, label)
+    return _run_sweep(sweep, root=root, device=device, progress=progress, group=group, graph=graph,
+                      cluster=as_backend(backend), workers=workers)
+
+
+def _sweep(experiment: str | ExperimentConfig, p: Profile, seeds: Iterable[int] | None,
+           label: str | None = None) -> Sweep:
+    """One experiment at a resolved profile as a checked :class:`Sweep`: a registered name as
+    :func:`~bngan.catalog.registry.for_profile` gives it (a config as given), and its seeds
+    (the profile's by default, its toy seeds for toy data), checked here once."""
     if not isinstance(experiment, (str, ExperimentConfig)):
         raise ValueError(f"experiment must be a registered name (see `bngan list`) or an ExperimentConfig; "
                          f"got {experiment!r}")
-    if workers is not None:
-        check_workers(workers)
-    p = get_profile(profile)
-    config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
+    config = config_at(experiment, p) if isinstance(experiment, str) else experiment
     if seeds is None:
         seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
-    seeds = check_seeds(seeds)
-    if (cluster := as_backend(backend)) is not None:
-        train_on_ray([Sweep(label or config.name, config, tuple(seeds))], cluster, root=root,
-                     device=_cluster_device(device), progress=progress)
-        return cached_experiment(config, seeds=seeds, root=root, label=label)
+    return Sweep(label or config.name, config, tuple(check_seeds(seeds)))
+
+
+def _run_sweep(sweep: Sweep, *, root, device, progress: bool, group: bool | None, graph: bool | None,
+               cluster: Ray | None, workers: int | None) -> RunSet:
+    """:func:`run_experiment` for a checked sweep."""
+    config, seeds, label = sweep.config, sweep.seeds, sweep.label
+    if cluster is not None:
+        train_on_ray([sweep], cluster, root=root, device=_cluster_device(device), progress=progress)
+        return _cached(sweep, root)
     chosen = check_device(device) if device is not None else default_device()
     n = resolve_workers(workers, chosen)
     together = trains_together(chosen, len(seeds), group=group, graph=graph)
-    sweep = Sweep(label or config.name, config, tuple(seeds))
     with training(lambda: untrained([sweep], root), enabled=not progress) as count:
         if n > 1 and chosen.type == "cpu" and not together and not all_finished([sweep], root):
-            return _in_workers([sweep], n, root=root, device=chosen, progress=progress)[sweep.label]
+            return _in_workers([sweep], n, root=root, device=chosen, progress=progress)[label]
         with run_threads(threads_per_run(n) if chosen.type == "cpu" and not together else None):
             if together:  # the seeds finish together: lines at the end
-                runs = train_runs(config, seeds, root=root, device=device, progress=progress, group=group, graph=graph)
+                runs = train_seeds(config, seeds, root=root, device=chosen, progress=progress, group=group,
+                                   graph=graph)
                 _count_trained(runs, count)
                 for run in runs if progress else ():
-                    print(f"{label or config.name} {seed_status(run)}", flush=True)
-                return RunSet(label or config.name, config, runs)
+                    print(f"{label} {seed_status(run)}", flush=True)
+                return RunSet(label, config, runs)
             runs = []
             for seed in seeds:
-                runs.append(train_run(config, seed, root=root, device=device, progress=progress))
+                runs.append(train_seed(config, seed, root=root, device=chosen, progress=progress))
                 _count_trained(runs[-1:], count)
                 if progress:
-                    print(f"{label or config.name} {seed_status(runs[-1])}", flush=True)
-    return RunSet(label or config.name, config, runs)
+                    print(f"{label} {seed_status(runs[-1])}", flush=True)
+    return RunSet(label, config, runs)
 
 
 def _count_trained(runs: Sequence[Run], count: RunProgress | None) -> None:
@@ -156,7 +170,7 @@ def _count_trained(runs: Sequence[Run], count: RunProgress | None) -> None:
 
 def _in_workers(sweeps: Sequence[Sweep], workers: int, *, root, device, progress: bool) -> dict[str, RunSet]:
     """The sweeps' missing runs trained in ``workers`` processes
-    (:func:`bngan.workers.train_in_processes`), then every seed read from the cache, with a
+    (:func:`bngan.runs.workers.train_in_processes`), then every seed read from the cache, with a
     ``cached`` line for each seed that was there before (the trained ones had their line)."""
     todo = missing(sweeps, root)
     fresh = {(s.config.hash(), seed) for s in todo for seed in s.seeds}
@@ -164,7 +178,7 @@ def _in_workers(sweeps: Sequence[Sweep], workers: int, *, root, device, progress
         train_in_processes(todo, workers, root=root, device=device, progress=progress)
     found = {}
     for sweep in sweeps:
-        found[sweep.label] = rs = cached_experiment(sweep.config, seeds=sweep.seeds, root=root, label=sweep.label)
+        found[sweep.label] = rs = _cached(sweep, root)
         for run in rs.runs if progress else ():
             if (sweep.config.hash(), run.seed) not in fresh:
                 print(f"{sweep.label} {seed_status(run)}", flush=True)
@@ -182,12 +196,13 @@ def cached_experiment(experiment: str | ExperimentConfig, *, profile: str | Prof
     """The seeds of an experiment already in the cache, trained by nothing here: a page that
     reports a long computation reads what has finished (``len`` of the result says how many
     seeds that is). Arguments as :func:`run_experiment`."""
-    p = get_profile(profile)
-    config = for_profile(experiment, p) if isinstance(experiment, str) else experiment
-    if seeds is None:
-        seeds = p.toy_seeds if config.data.kind == "toy" else p.seeds
-    runs = [run for run in (cached_run(config, seed, root) for seed in check_seeds(seeds)) if run is not None]
-    return RunSet(label or config.name, config, runs)
+    return _cached(_sweep(experiment, get_profile(profile), seeds, label), root)
+
+
+def _cached(sweep: Sweep, root) -> RunSet:
+    """The finished runs of a checked sweep in the cache, as one :class:`RunSet`."""
+    runs = [run for run in (cached_run(sweep.config, seed, root) for seed in sweep.seeds) if run is not None]
+    return RunSet(sweep.label, sweep.config, runs)
 
 
 def seed_status(run: Run) -> str:
@@ -215,30 +230,21 @@ def run_series(series: str | dict[str, str | ExperimentConfig], *, profile: str 
     if workers is not None:
         check_workers(workers)
     cluster = as_backend(backend)
-    on = None if cluster is not None else check_device(device) if device is not None else default_device()
-    n = 1 if on is None else resolve_workers(workers, on)
+    sweeps = _series_sweeps(series, get_profile(profile), seeds)
     if cluster is not None:
-        sweeps = _series_sweeps(series, profile, seeds)
         train_on_ray(sweeps, cluster, root=root, device=_cluster_device(device), progress=progress)
-        return {s.label: cached_experiment(s.config, seeds=s.seeds, root=root, label=s.label) for s in sweeps}
+        return {s.label: _cached(s, root) for s in sweeps}
+    on = check_device(device) if device is not None else default_device()
+    n = resolve_workers(workers, on)
     # one run count for the whole series (its experiments and workers join it)
-    with training(lambda: untrained(_series_sweeps(series, profile, seeds), root), enabled=not progress):
-        if n > 1 and on.type == "cpu" and not group:
-            sweeps = _series_sweeps(series, profile, seeds)
-            if not all_finished(sweeps, root):  # else each experiment below reads its runs once
-                return _in_workers(sweeps, n, root=root, device=on, progress=progress)
-        return {label: run_experiment(exp, profile=profile, seeds=seeds, root=root, device=device,
-                                      progress=progress, label=label, group=group, graph=graph, workers=n)
-                for label, exp in series_entries(series).items()}
+    with training(lambda: untrained(sweeps, root), enabled=not progress):
+        if n > 1 and on.type == "cpu" and not group and not all_finished(sweeps, root):
+            return _in_workers(sweeps, n, root=root, device=on, progress=progress)
+        return {s.label: _run_sweep(s, root=root, device=device, progress=progress, group=group, graph=graph,
+                                    cluster=None, workers=n) for s in sweeps}
 
 
-def _series_sweeps(series: str | dict[str, str | ExperimentConfig], profile: str | Profile | None,
+def _series_sweeps(series: str | dict[str, str | ExperimentConfig], p: Profile,
                    seeds: Sequence[int] | None) -> list[Sweep]:
-    """A series as one sweep per experiment: its config as :func:`for_profile` gives it (a
-    config as given) and its seeds (the profile's by default, its toy seeds for toy data)."""
-    p = get_profile(profile)
-    chosen = {label: for_profile(exp, p) if isinstance(exp, str) else exp
-              for label, exp in series_entries(series).items()}
-    return [Sweep(label, config, tuple(check_seeds(seeds if seeds is not None else
-                                                   (p.toy_seeds if config.data.kind == "toy" else p.seeds))))
-            for label, config in chosen.items()]
+    """A series as one checked :class:`Sweep` per experiment (see :func:`_sweep`)."""
+    return [_sweep(exp, p, seeds, label) for label, exp in series_entries(series).items()]

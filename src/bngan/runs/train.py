@@ -2,7 +2,7 @@
 
 The pieces live one idea per module (``networks``, ``losses``, ``probes``, ``step``,
 ``run_data``, ``trainer``, ``devices``); the names chapters use are re-exported here so
-``bngan.train.build_networks`` and the like keep working.
+``bngan.runs.train.build_networks`` and the like keep working.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -24,7 +24,7 @@ from ..models.networks import build_networks, layer_weights, make_optimizers
 from ..engine.probes import BNProbe, GBNProbe
 from .run_data import load_run_data
 from .locks import check_seconds
-from .folders import (DamagedRunFileError, Run, RunDir, cached_run_matches, check_seeds, check_weights, check_writable,
+from .folders import (DamagedRunFileError, Run, RunDir, cached_run_matches, check_seed, check_seeds, check_weights, check_writable,
                       file_problem, load_dict, run_dir, set_aside_summary)
 from .locks import RunLock
 from ..engine.seed_group import SeedGroup, SeedGroupUnsupported
@@ -36,7 +36,7 @@ from .trainer import (CHECKPOINT_SECONDS, Stepper, Trainer, TrainingInterrupted,
 __all__ = ["BNProbe", "CHECKPOINT_SECONDS", "DUpdate", "GANStep", "GBNProbe", "StepOutput", "Trainer",
            "TrainingInterrupted", "build_networks", "check_device", "d_loss_fn", "d_score", "default_device",
            "g_loss_fn", "interactive", "layer_weights", "load_run_data", "make_optimizers", "make_targets",
-           "train_group", "train_run", "train_runs", "trains_together"]
+           "train_group", "train_run", "train_runs", "train_seed", "train_seeds", "trains_together"]
 
 
 def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str | torch.device | None = None,
@@ -51,13 +51,22 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     run that cannot be read back is trained again, with a message. While training, the
     run folder's lock keeps a second process off it: that one waits up to ``lock_wait``
     seconds (then loads the result if the holder finished it), else raises
-    :class:`~bngan.runs.RunLockedError`. Ctrl-C raises :class:`TrainingInterrupted`.
+    :class:`~bngan.runs.folders.RunLockedError`. Ctrl-C raises :class:`TrainingInterrupted`.
     ``callback(trainer)`` is called after every step (tests use it to interrupt). The
     returned run's ``origin`` is ``cached``, ``trained`` or ``resumed`` (at ``resumed_at``).
     """
     _check_arguments(config, checkpoint_seconds, lock_wait)
-    rd = run_dir(config, seed, root)  # checks the seed before anything touches the disk
-    seed = int(seed)
+    return train_seed(config, check_seed(seed), root=root, device=device, progress=progress, force=force,
+                      callback=callback, checkpoint_seconds=checkpoint_seconds, lock_wait=lock_wait)
+
+
+def train_seed(config: ExperimentConfig, seed: int, *, root=None, device: str | torch.device | None = None,
+               progress: bool = True, force: bool = False, callback: Callable[[Trainer], None] | None = None,
+               checkpoint_seconds: float | None = None, lock_wait: float = 0.0) -> Run:
+    """:func:`train_run` for arguments its caller checked already (a seed from
+    :func:`~bngan.runs.folders.check_seeds`, a config of a :class:`~bngan.runs.cluster.Sweep`):
+    a sweep checks its seeds once, not once per layer it passes through."""
+    rd = run_dir(config, seed, root)
     if not force and isinstance(found := _lookup(rd, config, seed), Run):
         return found
     device = check_device(device) if device is not None else default_device()
@@ -88,10 +97,10 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
     """Train (or load) ``config`` for every seed, as :func:`train_run` does for one.
 
     With ``group`` the seeds left to train are trained together as one
-    :class:`~bngan.seed_group.SeedGroup` (one batched forward and backward for all, each
+    :class:`~bngan.engine.seed_group.SeedGroup` (one batched forward and backward for all, each
     seed drawing from its own random stream, so each run is its one-seed run up to float
     rounding). With ``graph`` each iteration is replayed as a CUDA graph
-    (:mod:`bngan.step_graph`; a lone seed then runs as a group of one). The defaults,
+    (:mod:`bngan.engine.step_graph`; a lone seed then runs as a group of one). The defaults,
     ``None``, do both on a GPU and neither on a CPU (where grouping measured slower and
     CUDA graphs do not exist; see ``benchmarks/``). Seeds resuming from different steps, or a
     setting the group cannot batch, run one by one eagerly, and each record's ``engine``
@@ -99,10 +108,20 @@ def train_runs(config: ExperimentConfig, seeds: list[int], *, root=None, device:
     """
     _check_arguments(config, checkpoint_seconds, lock_wait)
     wanted = check_seeds(seeds)  # before any conversion: 1.5 or True is refused, not trained as seed 1
+    return train_seeds(config, wanted, root=root, device=device, progress=progress, force=force, group=group,
+                       graph=graph, checkpoint_seconds=checkpoint_seconds, lock_wait=lock_wait)
+
+
+def train_seeds(config: ExperimentConfig, wanted: Sequence[int], *, root=None,
+                device: str | torch.device | None = None, progress: bool = True, force: bool = False,
+                group: bool | None = None, graph: bool | None = None, checkpoint_seconds: float | None = None,
+                lock_wait: float = 0.0) -> list[Run]:
+    """:func:`train_runs` for seeds and arguments its caller checked already (see
+    :func:`train_seed`)."""
     device = check_device(device) if device is not None else default_device()
     if not trains_together(device, len(wanted), group=group, graph=graph):
-        return [train_run(config, s, root=root, device=device, progress=progress, force=force,
-                          checkpoint_seconds=checkpoint_seconds, lock_wait=lock_wait) for s in wanted]
+        return [train_seed(config, s, root=root, device=device, progress=progress, force=force,
+                           checkpoint_seconds=checkpoint_seconds, lock_wait=lock_wait) for s in wanted]
     found: dict[int, Run] = {}
     dirs = {s: run_dir(config, s, root) for s in wanted}
     for s, rd in dirs.items():
@@ -165,9 +184,9 @@ def _train_together(trainers: list[Trainer], progress: bool, *, group: bool, gra
 def train_group(trainers: list[Trainer], *, progress: bool = True, callback: Callable[[Trainer], None] | None = None,
                 graph: bool | None = None, capture: Capture | None = None) -> list[Run]:
     """Train the (started, same-step) ``trainers`` of one config together to the end as a
-    :class:`~bngan.seed_group.SeedGroup`, its iterations replayed as CUDA graphs where
+    :class:`~bngan.engine.seed_group.SeedGroup`, its iterations replayed as CUDA graphs where
     ``graph`` (None: on a GPU) and a GPU allow (``capture`` replaces the CUDA capture; tests
-    pass :func:`~bngan.step_graph.rerun`). A seed that diverges is recorded at its step and
+    pass :func:`~bngan.engine.step_graph.rerun`). A seed that diverges is recorded at its step and
     the others go on. Returns their runs, in order. Raises :class:`SeedGroupUnsupported`,
     nothing trained, if the group cannot be built or its first step fails."""
     device = trainers[0].device

@@ -375,7 +375,7 @@ class Stepper(Protocol):
 
 
 class OneSeed:
-    """One seed stepped eagerly by its own :class:`~bngan.step.GANStep`; the trainer's
+    """One seed stepped eagerly by its own :class:`~bngan.engine.step.GANStep`; the trainer's
     networks are the trained ones and the global random stream is the seed's own."""
 
     def __init__(self, trainer: Trainer) -> None:

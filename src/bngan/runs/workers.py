@@ -4,9 +4,9 @@ On a CPU a small model does not keep all cores busy: two one-thread runs side by
 Table II's #1-#4 in 0.63 of the time one two-thread run after the other took (the Ray figures in
 ``benchmarks/README.md``). So a sweep's missing runs go to a :class:`ProcessPoolExecutor` of
 ``workers`` processes (started by ``forkserver`` where there is one, else ``spawn``: torch and
-its threads do not survive ``fork``). The units are the Ray backend's (:func:`bngan.cluster.missing`,
-:func:`bngan.cluster.units`: one (config, seed) per task on a CPU) and each task calls the same
-function a Ray task does (:func:`bngan.cluster._train_unit`, the local training path), so a run is
+its threads do not survive ``fork``). The units are the Ray backend's (:func:`bngan.runs.cluster.missing`,
+:func:`bngan.runs.cluster.units`: one (config, seed) per task on a CPU) and each task calls the same
+function a Ray task does (:func:`bngan.runs.cluster._train_unit`, the local training path), so a run is
 the same whether a worker, Ray or this process trained it.
 
 A run's numbers depend on its torch thread count (a reduction split over other threads rounds
@@ -33,9 +33,8 @@ from typing import Any
 import torch
 
 from .cluster import Sweep, _last_line, _train_unit, distinct, missing, units
+from .folders import cached_run_matches, run_dir, runs_root
 from .run_progress import RunProgress, training
-from .folders import cached_run_matches, check_seeds, run_dir, runs_root
-from .train import _check_config
 
 WORKERS_ENV = "BNGAN_WORKERS"
 # What a worker must see as this process sees it: a forkserver's children inherit the server's
@@ -106,7 +105,7 @@ def all_finished(sweeps: Iterable[Sweep], root=None) -> bool:
 def untrained(sweeps: Iterable[Sweep], root=None) -> int:
     """How many runs ``sweeps`` will train: their distinct (config, seed) without a finished run
     in the runs folder, read as :func:`all_finished` reads them (what the run count of
-    :mod:`bngan.run_progress` counts)."""
+    :mod:`bngan.runs.run_progress` counts)."""
     return sum(not _finished(sweep.config, seed, root) for sweep in distinct(sweeps) for seed in sweep.seeds)
 
 
@@ -120,7 +119,7 @@ def context() -> multiprocessing.context.BaseContext:
     library once, so a pool starts in well under a second after the first), else ``spawn``."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["bngan.cluster"])
+        ctx.set_forkserver_preload(["bngan.runs.cluster"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -137,7 +136,7 @@ def _start_worker(environment: dict[str, str]) -> None:
 
 
 def _task(config_json: str, seeds: list[int], root: str, device: str, threads: int) -> list[dict[str, Any]]:
-    """One task in a worker: :func:`bngan.cluster._train_unit`, the function a Ray task runs. An
+    """One task in a worker: :func:`bngan.runs.cluster._train_unit`, the function a Ray task runs. An
     error comes back as its last line only (a library error may not survive pickling)."""
     try:
         return _train_unit(config_json, seeds, root, device, threads, False)
@@ -156,20 +155,16 @@ def train_in_processes(sweeps: Sequence[Sweep], workers: int, *, root=None, devi
     processes, each run with :func:`threads_per_run` threads, into the runs folder; return
     ``{(config hash, seed): error line}`` for the runs that failed (a failed run is named on
     stderr with its error's last line, and the sweep goes on). Read the runs afterwards from
-    the cache (:func:`bngan.runsets.cached_experiment`). With ``progress`` one bar counts the
+    the cache (:func:`bngan.runs.runsets.cached_experiment`). With ``progress`` one bar counts the
     sweep's runs and each finished run prints one line (``table2:10 seed 3: trained in process
     4711 (400 steps, 12 s, 1 thread)``); without, the runs count on the display of
-    :func:`bngan.run_progress.training` (nothing per run). A single missing unit trains in this
+    :func:`bngan.runs.run_progress.training` (nothing per run). A single missing unit trains in this
     process, at the same thread count."""
     workers = check_workers(workers)
-    checked = []
-    for sweep in sweeps:
-        _check_config(sweep.config)
-        checked.append(Sweep(sweep.label, sweep.config, tuple(check_seeds(sweep.seeds))))
     device = torch.device(device)
     root = str(runs_root(root).resolve())
     on_gpu = device.type != "cpu"
-    todo = units(missing(distinct(checked), root), on_gpu=on_gpu)
+    todo = units(missing(distinct(sweeps), root), on_gpu=on_gpu)
     if not todo:
         return {}
     threads = threads_per_run(workers)
