@@ -87,17 +87,22 @@ def as_backend(backend: str | Ray) -> Ray | None:
 
 @dataclass(frozen=True)
 class Sweep:
-    """One setting of a sweep: its label (for the progress lines), config and seeds, checked
-    when it is made (:func:`~bngan.runs.folders.check_seeds`), so every function that takes a
-    sweep (here, in worker processes, on Ray) trusts them."""
+    """One setting of a sweep: its label (for the progress lines), config and seeds."""
 
     label: str
     config: ExperimentConfig
     seeds: tuple[int, ...]
 
-    def __post_init__(self) -> None:
-        _check_config(self.config)
-        object.__setattr__(self, "seeds", tuple(check_seeds(self.seeds)))
+
+def checked(sweeps: Iterable[Sweep]) -> list[Sweep]:
+    """The sweeps with their configs and seeds checked (:func:`~bngan.runs.folders.check_seeds`),
+    before anything trains: what :func:`train_on_ray` and
+    :func:`~bngan.runs.workers.train_in_processes` do first."""
+    found = []
+    for sweep in sweeps:
+        _check_config(sweep.config)
+        found.append(Sweep(sweep.label, sweep.config, tuple(check_seeds(sweep.seeds))))
+    return found
 
 
 def _import_ray():
@@ -222,6 +227,7 @@ def train_on_ray(sweeps: Sequence[Sweep], backend: Ray, *, root=None, device: st
     when the cluster has one)."""
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda' on a Ray cluster; got {device!r}")
+    sweeps = checked(sweeps)
     ray = _import_ray()
     root = str(runs_root(root).resolve())
     todo = missing(distinct(sweeps), root)

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from .cluster import Sweep, _last_line, _train_unit, distinct, missing, units
+from .cluster import Sweep, _last_line, _train_unit, checked, distinct, missing, units
 from .folders import cached_run_matches, run_dir, runs_root
 from .run_progress import RunProgress, training
 
@@ -161,6 +161,7 @@ def train_in_processes(sweeps: Sequence[Sweep], workers: int, *, root=None, devi
     :func:`bngan.runs.run_progress.training` (nothing per run). A single missing unit trains in this
     process, at the same thread count."""
     workers = check_workers(workers)
+    sweeps = checked(sweeps)
     device = torch.device(device)
     root = str(runs_root(root).resolve())
     on_gpu = device.type != "cpu"
