@@ -22,11 +22,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .evidence.claims import CLAIMS, Claim
-from .runs.cluster import Sweep
-from .evidence.plan import larger, plan
 from .profiles import Profile, get_profile
 from .catalog.registry import config_at
+from .runs.cluster import Sweep
+from .evidence.claims import CLAIMS, Claim
+from .evidence.plan import larger, plan
 
 STAGES = ("pilot", "larger", "confirmation")
 

@@ -15,9 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
-from ..runs.runsets import RunSet
-from ..runs.folders import Run
 from ..measure.spectra import power_spectrum
+from ..runs.folders import Run
+from ..runs.runsets import RunSet
 
 
 

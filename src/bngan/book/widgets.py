@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from . import plots
 from ..runs.runsets import RunSet
+from . import plots
 
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

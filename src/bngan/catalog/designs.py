@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from ..choices import keras_to_torch_momentum
+from ..config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from ..profiles import Profile, get_profile
 from .table2 import (CLEAN_LABELS, DCGAN_INIT, ONE_SIDED_LABELS, TWO_SIDED_LABELS, scale_to_profile, seed_paper_dcgan,
                      table2)

@@ -12,11 +12,11 @@ import difflib
 from collections.abc import Callable, Iterable
 
 from ..config import ExperimentConfig
+from ..profiles import Profile, get_profile
 from .designs import (BATCH_ARMS, BATCH_IDS, BATCH_SIZES, BLIND_SPOT, HEURISTICS, KERNEL_WIDTHS, NOISE_ROUTINES,
                       NOISE_TREATMENTS, ONE_SIDED_BN, ONE_SIDED_ROUTINES, ROUTINE_ARMS, ROUTINE_BASES, ROUTINES,
                       WEIGHT_NORM, batch_size, blind_spot, heuristics, kernel_size, noise_labels, one_sided,
                       routine_arm, training_routine, weight_norm)
-from ..profiles import Profile, get_profile
 from .table2 import TABLE2, table2, table2_halfway
 
 Factory = Callable[[Profile], ExperimentConfig]

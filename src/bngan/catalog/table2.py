@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from ..choices import keras_to_torch_momentum
+from ..config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from ..profiles import Profile, dataset_name, get_profile
 
 

@@ -9,9 +9,9 @@ state, with the calls and in the order :class:`~bngan.engine.step.GANStep` makes
 run is the one-seed run of seed k up to float rounding (tests/test_seed_group.py checks it).
 
 The per-seed trainers (each a :class:`Seed`; in training a :class:`~bngan.runs.trainer.Trainer`)
-keep what is per run (folder, history, snapshots, checkpoints, record); the group writes its state back into their networks,
-optimizers and random states whenever they need it (snapshots, evaluations, checkpoints,
-a diverged seed, the end).
+keep what is per run (folder, history, snapshots, checkpoints, record); the group writes its
+state back into their networks, optimizers and random states whenever they need it
+(snapshots, evaluations, checkpoints, a diverged seed, the end).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from . import routine
 from ..config import ExperimentConfig, TrainConfig
 from ..models.dropout import dropout_shapes, given, swap_dropout
 from ..models.networks import layer_weights
+from . import routine
 from .probes import BNProbe, GBNProbe
 from .routine import D_HALF_COLUMNS, DUpdate, instance_noise_scale  # noqa: F401  (public here too)
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ExperimentConfig
+from ..profiles import Profile, get_profile
 from ..catalog.registry import config_at
 from ..runs.runsets import RunSet, run_experiment
 from .learning import Learning, arm_learning
-from ..profiles import Profile, get_profile
 from .prose import slug
 from .tables import TextTable, significant
 

@@ -35,9 +35,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..profiles import Profile, get_profile
 from .claims import CLAIMS, IMAGE_MARGIN, METRICS, TOY_MARGIN, Agreement, Check, Claim, Interaction
 from .ledger import CheckResult, Verdict, correct, evaluate
-from ..profiles import Profile, get_profile
 from .stats import ALPHA, seeds_for_equivalence, seeds_needed
 from .tables import TextTable
 

@@ -41,22 +41,22 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, SOURCES,  # noqa: F401
-                     TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere, Interaction,
-                     chapter_keys)
 from ..config import ExperimentConfig
 from ..devices import check_device, default_device
+from ..profiles import Profile, get_profile
 from ..catalog.registry import config_at
 from ..catalog.table2 import TABLE2, TABLE2_REPORTED
 from ..runs.cluster import Ray, Sweep, as_backend, train_on_ray
+from ..runs.run_progress import training
 from ..runs.runsets import RunSet, cached_experiment, run_experiment
+from ..runs.train import cached_run
+from ..runs.workers import all_finished, check_workers, resolve_workers, train_in_processes, untrained
+from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, SOURCES,  # noqa: F401
+                     TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere, Interaction,
+                     chapter_keys)
 from .learning import arm_learning
 from .plan import experiments_needed, larger, plan, seeds_for as _seeds  # noqa: F401 - ledger.larger and the rest stay
-from ..profiles import Profile, get_profile
 from .results import lacking, recorded, recorded_threshold, say_disagreement
-from ..runs.train import cached_run
-from ..runs.run_progress import training
-from ..runs.workers import all_finished, check_workers, resolve_workers, train_in_processes, untrained
 from .stats import ALPHA, Comparison, Welch, benjamini_hochberg, compare, interaction, rank_correlation
 from .tables import TextTable
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .budget import Budget
-from .claims import CLAIMS, Agreement, Claim, Interaction
 from ..config import ExperimentConfig
 from ..profiles import Profile, get_profile
 from ..catalog.registry import config_at
 from ..runs.folders import safe_run_name
+from .budget import Budget
+from .claims import CLAIMS, Agreement, Claim, Interaction
 
 #: The budgets whose runs are committed (:mod:`bngan.evidence.results`): ``quick``, and ``larger``, the
 #: scale check's budget of ``quick`` (:func:`larger`).

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .learning import arm_learning
 from ..runs.runsets import RunSet
+from .learning import arm_learning
 from .stats import Comparison, compare, interaction
 from .tables import significant
 

@@ -41,14 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .claims import CLAIMS, METRICS, Agreement, Claim
 from ..config import ExperimentConfig
-from .learning import LEARNED_REFERENCE, threshold_for
-from .plan import BUDGETS, budget_name, budget_profile, plan
 from ..profiles import PROFILES, Profile
 from ..catalog.registry import config_at
 from ..runs.folders import FINISHED, Run, RunDir
 from ..runs.train import cached_run
+from .claims import CLAIMS, METRICS, Agreement, Claim
+from .learning import LEARNED_REFERENCE, threshold_for
+from .plan import BUDGETS, budget_name, budget_profile, plan
 
 RESULTS_ENV = "BNGAN_RESULTS"
 #: Two records of one run disagree when a headline metric (:data:`COMPARED`) differs by more than

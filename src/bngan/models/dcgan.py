@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from . import norms
 from ..choices import BLOCK_ORDERS, CHANNELS, IMAGE_SIZES, NORM_IN, PLACEMENTS, UPSAMPLINGS  # noqa: F401  (models.IMAGE_SIZES, ...)
+from . import norms
 from .inits import INITS, dcgan_init_, init_weights_  # noqa: F401  (models.init_weights_ is public)
 from .layers import (Reshape, WN_ACTIVATIONS, check_wn_activation, choice, doubling_transposed_conv,  # noqa: F401
                      hidden_activation, hidden_bias, positive_int, same_conv, strided_out)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import norms
 from ..choices import INITS  # noqa: F401  (inits.INITS)
+from . import norms
 from .layers import choice
 
 

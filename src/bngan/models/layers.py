@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from . import norms
 from ..choices import WN_ACTIVATIONS  # noqa: F401  (layers.WN_ACTIVATIONS)
+from . import norms
 
 def choice(value, allowed: Sequence, param: str):
     if value not in allowed:

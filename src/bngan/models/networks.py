@@ -8,11 +8,11 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from . import inits
+from ..config import ExperimentConfig
 from . import dcgan as models
+from . import inits
 from . import norms
 from . import toy_models
-from ..config import ExperimentConfig
 
 def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
     """The (generator, discriminator) pair that ``config.model`` describes, on the CPU."""

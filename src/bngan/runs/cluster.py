@@ -34,8 +34,8 @@ from typing import Any
 
 from ..config import ExperimentConfig
 from ..files import first_line
-from .locks import LOCK_NAME, RunLock
 from .folders import check_seeds, run_dir, runs_root
+from .locks import LOCK_NAME, RunLock
 from .train import _check_config, _set_aside, cached_run
 
 RESULTS = ("auto", "shared", "ship")

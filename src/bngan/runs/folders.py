@@ -50,8 +50,8 @@ import torch
 from ..config import ExperimentConfig
 from ..data import default_data_root
 from ..files import LOAD_ERRORS, first_line, load_error_reason, torch_load
-from .locks import LOCK_NAME
 from ..models.networks import build_networks
+from .locks import LOCK_NAME
 
 RUNS_ENV = "BNGAN_RUNS"
 FINISHED = ("complete", "diverged")

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cluster import Ray, Sweep, as_backend, missing, train_on_ray
 from ..config import ExperimentConfig
 from ..devices import check_device, default_device
 from ..profiles import Profile, get_profile
 from ..catalog.registry import config_at, series_entries
+from .cluster import Ray, Sweep, as_backend, missing, train_on_ray
 from .folders import Run, check_seeds
-from .train import cached_run, train_seed, train_seeds, trains_together
 from .run_progress import RunProgress, training
+from .train import cached_run, train_seed, train_seeds, trains_together
 from .workers import (all_finished, check_workers, resolve_workers, run_threads, threads_per_run, train_in_processes,
                       untrained)
 

@@ -17,19 +17,18 @@ from pathlib import Path
 import torch
 
 from ..config import ExperimentConfig
-from ..files import first_line
 from ..devices import check_device, default_device
-from ..engine.losses import d_loss_fn, d_score, g_loss_fn, make_targets
+from ..files import first_line
 from ..models.networks import build_networks, layer_weights, make_optimizers
+from ..engine.losses import d_loss_fn, d_score, g_loss_fn, make_targets
 from ..engine.probes import BNProbe, GBNProbe
-from .run_data import load_run_data
-from .locks import check_seconds
-from .folders import (DamagedRunFileError, Run, RunDir, cached_run_matches, check_seed, check_seeds, check_weights, check_writable,
-                      file_problem, load_dict, run_dir, set_aside_summary)
-from .locks import RunLock
 from ..engine.seed_group import SeedGroup, SeedGroupUnsupported
 from ..engine.step import DUpdate, GANStep, StepOutput, set_rng_state
 from ..engine.step_graph import Capture, GraphedGroup, capture_for
+from .folders import (DamagedRunFileError, Run, RunDir, cached_run_matches, check_seed, check_seeds, check_weights,
+                      check_writable, file_problem, load_dict, run_dir, set_aside_summary)
+from .locks import RunLock, check_seconds
+from .run_data import load_run_data
 from .trainer import (CHECKPOINT_SECONDS, Stepper, Trainer, TrainingInterrupted, check_checkpoint_seconds, interactive,
                       run_loop)
 

@@ -19,18 +19,18 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import data
-from ..measure import metrics
-from ..models import dcgan as models
-from ..measure import quality
 from ..config import ExperimentConfig
-from ..files import atomic_torch_save, atomic_write_json, first_line
 from ..devices import device_name, versions
-from .locks import check_seconds
+from ..files import atomic_torch_save, atomic_write_json, first_line
+from ..models import dcgan as models
 from ..models.networks import build_networks, make_optimizers
-from .run_data import load_run_data
+from ..measure import metrics
+from ..measure import quality
+from ..engine.step import GANStep, StepOutput, rng_state, set_rng_state
 from .folders import DamagedRunFileError, Run, RunDir, file_entries
 from .locks import RunLock
-from ..engine.step import GANStep, StepOutput, rng_state, set_rng_state
+from .locks import check_seconds
+from .run_data import load_run_data
 
 # A run in progress is checkpointed every ``train.checkpoint_every`` steps and also whenever
 # this many seconds have passed since its last checkpoint, so a Ctrl-C or a lost session
