@@ -57,8 +57,7 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
 
 def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int = 20) -> None:
     """One stage (see the module's docstring)."""
-    from .evidence import confirmation
-    from .evidence import ledger
+    from .evidence import confirmation, ledger
 
     if stage == "pilot":
         train_and_export(CLAIMS, profile, workers=workers, root=root, budget=profile.name)

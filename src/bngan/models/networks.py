@@ -9,10 +9,7 @@ import torch
 from torch import nn
 
 from ..config import ExperimentConfig
-from . import dcgan as models
-from . import inits
-from . import norms
-from . import toy_models
+from . import dcgan, inits, norms, toy_models
 
 def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
     """The (generator, discriminator) pair that ``config.model`` describes, on the CPU."""
@@ -27,7 +24,7 @@ def build_networks(config: ExperimentConfig) -> tuple[nn.Module, nn.Module]:
         inits.init_weights_(g, m.init)
         inits.init_weights_(disc, m.init)
         return g, disc
-    return models.build_dcgan(
+    return dcgan.build_dcgan(
         arch=m.arch, norm=m.norm, norm_in=m.norm_in, placement=m.placement, image_size=d.image_size,
         channels=d.image_channels, latent_dim=m.latent_dim, g_kernel=m.g_kernel, d_kernel=m.d_kernel,
         g_filters=m.g_filters, d_filters=m.d_filters, width=m.width, g_bn_momentum=m.g_bn_momentum,

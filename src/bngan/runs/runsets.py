@@ -1,5 +1,7 @@
-"""Running the registry: an experiment's seeds trained (or loaded from the cache) into a
-:class:`RunSet`, a series of them, and the summary table of a series."""
+"""Running the catalog: an experiment's seeds trained (or loaded from the cache) into a
+:class:`RunSet`, and a series of them. Each public entry resolves the profile once and checks
+the seeds once, into one :class:`~bngan.runs.cluster.Sweep` per experiment that everything
+below trusts."""
 
 from __future__ import annotations
 

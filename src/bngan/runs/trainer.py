@@ -22,14 +22,12 @@ from .. import data
 from ..config import ExperimentConfig
 from ..devices import device_name, versions
 from ..files import atomic_torch_save, atomic_write_json, first_line
-from ..models import dcgan as models
 from ..models.networks import build_networks, make_optimizers
-from ..measure import metrics
-from ..measure import quality
+from ..models.toy_models import MomentMatch
+from ..measure import metrics, quality
 from ..engine.step import GANStep, StepOutput, rng_state, set_rng_state
 from .folders import DamagedRunFileError, Run, RunDir, file_entries
-from .locks import RunLock
-from .locks import check_seconds
+from .locks import RunLock, check_seconds
 from .run_data import load_run_data
 
 # A run in progress is checkpointed every ``train.checkpoint_every`` steps and also whenever
@@ -94,7 +92,7 @@ class Trainer:
         torch.manual_seed(seed)
         self.g, self.d = (net.to(device) for net in build_networks(config))
         for layer in self.g.modules():
-            if isinstance(layer, models.MomentMatch):
+            if isinstance(layer, MomentMatch):
                 layer.set_target(self.train_data)
         self.opt_g, self.opt_d = make_optimizers(config, self.g, self.d)
         self.sampler = data.BatchSampler(self.train_data, t.batch_size, seed=seed)
