@@ -179,7 +179,7 @@ class ModelConfig(_Section):
     For ``arch="mlp"``, ``g_norms`` / ``d_norms`` give one normalization per hidden layer
     and override ``norm``/``norm_in``; ``width`` is the hidden width and ``depth`` the
     number of hidden layers; ``match_moments`` gives the MLP generator a
-    :class:`bngan.models.dcgan.MomentMatch` output layer that forces each batch of fakes to the
+    :class:`bngan.models.toy_models.MomentMatch` output layer that forces each batch of fakes to the
     training data's per-feature mean and std.
 
     ``bn_eps`` is the BN epsilon (Keras' default 1e-3, PyTorch's 1e-5). ``g_block_order`` is

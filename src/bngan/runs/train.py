@@ -2,7 +2,8 @@
 
 The pieces live one idea per module (``networks``, ``losses``, ``probes``, ``step``,
 ``run_data``, ``trainer``, ``devices``); the names chapters use are re-exported here so
-``bngan.runs.train.build_networks`` and the like keep working.
+``bngan.train.build_networks`` (the flat layout's name for this module) and the like keep
+working.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def train_run(config: ExperimentConfig, seed: int = 0, *, root=None, device: str
     run that cannot be read back is trained again, with a message. While training, the
     run folder's lock keeps a second process off it: that one waits up to ``lock_wait``
     seconds (then loads the result if the holder finished it), else raises
-    :class:`~bngan.runs.folders.RunLockedError`. Ctrl-C raises :class:`TrainingInterrupted`.
+    :class:`~bngan.runs.locks.RunLockedError`. Ctrl-C raises :class:`TrainingInterrupted`.
     ``callback(trainer)`` is called after every step (tests use it to interrupt). The
     returned run's ``origin`` is ``cached``, ``trained`` or ``resumed`` (at ``resumed_at``).
     """
