@@ -5,7 +5,12 @@
 ``bngan list`` in a fraction of a second instead of the seconds torch, torchvision and
 matplotlib take. The first use of any of them, and any module that loads data, checks that
 torch and torchvision work together (:func:`bngan.install.check_torch_pair`) before anything
-runs."""
+runs.
+
+The package is seven wings, imported in one direction: ``catalog`` (experiments by name) →
+``models`` → ``measure`` → ``engine`` → ``runs`` → ``evidence`` → ``book``, above the shared
+modules at the top (config, profiles, data, ...) and below the entry points (cli, background).
+The flat layout's module names (``bngan.train``, ``bngan.stats``, ...) map to their wings."""
 
 __version__ = "0.1.0"
 

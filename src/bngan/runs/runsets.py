@@ -146,7 +146,7 @@ def _run_sweep(sweep: Sweep, *, root, device, progress: bool, group: bool | None
             return _in_workers([sweep], n, root=root, device=chosen, progress=progress)[label]
         with run_threads(threads_per_run(n) if chosen.type == "cpu" and not together else None):
             if together:  # the seeds finish together: lines at the end
-                runs = train_seeds(config, seeds, root=root, device=chosen, progress=progress, group=group,
+                runs = train_seeds(config, seeds, root=root, device=device, progress=progress, group=group,
                                    graph=graph)
                 _count_trained(runs, count)
                 for run in runs if progress else ():
@@ -154,7 +154,7 @@ def _run_sweep(sweep: Sweep, *, root, device, progress: bool, group: bool | None
                 return RunSet(label, config, runs)
             runs = []
             for seed in seeds:
-                runs.append(train_seed(config, seed, root=root, device=chosen, progress=progress))
+                runs.append(train_seed(config, seed, root=root, device=device, progress=progress))
                 _count_trained(runs[-1:], count)
                 if progress:
                     print(f"{label} {seed_status(runs[-1])}", flush=True)
