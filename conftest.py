@@ -17,6 +17,12 @@ import shutil
 import tempfile
 
 os.environ.setdefault("BNGAN_PROFILE", "smoke")
+# What `import bngan` does for a user, done here because tests/conftest.py loads torch before any
+# test imports bngan: OpenMP threads wait passively unless the caller chose otherwise. Spinning
+# threads on cores shared with other work made the two-thread Fashion-MNIST classifier test take
+# 503 s (235 s of CPU) at a mean load of 7.0, against 113 s (57 s of CPU) at 5.9 with
+# passive waiting, on 2 cores (benchmarks/book_times.py, 2026-12-07; issue 48).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("BNGAN_WORKERS", "1")
 

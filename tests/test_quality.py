@@ -129,7 +129,8 @@ FASHION = data.SYSTEM_DIRS["fashion-mnist"][0] / "train-images-idx3-ubyte.gz"
 @pytest.mark.slow
 @pytest.mark.skipif(not FASHION.is_file(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_fashion_mnist_classifier_accuracy() -> None:
-    """Trained once (about 15-30 s on 2 cores) into the data root's cache, then loaded."""
+    """Trained once into the data root's cache, then loaded: about 15-30 s on 2 idle cores, 113 s (57 s of
+    CPU) on 2 cores at a load of 6 (OpenMP waiting passively: see conftest.py)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

@@ -225,3 +225,24 @@ def test_export_writes_every_finished_run_of_the_plan_and_merges_with_the_rows_t
     assert "5 runs at smoke (4 from the run cache, 1 kept, 1 unusable rows dropped)" in capsys.readouterr().out
     merged = [json.loads(line) for line in path.read_text().splitlines()]
     assert merged == sorted([*rows, kept], key=lambda r: (r["experiment"], r["seed"], r["hash"]))
+
+
+def test_recorded_first_reads_the_rows_without_opening_the_cache(folder, tmp_path, monkeypatch):
+    """What chapter tables use for the other chapters' claims: the committed row is read as it
+    is (here it differs from the cache, so the numbers show which one was read) and no run
+    folder is opened."""
+    root = tmp_path / "runs"
+    cached = {name: run_experiment(name, profile="smoke", root=root, progress=False)
+              for name in ("blindspot:no-bn-shift", "blindspot:bn-shift")}
+    rows = [results.row_for(run, name, SMOKE) for name, rs in cached.items() for run in rs]
+    rows[0]["metrics"]["shift_x"] += 100.0
+    results.write(rows, folder / "smoke.jsonl")
+
+    def no_cache(*args, **kwargs):
+        raise AssertionError("the cache was opened")
+
+    monkeypatch.setattr(ledger, "cached_run", no_cache)
+    verdict, = ledger.evaluate([SHIFT], profile="smoke", root=root, train=False, recorded_first=True)
+    baseline = verdict.results[0].comparison.mean_a
+    recorded = [r["metrics"]["shift_x"] for r in rows if r["experiment"] == "blindspot:no-bn-shift"]
+    assert baseline == pytest.approx(sum(recorded) / len(recorded))

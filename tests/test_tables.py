@@ -22,7 +22,8 @@ def test_html_form_has_every_cell_escaped():
     markup = table._repr_html_()
     assert markup.count("<tr>") == 3 and markup.count("<td ") == 4 and markup.count("<th ") == 2
     assert ">x&lt;y</th>" in markup and ">a &amp; b</td>" in markup and "&lt;b&gt;2&lt;/b&gt;" in markup
-    assert 'overflow-x: auto' in markup and markup.count("nowrap") == 6  # scrolls, never wraps a cell
+    # scrolls in its box; no value cell wraps (the two header labels may, between words)
+    assert 'overflow-x: auto' in markup and markup.count("nowrap") == 4
 
 
 def test_rows_must_match_the_header():
@@ -49,7 +50,8 @@ def test_only_the_columns_named_in_wrap_may_wrap():
     table = TextTable(("claim", "number"), [("a long sentence", "350.8 ± 59")], wrap=(0,))
     cells = table._repr_html_().split("<t")[1:]
     styles = [c for c in cells if c.startswith(("h ", "d ", "h style", "d style"))]
-    assert [("normal" in c, "nowrap" in c) for c in styles] == [(True, False), (False, True)] * 2
+    # header labels may wrap in every column; of the values only the sentence column's do
+    assert [("normal" in c, "nowrap" in c) for c in styles] == [(True, False), (True, False), (True, False), (False, True)]
     assert TextTable(("a",), [("x",)], wrap=True).wrap == {0} and TextTable(("a",), [("x",)]).wrap == set()
 
 
@@ -57,3 +59,38 @@ def test_significant_never_writes_a_large_value_in_exponent_form():
     from bngan.tables import significant
 
     assert significant(104.2, 2) == "104" and significant(0.00012345, 2) == "0.00012" and significant(7.77, 2) == "7.8"
+
+
+def test_long_names_break_only_at_underscores_slashes_and_dotted_names():
+    """A narrow column must read ``final_grad_d_`` / ``bottom``, never ``final_grad_d_botto`` / ``m``
+    (issue 48): header labels and the cells of wrapping columns get a break opportunity after each
+    underscore, slash and dot inside a dotted name, and nothing lets the browser break elsewhere."""
+    from bngan.tables import breakable
+
+    table = TextTable(("setting", "final_grad_d_bottom", "comparison"),
+                      [("BN", "0.2678 ± 0.1", "BN vs no BN: final_grad_d_bottom (higher is better)"),
+                       ("no BN", "0.06 ± 0.01", "bngan.histories.overlap of G/D/both, 0.5 apart")], wrap=(2,))
+    markup = table._repr_html_()
+    assert markup.startswith('<div style="overflow-x: auto"><table')  # what tests/test_book.py checks in chapters
+    assert ">final_<wbr>grad_<wbr>d_<wbr>bottom</th>" in markup
+    assert ">BN vs no BN: final_<wbr>grad_<wbr>d_<wbr>bottom (higher is better)</td>" in markup
+    assert "bngan.<wbr>histories.<wbr>overlap of G/<wbr>D/<wbr>both, 0.5 apart" in markup  # not inside 0.5
+    assert ">0.2678 ± 0.1</td>" in markup  # a value column: no break opportunities, and nowrap
+    assert "anywhere" not in markup and "break-all" not in markup and "word-break: normal" in markup
+    assert markup.count("<wbr>") == 3 + 3 + 4  # header, row 1's comparison, row 2's comparison
+    assert breakable("x_") == "x_" and breakable("a_ b") == "a_ b"  # nothing after a trailing one
+    assert breakable("a<b_c") == "a&lt;b_<wbr>c"  # still escaped
+    assert str(table).splitlines()[0].split() == ["setting", "final_grad_d_bottom", "comparison"]  # text unchanged
+
+
+def test_the_book_stylesheet_keeps_words_whole_and_tables_in_their_box():
+    """The committed chapter outputs hold tables rendered before the break opportunities existed
+    (inline ``overflow-wrap: anywhere``): the site's stylesheet overrides that for every bngan table."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[1] / "_static" / "bngan.css").read_text()
+    rules = css.split("}")
+    cells = next(r for r in rules if "table.bngan-table td" in r and "word-break" in r)
+    assert "word-break: normal !important" in cells and "overflow-wrap: normal !important" in cells
+    assert any("div:has(> table.bngan-table)" in r and "overflow-x: auto" in r for r in rules)
+    assert any("table.bngan-table th" in r and "white-space: normal !important" in r for r in rules)

@@ -33,3 +33,12 @@ def test_passive_is_the_default_and_a_users_choice_is_kept():
 def test_torch_loaded_first_is_recorded_instead_of_a_policy_that_did_not_apply():
     env_value, recorded = policy(None, torch_first=True)
     assert env_value is None and recorded == "runtime default (torch was imported before bngan)"
+
+
+def test_the_test_session_itself_waits_passively():
+    """tests/conftest.py loads torch before any test imports bngan, so the root conftest.py sets
+    the policy bngan would have set: with spinning threads the two-thread classifier test took
+    503 s instead of 113 s on 2 shared cores (issue 48)."""
+    import bngan
+
+    assert not bngan.OMP_WAIT_POLICY.startswith("runtime default"), bngan.OMP_WAIT_POLICY

@@ -43,7 +43,7 @@ _MOVED = {
     **{m: f"runs.{m}" for m in ("locks", "run_data", "trainer", "train", "cluster", "workers", "run_progress",
                                 "runsets")},
     **{m: f"evidence.{m}" for m in ("stats", "tables", "learning", "claims", "ledger", "budget", "prose", "plan",
-                                    "results", "confirmation")},
+                                    "results", "confirmation", "rules")},
     **{m: f"book.{m}" for m in ("experiments", "blindspot", "plots", "widgets", "primer")},
 }
 

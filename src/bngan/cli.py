@@ -253,7 +253,8 @@ def _verdicts(args: argparse.Namespace) -> int:
     decided = {row[0]: row for row in table.rows}
     rows = [decided[c.key] if c.key in decided else
             (c.key, c.claim, c.source, str(c.chapter), f"unfinished ({unfinished[c.key][0]} of {unfinished[c.key][1]} "
-             f"runs)", "waits for its runs (`--train`)") for c in claims]
+             f"runs)", "waits for its runs' files in the run cache (its rule reads their weights; the chapter "
+             "trains them)" if c.files else "waits for its runs (`--train`)") for c in claims]
     print(TextTable(table.header, rows, wrap=tuple(sorted(table.wrap))))
     counts = ledger.tally(verdicts)
     print(f"{len(claims)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items())

@@ -27,10 +27,15 @@ for chapter 10 and for each chapter's own verdict table. One rule decides every 
   their word; checks that disagree make the claim *depend* on the condition only when the effect
   differs detectably between the conditions (the difference of the two effects, Welch-
   Satterthwaite over the four arms, at 5%), and otherwise leave it *undecided*.
+- **A claim with a rule** (:mod:`bngan.evidence.rules`: a checkerboard score, a search on known latents,
+  a memorizing generator, ...) has its computed arms read by the same tests and in the same
+  family, wherever it is evaluated; an :class:`bngan.evidence.claims.Exact` part (an identity) reads
+  *reproduced* or *not reproduced* outside the correction; a rule whose runs (or their files)
+  are not in the run cache reads *not tested: waits for its runs*.
 - **The gate**: a check whose arm did not learn at the profile's budget (:mod:`bngan.evidence.learning`)
   reads *not tested* and leaves the family, unless the claim predicts that arm's failure
   (``may_fail``); when the claim predicts that an arm learns (``must_learn``) and it does not,
-  the check reads *not reproduced* at this budget.
+  the check reads *not reproduced* at this budget. An arm a rule computes is not gated.
 """
 
 from __future__ import annotations
@@ -51,14 +56,15 @@ from ..runs.run_progress import training
 from ..runs.runsets import RunSet, cached_experiment, run_experiment
 from ..runs.train import cached_run
 from ..runs.workers import all_finished, check_workers, resolve_workers, train_in_processes, untrained
-from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, SOURCES,  # noqa: F401
-                     TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere, Interaction,
-                     chapter_keys)
+from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN_WHY, METRICS, RULE_ARM,  # noqa: F401
+                     SOURCES, TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere,
+                     Exact, Interaction, chapter_keys)
 from .learning import arm_learning
 from .plan import experiments_needed, larger, plan, seeds_for as _seeds  # noqa: F401 - ledger.larger and the rest stay
 from .results import lacking, recorded, recorded_threshold, say_disagreement
 from .stats import ALPHA, Comparison, Welch, benjamini_hochberg, compare, interaction, rank_correlation
 from .tables import TextTable
+from . import rules
 
 #: The classes a verdict falls in; ``undecided`` holds "no detectable difference", "suggestive"
 #: and "inconclusive".
@@ -95,6 +101,7 @@ class CheckResult:
     key: tuple = ()
     arms: tuple[tuple[float, ...], ...] = ()
     not_applicable: str = ""
+    identity: rules.Identity | None = None
 
     @property
     def p_value(self) -> float:
@@ -132,6 +139,8 @@ class CheckResult:
         """One of :data:`OUTCOME_CLASS` (see the module's docstring)."""
         if self.not_applicable:
             return "not applicable"
+        if self.identity is not None:
+            return "reproduced" if self.identity.holds else "not reproduced"
         if self.failed_to_learn:
             return "did not learn"
         if self.correlation is not None:
@@ -172,6 +181,8 @@ class CheckResult:
         where = f"{self.check.condition}: " if self.check.condition else ""
         if self.not_applicable:
             return f"{where}not applicable: {self.not_applicable}"
+        if self.identity is not None:
+            return f"{where}{'holds' if self.identity.holds else 'fails'}: {self.identity.numbers}"
         if self.correlation is not None:
             rho, p, n = self.correlation
             return (f"{where}Spearman rho {rho:+.2f} (p {p:.2g}{self._correction_mark()}) between "
@@ -369,7 +380,8 @@ def _signed(x: float) -> str:
 def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None = None,
              seeds: Sequence[int] | None = None, root=None, device=None, progress: bool = False,
              group: bool | None = None, graph: bool | None = None, gate: bool = True,
-             train: bool = True, backend: str | Ray = "local", workers: int | None = None) -> list[Verdict]:
+             train: bool = True, backend: str | Ray = "local", workers: int | None = None,
+             recorded_first: bool = False) -> list[Verdict]:
     """Every claim's verdict from the runs of its checks, with the learning gate on each arm
     (``gate=False`` reads every check as if both arms learned) and the false discovery rate
     correction over the distinct directional comparisons evaluated together (:func:`correct`).
@@ -382,15 +394,31 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, *, profile: str | Profile | None 
     dataset is not loaded to gate it.
 
     The experiments are run as their chapters run them (:func:`bngan.experiments.for_profile`),
-    with the profile's seeds or as many as a check asks for; ``seeds`` overrides both."""
+    with the profile's seeds or as many as a check asks for; ``seeds`` overrides both.
+
+    ``recorded_first=True`` takes a run the committed results hold from them without opening
+    its run folder (no comparison with the cache): seconds instead of minutes for the whole
+    ledger, for reading claims whose runs another page or the background trainer recorded."""
     if workers is not None:
         check_workers(workers)
     p = get_profile(profile)
     runs = _runs(claims, p, seeds=seeds, root=root, device=device, progress=progress, group=group, graph=graph,
-                 train=train, backend=backend, workers=workers)
+                 train=train, backend=backend, workers=workers, recorded_first=recorded_first)
     learning = _memo(lambda arm: arm_learning(arm, threshold=recorded_threshold(arm))) if gate else None
-    read = [[_read(check, runs, learning) for check in claim.checks] for claim in claims]
-    return correct(claims, read)
+    return correct(claims, [_read_claim(claim, runs, p, learning) for claim in claims])
+
+
+def _read_claim(claim: Claim, runs: Mapping[str, RunSet], p: Profile, learning=None) -> list[CheckResult]:
+    """A claim's checks read on the runs; a claim with a rule has its computed arms added first
+    (:func:`bngan.evidence.rules.computed`), and reads *not tested: waits for its runs* where the rule
+    cannot run yet (its runs, or their files, not in the run cache)."""
+    if not claim.rule:
+        return [_read(check, runs, learning) for check in claim.checks]
+    try:
+        values = {**runs, **rules.computed(claim, runs, p)}
+    except rules.Waiting as err:
+        return [CheckResult(check, not_applicable=f"waits for its runs ({err})") for check in claim.checks]
+    return [_read(check, values, learning, gated=runs) for check in claim.checks]
 
 
 def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]]) -> list[Verdict]:
@@ -417,9 +445,10 @@ def _plan(claims: Sequence[Claim], p: Profile, seeds=None) -> dict[str, tuple[Ex
 
 def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=None, progress=False,
           group=None, graph=None, train=True, backend: str | Ray = "local",
-          workers: int | None = None) -> dict[str, RunSet]:
+          workers: int | None = None, recorded_first: bool = False) -> dict[str, RunSet]:
     """Each experiment the claims need: its seeds from the run cache, else from the committed
-    results, else (``train``) trained, as :func:`evaluate` says."""
+    results, else (``train``) trained, as :func:`evaluate` says (``recorded_first``: the
+    committed results' row without opening the cache)."""
     planned = _plan(claims, p, seeds)
     book = recorded(p)
     served: dict[str, dict[int, object]] = {}  # the seeds the committed results hold: cached or recorded
@@ -430,7 +459,7 @@ def _runs(claims: Sequence[Claim], p: Profile, *, seeds=None, root=None, device=
             row = book.get((config.hash(), seed))
             if row is None:
                 continue
-            cached = cached_run(config, seed, root)
+            cached = None if recorded_first else cached_run(config, seed, root)
             if cached is not None:
                 say_disagreement(cached, row)
             served[name][seed] = cached or row
@@ -474,17 +503,26 @@ def _arm_id(results, metric: str) -> tuple:
     return (config.hash(), seeds) if config is not None else (results.label, seeds)
 
 
-def _read(check: Check | Interaction | Agreement, runs: Mapping[str, RunSet], learning=None) -> CheckResult:
+def _read(check: Check | Interaction | Agreement | Exact, runs: Mapping[str, RunSet], learning=None,
+          gated: Mapping[str, RunSet] | None = None) -> CheckResult:
     """One check read on the runs; ``learning`` (an arm -> :class:`bngan.evidence.learning.Learning`
     or ``None``) gates each arm the claim does not predict to fail, and reads an arm the claim
-    says learns (``must_learn``) as evidence against it when it did not."""
+    says learns (``must_learn``) as evidence against it when it did not. ``gated`` holds the
+    registered runs the gate reads where ``runs`` holds a rule's values in their place (an arm
+    a rule computes is not gated)."""
+    if isinstance(check, Exact):
+        return CheckResult(check, identity=runs[check.arm])
+    gated = runs if gated is None else gated
+    if learning is not None:
+        gate = learning
+        learning = lambda arm, name: gate(gated[name]) if name in gated and not name.startswith(RULE_ARM) else None  # noqa: E731
     if isinstance(check, Agreement):
         key = ("agreement", tuple(_arm_id(runs[n], check.metric) for n in check.setups), check.metric,
                check.reference, check.min_classes)
         return CheckResult(check, correlation=agreement(check, [runs[name] for name in check.setups]), key=key)
     if isinstance(check, Interaction):
         arms = [runs[name] for name in check.names]
-        readings = [learning(arm) for arm in arms] if learning is not None else []
+        readings = [learning(arm, name) for arm, name in zip(arms, check.names)] if learning is not None else []
         not_learned = tuple(str(r) for r in readings if r is not None and not r.learned)
         key = ("interaction", tuple(_arm_id(arm, check.metric) for arm in arms), check.metric)
         try:
@@ -497,7 +535,7 @@ def _read(check: Check | Interaction | Agreement, runs: Mapping[str, RunSet], le
     lower_is_better = check.expect == "lower" or (check.expect != "higher" and better is not False)
     not_learned, failed = [], []
     for side, name in (("baseline", check.baseline), ("treatment", check.treatment)):
-        reading = learning(runs[name]) if learning is not None and check.may_fail != side else None
+        reading = learning(runs[name], name) if learning is not None and check.may_fail != side else None
         if reading is not None and not reading.learned:
             (failed if check.must_learn in (side, "both") else not_learned).append(str(reading))
     a, b = runs[check.baseline], runs[check.treatment]
@@ -563,19 +601,22 @@ def distinct_comparisons(claims: Sequence[Claim] = CLAIMS, profile: str | Profil
     same metric count once, mirrored or not. The correction's family is this many, less those
     whose arms turn out not to have learned."""
     p = get_profile(profile)
+
+    def arm(name: str) -> str:  # an arm a rule computes is its own
+        return name if name.startswith(RULE_ARM) else config_at(name, p).hash()
+
     found = set()
     for claim in claims:
         for check in claim.checks:
             if not check.directional:
                 continue
             if isinstance(check, Agreement):
-                found.add(("agreement", tuple(config_at(n, p).hash() for n in check.setups), check.metric,
-                           check.reference, check.min_classes))
+                found.add(("agreement", tuple(arm(n) for n in check.setups), check.metric, check.reference,
+                           check.min_classes))
             elif isinstance(check, Interaction):
-                found.add(("interaction", tuple(config_at(n, p).hash() for n in check.names), check.metric))
+                found.add(("interaction", tuple(arm(n) for n in check.names), check.metric))
             else:
-                found.add(("check", frozenset((config_at(check.baseline, p).hash(),
-                                               config_at(check.treatment, p).hash())), check.metric))
+                found.add(("check", frozenset((arm(check.baseline), arm(check.treatment))), check.metric))
     return len(found)
 
 
@@ -602,28 +643,10 @@ def ledger_table(verdicts: Sequence[Verdict]) -> TextTable:
     return TextTable(("#", "claim", "source", "chapter", "verdict", "deciding numbers"), rows, wrap=(1, 2, 4, 5))
 
 
-def measured_verdict(key: str, checks: Sequence[tuple[Check, object, object]]) -> Verdict:
-    """The verdict of a claim decided in its chapter by an analysis that is not a pair of
-    registered experiments (:data:`bngan.evidence.claims.ELSEWHERE`), in the ledger's vocabulary: each
-    ``(check, baseline, treatment)`` names its arms by the check's ``baseline``/``treatment`` and
-    gives their per-seed values (a :class:`bngan.evidence.stats.Measured`, or any RunSet), read by the same
-    rules as the ledger's checks. Pass the result to :func:`chapter_verdicts` (``measured=``) so the
-    chapter's table shows the word and the book-wide correction counts its directional checks."""
-    elsewhere = {e.key: e for e in ELSEWHERE}
-    if key not in elsewhere:
-        raise ValueError(f"key must be one of the claims decided elsewhere ({', '.join(elsewhere)}); got {key!r}")
-    if not checks:
-        raise ValueError(f"checks must hold at least one (check, baseline, treatment) for claim {key}")
-    e = elsewhere[key]
-    results = tuple(_read(check, {check.baseline: a, check.treatment: b}) for check, a, b in checks)
-    claim = Claim(key, e.claim, e.decided_in, e.chapter, tuple(check for check, _, _ in checks))
-    return Verdict(claim, results)
-
-
 def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
-    """A chapter's verdict table: its ledger rows (from ``verdicts``) and its claims decided
-    by other analyses, in the chapter's order: the word of each that ``verdicts`` holds (a
-    :func:`measured_verdict`), else the function that decides it."""
+    """A chapter's verdict table: its ledger rows (from ``verdicts``), in the chapter's order,
+    and any claim still decided in its chapter's text (:data:`bngan.evidence.claims.ELSEWHERE`: none
+    now), named with the function that decides it."""
     by_key = {v.claim.key: v for v in verdicts if v.claim.chapter == chapter}
     missing = [c.key for c in CLAIMS if c.chapter == chapter and c.key not in by_key]
     if missing:
@@ -642,14 +665,15 @@ def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
 
 
 def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seeds: Sequence[int] | None = None,
-                     measured: Sequence[Verdict] = (), **evaluate_options) -> TextTable:
+                     **evaluate_options) -> TextTable:
     """Evaluate one chapter's ledger claims (as :func:`evaluate`: its runs trained where missing,
     with ``seeds`` if given) and render its verdict table (:func:`chapter_table`) with the
     book-wide decision: every other chapter's claims are read from what is already cached or
     recorded (never trained here), at their own seeds, and the correction spans them all, so a
-    chapter's table and chapter 10 show the same words. ``measured`` holds the chapter's
-    :func:`measured_verdict` s, shown in place of "decided in this chapter's text" and corrected
-    with the rest."""
+    chapter's table and chapter 10 show the same words. A claim with a rule (:mod:`bngan.evidence.rules`)
+    is read like any other, here and in every other chapter's table, so the family is the
+    same on every page. The other chapters' runs that the committed results hold are read from
+    them (``recorded_first``), except for a rule that reads run files."""
     chosen = [c for c in CLAIMS if c.chapter == chapter]
     if not chosen and not any(e.chapter == chapter for e in ELSEWHERE):
         chapters = sorted({c.chapter for c in CLAIMS})
@@ -657,15 +681,18 @@ def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seed
     p = get_profile(profile)
     own = evaluate(chosen, profile=p, seeds=seeds, **evaluate_options)
     reading = {k: v for k, v in evaluate_options.items() if k in ("root", "gate")}
-    rest = evaluate([c for c in CLAIMS if c.chapter != chapter], profile=p, train=False, **reading)
-    return chapter_table(chapter, book_wide(own + rest + list(measured)))
+    others = [c for c in CLAIMS if c.chapter != chapter]
+    files = [c for c in others if c.files]  # a rule that reads run files needs the cache
+    rest = evaluate([c for c in others if c not in files], profile=p, train=False, recorded_first=True, **reading)
+    rest += evaluate(files, profile=p, train=False, **reading) if files else []
+    return chapter_table(chapter, book_wide(own + rest))
 
 
 def book_wide(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    """``verdicts`` (of the whole ledger, evaluated in parts, and any claims decided elsewhere)
-    corrected together, in the ledger's order: the decision chapter 10 shows."""
+    """``verdicts`` (of the whole ledger, evaluated in parts) corrected together, in the ledger's
+    order: the decision chapter 10 shows."""
     by_key = {v.claim.key: v for v in verdicts}
-    order = [c.key for c in CLAIMS] + [e.key for e in ELSEWHERE]
+    order = [c.key for c in CLAIMS]
     ordered = [by_key[k] for k in order if k in by_key]
     return correct([v.claim for v in ordered],
                    [[replace(r, corrected=None, family=0) for r in v.results] for v in ordered])
@@ -711,8 +738,8 @@ def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, 
 
 
 def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping, missing=None) -> dict[str, tuple[int, int]]:
-    """Claims whose runs at ``p`` are in neither the cache nor the committed results: key ->
-    (runs there, runs wanted). ``missing`` (:func:`bngan.evidence.results.lacking` of the plan) when
+    """Claims whose runs at ``p`` are in neither the cache nor the committed results (in the
+    cache, for a claim whose rule reads the runs' files): key -> (runs there, runs wanted). ``missing`` (:func:`bngan.evidence.results.lacking` of the plan) when
     known already."""
     planned = _plan(claims, p, options.get("seeds"))
     missing = lacking(planned, p, options.get("root")) if missing is None else missing
@@ -720,7 +747,11 @@ def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping, missing=N
     for claim in claims:
         names = experiments_needed([claim])
         wanted = sum(len(planned[n][1]) for n in names)
-        done = wanted - sum(len(missing[n].seeds) for n in names if n in missing)
+        if claim.files:  # its rule reads the runs' files: only the run cache has them
+            done = sum(cached_run(planned[n][0], seed, options.get("root")) is not None
+                       for n in names for seed in planned[n][1])
+        else:
+            done = wanted - sum(len(missing[n].seeds) for n in names if n in missing)
         if done < wanted:
             out[claim.key] = (done, wanted)
     return out

@@ -16,7 +16,7 @@ from ..profiles import Profile, get_profile
 from ..catalog.registry import config_at
 from ..runs.folders import safe_run_name
 from .budget import Budget
-from .claims import CLAIMS, Agreement, Claim, Interaction
+from .claims import CLAIMS, RULE_ARM, Agreement, Check, Claim, Exact, Interaction
 
 #: The budgets whose runs are committed (:mod:`bngan.evidence.results`): ``quick``, and ``larger``, the
 #: scale check's budget of ``quick`` (:func:`larger`).
@@ -24,14 +24,19 @@ BUDGETS = ("quick", "larger")
 
 
 def experiments_needed(claims: Sequence[Claim] = CLAIMS) -> dict[str, int | None]:
-    """Each experiment the claims compare or rank, with the most seeds any check asks of it."""
+    """Each experiment the claims compare, rank or read by their rules (``Claim.reads``), with
+    the most seeds any check asks of it; an arm a rule computes (``"rule:..."``) is none."""
     needed: dict[str, int | None] = {}
     for claim in claims:
-        for check in claim.checks:
+        for check in (*claim.checks, *(Check(name, name) for name in claim.reads)):
+            if isinstance(check, Exact):
+                continue
             names = (check.setups if isinstance(check, Agreement) else check.names if isinstance(check, Interaction)
                      else (check.baseline, check.treatment))
             asked = None if isinstance(check, Agreement) else check.seeds
             for name in names:
+                if name.startswith(RULE_ARM):  # computed by the claim's rule, not trained
+                    continue
                 wanted = [n for n in (needed.get(name), asked) if n is not None]
                 needed[name] = max(wanted) if wanted else None
     return needed

@@ -9,8 +9,10 @@ experiment, seed and config hash so a re-export changes only the lines of runs t
 - ``experiment``, ``hash`` (the config hash), ``seed``, ``profile`` (the budget's profile name),
   ``status`` (``complete`` or ``diverged``), ``steps_done``, ``diverged_at``;
 - ``metrics``: the run's final metrics, all of them (``run.metrics``); ``derived``: the values
-  the ledger reads from the history (``final_<column>``, ``first_<column>``, as
-  :meth:`bngan.runs.runsets.RunSet.values` computes them) for every such metric a claim may name;
+  the ledger reads from the history (``final_<column>``, ``first_<column>`` and the numbers of
+  :data:`bngan.measure.histories.DERIVED`, as :meth:`bngan.runs.runsets.RunSet.values` computes them) for
+  every such metric a claim may name; a row exported before a metric was named lacks it, and
+  the metric reads as missing (NaN) for that run;
 - ``gate_threshold``: the FID a run of this config had to reach to count as learned
   (:func:`bngan.evidence.learning.threshold_for`; ``null`` for toy runs), so reading the results needs
   no dataset, and ``gate_reference``, the rule it was computed by
@@ -44,6 +46,7 @@ from typing import Any
 from ..config import ExperimentConfig
 from ..profiles import PROFILES, Profile
 from ..catalog.registry import config_at
+from ..measure.histories import DERIVED, derived
 from ..runs.folders import FINISHED, Run, RunDir
 from ..runs.train import cached_run
 from .claims import CLAIMS, METRICS, Agreement, Claim
@@ -137,13 +140,14 @@ class RecordedRun:
 
 
 def derived_names(claims: Iterable[Claim] = CLAIMS) -> list[str]:
-    """The history-derived metrics a claim may name (``final_<column>``, ``first_<column>``):
-    every such key of :data:`bngan.evidence.claims.METRICS` and of the checks of ``claims``."""
+    """The history-derived metrics a claim may name (``final_<column>``, ``first_<column>`` and
+    the numbers of :data:`bngan.measure.histories.DERIVED`): every such key of
+    :data:`bngan.evidence.claims.METRICS` and of the checks of ``claims``."""
     names = set(METRICS)
     for claim in claims:
         for check in claim.checks:
             names.update((check.metric, check.reference) if isinstance(check, Agreement) else (check.metric,))
-    return sorted(n for n in names if n.startswith(("final_", "first_")))
+    return sorted(n for n in names if n.startswith(("final_", "first_")) or n in DERIVED)
 
 
 def _number(value: Any) -> Any:
@@ -176,14 +180,19 @@ def row_for(run: Run, experiment: str, profile: Profile, *, names: Sequence[str]
     itself, and where, when and how it was trained (from its ``record.json``; a record from
     before ``trained_at`` existed gives the record file's time)."""
     record, versions = run.record, run.record.get("versions", {})
-    derived = {}
+    derived_values = {}
     for name in names:
         if name in run.metrics:
+            continue
+        if name in DERIVED:
+            value = derived(run, name)
+            if math.isfinite(value):
+                derived_values[name] = value
             continue
         for prefix, reduce in (("final_", Run.final), ("first_", Run.first)):
             column = name.removeprefix(prefix)
             if name.startswith(prefix) and column in run.history and len(run.history[column]):
-                derived[name] = _number(reduce(run, column))
+                derived_values[name] = _number(reduce(run, column))
     device = record.get("device")
     on_gpu = isinstance(device, str) and device.startswith("cuda")
     threads = record.get("threads", versions.get("threads"))
@@ -192,7 +201,7 @@ def row_for(run: Run, experiment: str, profile: Profile, *, names: Sequence[str]
     return {
         "experiment": experiment, "hash": run.config.hash(), "seed": int(run.seed), "profile": profile.name,
         "status": run.status, "steps_done": int(run.steps_done), "diverged_at": run.diverged_at,
-        "metrics": {k: _number(v) for k, v in run.metrics.items()}, "derived": derived,
+        "metrics": {k: _number(v) for k, v in run.metrics.items()}, "derived": derived_values,
         "gate_threshold": _number(gate_threshold), "gate_reference": LEARNED_REFERENCE,
         "bngan": str(versions.get("bngan", "unknown")), "torch": str(versions.get("torch", "unknown")),
         "threads": int(threads) if threads is not None else None,

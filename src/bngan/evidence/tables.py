@@ -1,10 +1,11 @@
 """Tables that read well in both places a chapter is read: as aligned plain text in a
-terminal or a ``print``, and as an HTML table (which the book's theme lets scroll sideways
-instead of cutting it off) when a notebook displays it."""
+terminal or a ``print``, and as an HTML table when a notebook displays it (a table wider than its
+column scrolls inside its own box instead of being cut off or widening the page)."""
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -49,18 +50,36 @@ class TextTable(str):
         return str(self)
 
     def _repr_html_(self) -> str:
-        # Cells never wrap unless their column is in ``wrap`` ("350.8 ± 59" stays on one line); a
-        # wide table scrolls inside its box.
-        def style(column: int) -> str:
-            white_space = ("normal; min-width: 10em; overflow-wrap: anywhere; vertical-align: top" if column in self.wrap
-                           else "nowrap; vertical-align: top")  # a long name or path may break anywhere
-            return f' style="white-space: {white_space}; padding: 0.1em 0.9em 0.1em 0; text-align: left"'
+        # Value cells never wrap unless their column is in ``wrap`` ("350.8 ± 59" stays on one line);
+        # header labels and the cells of ``wrap`` columns wrap between words and at the marked
+        # places in long names (after ``_``, ``/`` and a dot inside a dotted name: see
+        # :func:`breakable`), never inside a word. A table wider than its column scrolls in its own
+        # box, not the page. The book's stylesheet (``_static/bngan.css``) makes it compact.
+        def style(column: int, *, head: bool = False) -> str:
+            white_space = ("normal; min-width: 8em; overflow-wrap: normal; word-break: normal"
+                           if column in self.wrap else "normal; word-break: normal" if head else "nowrap")
+            return (f' style="white-space: {white_space}; vertical-align: {"bottom" if head else "top"}; '
+                    'padding: 0.1em 0.8em 0.1em 0; text-align: left"')
 
-        head = "".join(f"<th{style(i)}>{html.escape(cell)}</th>" for i, cell in enumerate(self.header))
-        body = "".join("<tr>" + "".join(f"<td{style(i)}>{html.escape(cell)}</td>" for i, cell in enumerate(row))
-                       + "</tr>" for row in self.rows)
-        return (f'<div style="overflow-x: auto"><table class="bngan-table"><thead><tr>{head}</tr></thead>'
-                f"<tbody>{body}</tbody></table></div>")
+        head = "".join(f"<th{style(i, head=True)}>{breakable(cell)}</th>" for i, cell in enumerate(self.header))
+        body = "".join("<tr>" + "".join(f"<td{style(i)}>{breakable(cell) if i in self.wrap else html.escape(cell)}</td>"
+                                        for i, cell in enumerate(row)) + "</tr>" for row in self.rows)
+        return (f'<div style="overflow-x: auto"><table class="bngan-table"><thead><tr>{head}</tr>'
+                f"</thead><tbody>{body}</tbody></table></div>")
+
+
+# where a long name may break: after an underscore or a slash, and after a dot between two
+# letters (``bngan.histories.overlap``, not ``0.5``); ``<wbr>`` is a break opportunity that shows
+# nothing when the line does not break there
+_BREAK_AFTER = re.compile(r"(_|/|(?<=[A-Za-z])\.(?=[A-Za-z]))(?=\S)")
+
+
+def breakable(text: str) -> str:
+    """``text`` escaped for HTML with a ``<wbr>`` (a line-break opportunity) after each underscore,
+    slash, and dot between letters that is followed by more of the same word, so that a narrow
+    column breaks ``final_grad_d_bottom`` as ``final_grad_d_`` / ``bottom`` and never inside a word."""
+    return "".join(html.escape(part) + ("<wbr>" if i % 2 else "")
+                   for i, part in enumerate(_BREAK_AFTER.split(text)))
 
 
 def summary_table(results: dict[str, RunSet] | Sequence[RunSet],

@@ -101,3 +101,62 @@ def add_loss_overlap(results, window: int = DEFAULT_WINDOW):
             run.metrics["loss_overlap"] = loss_overlap(run.history["loss_d"], run.history["loss_g"], window)
             run.metrics["loss_gap"] = loss_gap(run.history["loss_d"], run.history["loss_g"], window)
     return results
+
+
+# --------------------------------------------------------------------------- per-run numbers the ledger reads
+
+
+def _bands_of(run) -> float:
+    return loss_overlap(run.history["loss_d"], run.history["loss_g"])
+
+
+def _bn_gap(run) -> float:
+    """D's BN gap at the end of training: the mean over D's BN layers, on the real and on the
+    fake batch, of each ``bn<i>_gap_<real|fake>`` column's mean over the last 10% of the logged
+    steps (|batch mean − running mean| / running std, averaged over channels; :mod:`bngan.probes`)."""
+    import re
+
+    columns = [c for c in run.history if re.fullmatch(r"bn\d+_gap_(real|fake)", c) and len(run.history[c])]
+    if not columns:
+        return float("nan")
+    return float(np.mean([run.final(c) for c in columns]))
+
+
+def _evals(run) -> np.ndarray:
+    values = np.asarray(getattr(run, "evals", {}).get("recon_mse", ()), dtype=float)
+    return values[np.isfinite(values)]
+
+
+def _early_recon(run) -> float:
+    values = _evals(run)
+    return float(values[0]) if values.size else float("nan")
+
+
+def _recon_rise(run) -> float:
+    values = _evals(run)
+    return float(values[-1] - values.min()) if values.size else float("nan")
+
+
+#: Numbers a claim may read that a run computes from its logged history rather than records as a
+#: metric (:meth:`bngan.runsets.RunSet.values` reads them; :mod:`bngan.results` exports them with
+#: each row, so the committed results can decide them without the run's files). Each maps a
+#: completed run to a float, NaN where the run logged nothing to compute it from:
+#:
+#: - ``loss_overlap``: :func:`loss_overlap` of the whole run's D and G losses (window 5);
+#: - ``final_bn_gap``: D's BN batch-vs-running gap at the end (:func:`_bn_gap`);
+#: - ``early_recon_mse``: the reconstruction error at the first evaluation during training
+#:   (``train.eval_every``);
+#: - ``recon_rise``: the last evaluation's error minus the lowest of the run's evaluations (0 when
+#:   the error only fell): how much a run lost late in training.
+DERIVED = {"loss_overlap": _bands_of, "final_bn_gap": _bn_gap, "early_recon_mse": _early_recon,
+           "recon_rise": _recon_rise}
+
+
+def derived(run, name: str) -> float:
+    """``run``'s :data:`DERIVED` number ``name`` (NaN where its history lacks the columns, or
+    the run, a recorded one, has no history)."""
+    try:
+        value = DERIVED[name](run)
+    except (KeyError, ValueError):  # a column that is missing, or not finite (a diverged stretch)
+        return float("nan")
+    return float(value)

@@ -14,6 +14,7 @@ from ..config import ExperimentConfig
 from ..devices import check_device, default_device
 from ..profiles import Profile, get_profile
 from ..catalog.registry import config_at, series_entries
+from ..measure import histories
 from .cluster import Ray, Sweep, as_backend, missing, train_on_ray
 from .folders import Run, check_seeds
 from .run_progress import RunProgress, training
@@ -46,7 +47,7 @@ class RunSet:
         ``final_<column>`` for a history column that the run did not record as a metric (the
         gradient norms, say) is the column's mean over the last 10% of the logged steps, as
         the recorded ``final_loss_d`` and the like are; ``first_<column>`` is its mean over the
-        first 10%."""
+        first 10%; a name of :data:`bngan.measure.histories.DERIVED` is computed from the history."""
         return np.array([_final_value(r, metric) for r in self.completed])
 
     def mean_std(self, metric: str) -> tuple[float, float]:
@@ -74,6 +75,8 @@ class RunSet:
 def _final_value(run: Run, metric: str) -> float:
     if metric in run.metrics:
         return float(run.metrics[metric])
+    if metric in histories.DERIVED:
+        return histories.derived(run, metric) if getattr(run, "history", None) else float("nan")
     history = getattr(run, "history", {})
     for prefix, reduce in (("final_", Run.final), ("first_", Run.first)):
         column = metric.removeprefix(prefix)
