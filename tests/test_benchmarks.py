@@ -17,6 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 # The smallest arguments that still run each script's whole path, its closing summary included.
 ARGUMENTS = {
+    "book_times.py": ["--out", "times.jsonl", "--interval", "0.5", "--", sys.executable, "-c", "pass"],
     "cache_check.py": ["--runs", "2", "--rounds", "1"],
     "cpu_step.py": ["--ids", "7", "--steps", "1", "--variants", "eager"],
     "engine.py": ["--device", "cpu", "--models", "toy", "--groups", "2", "--steps", "1"],
