@@ -26,8 +26,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its O
 
 import torch  # noqa: E402
 
-from bngan import runs, train  # noqa: E402
-from bngan.registry import for_profile  # noqa: E402
+from bngan.catalog.registry import for_profile  # noqa: E402
+from bngan.runs import folders, train  # noqa: E402
 
 
 def the_runs(n: int) -> list[tuple]:
@@ -39,22 +39,22 @@ def the_runs(n: int) -> list[tuple]:
 def cached_as_before(config, seed, root):
     """``cached_run`` as it was before the file digests: nothing hashed, the final weights
     unpickled to prove they load (the types of history and samples are checked as now)."""
-    rd = runs.run_dir(config, seed, root)
-    if not (rd.finished and runs.cached_run_matches(rd, config, seed)):
+    rd = folders.run_dir(config, seed, root)
+    if not (rd.finished and folders.cached_run_matches(rd, config, seed)):
         return None
-    run = runs.Run.load(rd.path, verify=False)
+    run = folders.Run.load(rd.path, verify=False)
     if run.status == "complete":
-        runs.load_dict(rd.weights_file, ("g", "d"))
+        folders.load_dict(rd.weights_file, ("g", "d"))
     return run
 
 
 def cached_unchecked(config, seed, root):
     """``cached_run`` with no check of the files at all: no digests, the weights not read (the
     floor the check's cost is measured from)."""
-    rd = runs.run_dir(config, seed, root)
-    if not (rd.finished and runs.cached_run_matches(rd, config, seed)):
+    rd = folders.run_dir(config, seed, root)
+    if not (rd.finished and folders.cached_run_matches(rd, config, seed)):
         return None
-    return runs.Run.load(rd.path, verify=False)
+    return folders.Run.load(rd.path, verify=False)
 
 
 def load_all(pairs, root, load) -> float:
@@ -69,7 +69,7 @@ def listed_files(pairs, root) -> list:
     """Every file the records of the runs list."""
     found = []
     for config, seed in pairs:
-        rd = runs.run_dir(config, seed, root)
+        rd = folders.run_dir(config, seed, root)
         found += [rd.path / name for name in rd.read_record()["files"]]
     return found
 
@@ -78,7 +78,7 @@ def hashing_seconds(files) -> float:
     """The time of reading and hashing each listed file once, nothing else."""
     start = time.perf_counter()
     for path in files:
-        runs.file_entry(path)
+        folders.file_entry(path)
     return time.perf_counter() - start
 
 

@@ -28,11 +28,13 @@ import torch.nn.functional as F
 from bngan import data, experiments
 from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from bngan.devices import device_name
-from bngan.networks import build_networks
-from bngan.runs import run_dir
-from bngan.seed_group import SeedGroup
-from bngan.step_graph import GraphedGroup, cuda_graph
-from bngan.trainer import Trainer, rng_state
+from bngan.engine.seed_group import SeedGroup
+from bngan.engine.step import rng_state
+from bngan.engine.step_graph import GraphedGroup, cuda_graph
+from bngan.models.networks import build_networks
+from bngan.profiles import get_profile
+from bngan.runs.folders import run_dir
+from bngan.runs.trainer import Trainer
 
 
 def radford64() -> ExperimentConfig:
@@ -226,7 +228,7 @@ def main() -> None:
         series = [c for label in ("blindspot:bn", "blindspot:shift", "blindspot:failures", "blindspot:fixes",
                                   "blindspot:alternatives", "blindspot:moments")
                   for c in experiments.series_configs(label, "full").values()]
-        seeds = len(experiments.get_profile("full").toy_seeds)
+        seeds = len(get_profile("full").toy_seeds)
         steps = sum(c.train.steps for c in series) * seeds
         print(f"chapter 7's series at full ({len(series)} settings x {seeds} seeds, {steps} steps in all): "
               f"{steps / rates['toy']['one'] / 60:.1f} min one seed at a time, "

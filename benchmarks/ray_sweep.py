@@ -22,7 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `import bngan` sets it
 
 import bngan  # noqa: E402
 from bngan import quality  # noqa: E402
-from bngan.cluster import Ray  # noqa: E402
+from bngan.runs.cluster import Ray  # noqa: E402
 from bngan.profiles import get_profile  # noqa: E402
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("table2:7", "table2:11", "wn:bn", "blindspot:bn")
 
+# The flat layout's module names (bngan.networks, bngan.step): the timer runs against older revisions too.
 TIMER = r"""
 import json, sys, time, torch
 from bngan import experiments, data

@@ -5,7 +5,7 @@
 Each worker count trains the same Table II experiments from scratch into its own temporary runs
 folder with ``run_series(..., workers=N)``: 1 worker trains in this process one run after the
 other with all cores' threads, N workers train N runs side by side with cores/N threads each
-(:func:`bngan.workers.threads_per_run`). The time includes starting the worker processes. The
+(:func:`bngan.runs.workers.threads_per_run`). The time includes starting the worker processes. The
 quality classifier is made ready first and not timed. ``--steps`` shortens every run (a smoke
 test of the script; the figures in ``benchmarks/README.md`` use the profile's steps).
 """
@@ -20,7 +20,8 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `import bngan` sets it; before torch loads
 
 import bngan  # noqa: E402
-from bngan import quality, workers  # noqa: E402
+from bngan.measure import quality  # noqa: E402
+from bngan.runs import workers  # noqa: E402
 from bngan.devices import device_name, versions  # noqa: E402
 from bngan.profiles import get_profile  # noqa: E402
 

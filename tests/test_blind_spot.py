@@ -125,7 +125,7 @@ def test_blind_spot_base_is_source_001_set_up():
 
 def test_toy_experiments_default_to_the_profiles_toy_seeds(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(runsets, "train_run", lambda config, seed, **kw: calls.append(seed) or seed)
+    monkeypatch.setattr(runsets, "train_seed", lambda config, seed, **kw: calls.append(seed) or seed)
     run_experiment("blindspot:bn", profile="quick", root=tmp_path, progress=False)
     assert calls == list(PROFILES["quick"].toy_seeds)
     calls.clear()

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from bngan.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from bngan.runs import RunDir, run_dir
+from bngan.runs import RunDir, locks, run_dir
 from bngan.train import train_run
 
 
@@ -307,10 +307,10 @@ def test_a_run_locked_by_a_live_process_is_refused_naming_the_lock(tmp_path, mon
     rd = run_dir(cfg, 0, tmp_path)
     write_lock(rd, os.getpid())  # a live process on this host
     monkeypatch.setattr(trainer, "load_run_data", lambda *a, **k: pytest.fail("data loaded for a locked run"))
-    with pytest.raises(runs.RunLockedError, match=f"{rd.lock_file} is held by process {os.getpid()}"):
+    with pytest.raises(locks.RunLockedError, match=f"{rd.lock_file} is held by process {os.getpid()}"):
         train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
     write_lock(rd, 1, host="another-host", age=60)  # another host, refreshed a minute ago
-    with pytest.raises(runs.RunLockedError):
+    with pytest.raises(locks.RunLockedError):
         train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
 
 
@@ -325,7 +325,7 @@ def test_a_stale_lock_is_taken_over_with_a_message(tmp_path, capsys):
 
     from bngan import runs
 
-    write_lock(rd, 1, host="another-host", age=runs.LOCK_STALE_SECONDS + 60)
+    write_lock(rd, 1, host="another-host", age=locks.LOCK_STALE_SECONDS + 60)
     train_run(cfg, 0, root=tmp_path, device="cpu", progress=False, force=True)
     assert "not refreshed for" in capsys.readouterr().out and not rd.lock_file.exists()
 
@@ -363,7 +363,7 @@ def test_a_second_process_waits_for_the_first_and_loads_its_result(tmp_path, mon
     first = subprocess.Popen([sys.executable, "-c", TRAIN_SLOWLY, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert first.stdout.readline().strip() == "training"  # it holds the lock now
-        with pytest.raises(runs.RunLockedError):
+        with pytest.raises(locks.RunLockedError):
             train_run(cfg, 0, root=tmp_path, device="cpu", progress=False)
         monkeypatch.setattr(train, "Trainer", lambda *a, **k: pytest.fail("the run was trained twice"))
         run = train_run(cfg, 0, root=tmp_path, device="cpu", progress=False, lock_wait=60)
@@ -514,7 +514,7 @@ def test_a_seed_beyond_torchs_range_is_refused_before_a_folder_is_made(tmp_path)
 
 
 def lock_for(tmp_path):
-    from bngan.runs import RunLock
+    from bngan.runs.locks import RunLock
 
     rd = run_dir(toy(), 0, tmp_path)
     rd.path.mkdir(parents=True, exist_ok=True)
@@ -558,7 +558,7 @@ def test_a_dangling_symlink_lock_is_taken_over_not_spun_on(tmp_path, capsys):
 
 
 def test_an_empty_lock_left_by_a_killed_writer_blocks_only_briefly(tmp_path, capsys):
-    from bngan.runs import LOCK_FILL_SECONDS, RunLockedError
+    from bngan.runs.locks import LOCK_FILL_SECONDS, RunLockedError
 
     rd, RunLock = lock_for(tmp_path)
     rd.lock_file.write_text("")

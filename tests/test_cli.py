@@ -139,7 +139,7 @@ def test_import_bngan_loads_no_torch_and_its_names_load_on_first_use():
     probe = ("import sys, bngan; before = 'torch' in sys.modules; f = bngan.run_experiment; "
              "print(before, 'torch' in sys.modules, f.__module__, bngan.compare.__module__, bngan.plots.__name__)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["False", "True", "bngan.runsets", "bngan.stats", "bngan.plots"]
+    assert out == ["False", "True", "bngan.runs.runsets", "bngan.evidence.stats", "bngan.book.plots"]
 
 
 @pytest.mark.slow

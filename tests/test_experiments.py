@@ -230,7 +230,7 @@ def test_register_adds_a_named_experiment(monkeypatch):
 
 def test_run_experiment_by_name_uses_the_profile_and_its_seeds(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(runsets, "train_run", lambda config, seed, **kw: calls.append((config, seed, kw)) or seed)
+    monkeypatch.setattr(runsets, "train_seed", lambda config, seed, **kw: calls.append((config, seed, kw)) or seed)
     rs = run_experiment("table2:12", profile="smoke", root=tmp_path, device="cpu", progress=False)
     assert [seed for _, seed, _ in calls] == list(PROFILES["smoke"].seeds)
     narrowed = table2(12, "smoke").vary(g_filters=(8, 8), d_filters=(8,) * 4)  # smoke only proves the code runs

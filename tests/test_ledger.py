@@ -336,7 +336,7 @@ def test_evaluate_corrects_book_wide_over_distinct_comparisons(monkeypatch):
     values = {"x:a": [10, 11, 12, 10, 11], "x:b": [1, 2, 3, 2, 1], "x:c": [10.5, 11, 11.5, 10, 12],
               "x:d": [9, 10, 11, 12, 8], "x:e": [10, 10.4, 10.9, 10.2, 10.6]}
     sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)}) for name, vals in values.items()}
-    monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
+    monkeypatch.setattr(ledger, "config_at", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
     monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
     claims_ = (ledger.Claim("1.1", "big", "s", 1, (ledger.Check("x:a", "x:b"),)),
                ledger.Claim("1.2", "small", "s", 1, (ledger.Check("x:a", "x:c", "fid", "lower"),
@@ -373,7 +373,7 @@ def test_a_not_learned_check_leaves_the_family_and_a_computed_one_stays(monkeypa
 
     values = {"x:a": [10, 11, 12, 10, 11], "x:b": [1, 2, 3, 2, 1], "x:flat": [50, 50, 50, 50, 51]}
     sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)}) for name, vals in values.items()}
-    monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
+    monkeypatch.setattr(ledger, "config_at", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
     monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
     monkeypatch.setattr(ledger, "arm_learning",
                         lambda rs, threshold=None: Learning(rs.label, 0 if rs.label == "x:flat" else 5, 5, 40.0))
@@ -558,7 +558,7 @@ def test_an_interaction_check_compares_the_change_as_a_factor_in_two_conditions(
     values = {"k3:16": [100, 110, 90, 105, 95], "k5:16": [90, 99, 81, 95, 85],  # about x 0.9
               "k3:32": [400, 440, 360, 420, 380], "k5:32": [200, 220, 180, 210, 190]}  # about x 0.5
     sets = {name: runset(name, {s: {"fid": v} for s, v in enumerate(vals)}) for name, vals in values.items()}
-    monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
+    monkeypatch.setattr(ledger, "config_at", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
     monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
     check = claims.Interaction(("k3:16", "k5:16"), ("k3:32", "k5:32"), "fid", "lower", "FID, 16 → 32 px")
     assert ledger.experiments_needed([ledger.Claim("4.3", "c", "s", 4, (check,))]) == dict.fromkeys(values)
@@ -587,7 +587,7 @@ def test_a_chapters_table_shows_the_book_wide_decision(monkeypatch):
     for module in (ledger, claims):
         monkeypatch.setattr(module, "CLAIMS", claims_)
         monkeypatch.setattr(module, "ELSEWHERE", ())
-    monkeypatch.setattr(ledger, "for_profile", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
+    monkeypatch.setattr(ledger, "config_at", lambda name, p: experiments.get_experiment("table2:1", "smoke"))
     monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])
     monkeypatch.setattr(ledger, "cached_experiment", lambda config, label, **kw: sets[label])
     monkeypatch.setattr(ledger, "_unfinished", lambda *args, **kwargs: {})  # the stand-in runs are all there

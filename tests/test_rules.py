@@ -161,7 +161,7 @@ def test_a_chapters_table_and_the_whole_ledger_give_the_former_elsewhere_claims_
     claims_ = (*regular, CLAIM["7.1"], CLAIM["7.4"])
     for module in (ledger, claims):
         monkeypatch.setattr(module, "CLAIMS", claims_)
-    monkeypatch.setattr(ledger, "for_profile", lambda name, p: sets[name].config if name in sets else
+    monkeypatch.setattr(ledger, "config_at", lambda name, p: sets[name].config if name in sets else
                         experiments.get_experiment(name, "smoke"))
     monkeypatch.setattr(ledger, "cached_experiment", lambda config, label, **kw: sets[label])
     monkeypatch.setattr(ledger, "run_experiment", lambda config, label, **kw: sets[label])

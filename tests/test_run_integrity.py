@@ -257,7 +257,7 @@ def test_a_bad_wait_is_one_error_naming_it_before_anything_touches_the_disk(tmp_
 
 
 def lock_for(tmp_path):
-    from bngan.runs import RunLock
+    from bngan.runs.locks import RunLock
 
     rd = run_dir(toy(), 0, tmp_path)
     rd.path.mkdir(parents=True, exist_ok=True)
@@ -294,7 +294,7 @@ def test_a_dead_pid_written_as_a_string_is_taken_over_at_once(tmp_path, capsys):
 
 
 def test_waiting_on_an_empty_lock_does_not_name_process_none(tmp_path, capsys):
-    from bngan.runs import RunLockedError
+    from bngan.runs.locks import RunLockedError
 
     rd, RunLock = lock_for(tmp_path)
     rd.lock_file.write_text("")

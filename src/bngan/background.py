@@ -5,13 +5,13 @@ never trained again, and an interrupted run resumes from its checkpoint):
 
 - ``pilot``: every run the ledger reads at the profile (``quick`` by default);
 - ``larger``: the runs of the claims chapter 10's advice rests on (``ledger.ADVICE_KEYS``) at
-  the scale check's larger budget (:func:`bngan.plan.larger`);
-- ``confirmation``: the new seeds :mod:`bngan.confirmation` plans for the claims the pilot left
+  the scale check's larger budget (:func:`bngan.evidence.plan.larger`);
+- ``confirmation``: the new seeds :mod:`bngan.evidence.confirmation` plans for the claims the pilot left
   undecided (read from what the pilot stage produced, cache or committed results).
 
-Runs train in worker processes (:func:`bngan.workers.train_in_processes`), one experiment at a
+Runs train in worker processes (:func:`bngan.runs.workers.train_in_processes`), one experiment at a
 time in the ledger's order, and after each experiment its finished runs are exported to the
-committed results file (:func:`bngan.results.export`), so a change of machine loses at most
+committed results file (:func:`bngan.evidence.results.export`), so a change of machine loses at most
 the experiment in flight. Run it niced: ``nice -n 10 python -m bngan.background``.
 """
 
@@ -22,11 +22,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .claims import CLAIMS, Claim
-from .cluster import Sweep
-from .plan import larger, plan
 from .profiles import Profile, get_profile
-from .registry import for_profile
+from .catalog.registry import config_at
+from .runs.cluster import Sweep
+from .evidence.claims import CLAIMS, Claim
+from .evidence.plan import larger, plan
 
 STAGES = ("pilot", "larger", "confirmation")
 
@@ -40,10 +40,10 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
     """Train what neither the cache nor the committed results hold of ``claims`` at ``p``, one
     experiment at a time, exporting to the results of ``budget`` after each; returns how many
     runs were missing when it started."""
-    from . import results
-    from .workers import train_in_processes
+    from .evidence import results
+    from .runs.workers import train_in_processes
 
-    planned = plan(claims, p, seeds, configure=for_profile)
+    planned = plan(claims, p, seeds, configure=config_at)
     missing = results.lacking(planned, p, root)
     total = sum(len(m.seeds) for m in missing.values())
     _say(f"{p.name}: {total} run(s) to train in {len(missing)} experiment(s)")
@@ -57,7 +57,7 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
 
 def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int = 20) -> None:
     """One stage (see the module's docstring)."""
-    from . import confirmation, ledger
+    from .evidence import confirmation, ledger
 
     if stage == "pilot":
         train_and_export(CLAIMS, profile, workers=workers, root=root, budget=profile.name)
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cap", type=int, default=20, help="most seeds per arm a confirmation asks for")
     args = parser.parse_args(argv)
     from .devices import default_device
-    from .workers import check_workers, resolve_workers
+    from .runs.workers import check_workers, resolve_workers
 
     if args.workers is not None:
         check_workers(args.workers)

@@ -3,7 +3,7 @@ imports nothing heavy.
 
 :mod:`bngan.config` checks every field against these tuples when a config is built, and the
 registry builds a config per experiment name; with the tuples here, and not in the torch
-modules that use them (:mod:`bngan.data`, :mod:`bngan.models`, :mod:`bngan.norms`, ...), which
+modules that use them (:mod:`bngan.data`, :mod:`bngan.models`, :mod:`bngan.models.norms`, ...), which
 re-export them, ``bngan list`` and the command line's checks of a name build configs without
 loading torch (seconds of CPU on a small machine)."""
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 IMAGE_DATASETS: tuple[str, ...] = ("cifar10", "mnist", "fashion-mnist", "digits")
 TOY_DISTRIBUTIONS: tuple[str, ...] = ("ring", "grid", "moons", "gaussian")
 
-# networks (bngan.models, bngan.layers, bngan.inits)
+# networks (bngan.models, bngan.models.layers, bngan.models.inits)
 IMAGE_SIZES: tuple[int, ...] = (16, 28, 32, 64)
 CHANNELS: tuple[int, ...] = (1, 3)
 PLACEMENTS: tuple[str, ...] = ("dcgan", "all")
@@ -23,7 +23,7 @@ UPSAMPLINGS: tuple[str, ...] = ("nearest", "transposed")
 INITS: tuple[str, ...] = ("dcgan", "default", "glorot")
 WN_ACTIVATIONS: tuple[str, ...] = ("tprelu", "relu")
 
-# normalizations (bngan.norms)
+# normalizations (bngan.models.norms)
 NORM_KINDS: tuple[str, ...] = ("none", "batch", "weight", "layer", "group", "instance", "spectral")
 
 

@@ -48,12 +48,12 @@ def metric_legend(names) -> list[str]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .registry import EXPERIMENTS, SERIES, _natural, for_profile
+    from .catalog.registry import EXPERIMENTS, SERIES, _natural, config_at
     from .profiles import get_profile
 
     profile = get_profile(args.profile)
     names = sorted(EXPERIMENTS, key=_natural)
-    configs = {name: for_profile(name, profile) for name in names}  # as `bngan run` trains them
+    configs = {name: config_at(name, profile) for name in names}  # as `bngan run` trains them
     steps = {name: f"{config.train.steps} steps" for name, config in configs.items()}
     width, steps_width = max(map(len, names)), max(map(len, steps.values()))
     print(f"experiments (steps at profile {profile.name}; --profile shows another):")
@@ -68,10 +68,10 @@ def _list(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .profiles import get_profile
-    from .registry import check_experiment
+    from .catalog.registry import check_experiment
 
     check_experiment(args.name)  # a misspelt name is told before torch loads
-    from .experiments import run_experiment
+    from .book.experiments import run_experiment
 
     profile = get_profile(args.profile)
     _say_if_graph_cannot_apply(args)
@@ -90,8 +90,8 @@ def _show(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .plots import run_summary
-    from .runs import FINISHED, Run
+    from .book.plots import run_summary
+    from .runs.folders import FINISHED, Run
 
     run = Run.load(_run_folder(args.run_dir, args.root))  # its files as its record lists them, of the right types
     if run.status == "complete":
@@ -152,7 +152,7 @@ def _clean(args: argparse.Namespace) -> int:
     """``bngan clean --damaged [--dry-run]``: list the run folders set aside as damaged
     (``<run>.damaged-<time>`` in the runs folder) with their sizes, and remove them unless
     ``--dry-run``. Nothing else is ever touched, and a missing runs folder is not made."""
-    from .runs import human_bytes, remove_set_aside_folder, runs_root_path, set_aside_folders
+    from .runs.folders import human_bytes, remove_set_aside_folder, runs_root_path, set_aside_folders
 
     if not args.damaged:
         raise ValueError("clean needs --damaged: it removes only run folders set aside as damaged "
@@ -194,12 +194,12 @@ def _say_if_graph_cannot_apply(args: argparse.Namespace) -> None:
 
 
 def _backend(args: argparse.Namespace):
-    """``local``, or the :class:`bngan.cluster.Ray` that ``--ray [ADDRESS]`` and ``--ray-results`` ask for."""
+    """``local``, or the :class:`bngan.runs.cluster.Ray` that ``--ray [ADDRESS]`` and ``--ray-results`` ask for."""
     if args.ray is None:
         if args.ray_results is not None:
             raise ValueError("--ray-results needs --ray")
         return "local"
-    from .cluster import Ray
+    from .runs.cluster import Ray
 
     return Ray(address=None if args.ray == LOCAL_RAY else args.ray, results=args.ray_results or "auto")
 
@@ -207,7 +207,7 @@ def _backend(args: argparse.Namespace):
 def _run_folder(name: str, root: str | None) -> Path:
     """A run folder given as a path, or as a folder name in the runs folder
     (``table2_10-<hash>-seed0``)."""
-    from .runs import runs_root
+    from .runs.folders import runs_root
 
     given = Path(name).expanduser()
     if given.is_dir() or given.is_absolute() or len(given.parts) > 1:
@@ -219,12 +219,12 @@ def _run_folder(name: str, root: str | None) -> Path:
 
 
 def _verdicts(args: argparse.Namespace) -> int:
-    from . import ledger
+    from .evidence import ledger
     from .devices import check_device, default_device
     from .profiles import get_profile
-    from .results import lacking, training_note
-    from .tables import TextTable
-    from .workers import resolve_workers
+    from .evidence.results import lacking, training_note
+    from .evidence.tables import TextTable
+    from .runs.workers import resolve_workers
 
     chapters = sorted({c.chapter for c in ledger.CLAIMS})
     wanted = args.chapter or chapters
@@ -265,7 +265,7 @@ def _verdicts(args: argparse.Namespace) -> int:
 
 
 def _results_export(args: argparse.Namespace) -> int:
-    from .results import export
+    from .evidence.results import export
 
     export(profile=args.profile, root=args.root, path=args.path)
     return 0
@@ -336,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The library's errors the command line reports on one line, besides ValueError and OSError:
 # (module, class), each looked up only if its module is loaded, since only then can it have been
-# raised (and importing bngan.data or bngan.cluster to look would load torch).
-LIBRARY_ERRORS = (("bngan.data", "DatasetUnavailableError"), ("bngan.cluster", "ClusterError"))
+# raised (and importing bngan.data or bngan.runs.cluster to look would load torch).
+LIBRARY_ERRORS = (("bngan.data", "DatasetUnavailableError"), ("bngan.runs.cluster", "ClusterError"))
 
 
 def _reported_errors() -> tuple[type[BaseException], ...]:

@@ -172,14 +172,14 @@ class DataConfig(_Section):
 
 @dataclass(frozen=True)
 class ModelConfig(_Section):
-    """The generator/discriminator pair (see :func:`bngan.models.build_dcgan`).
+    """The generator/discriminator pair (see :func:`bngan.models.dcgan.build_dcgan`).
 
     BN momenta use PyTorch's convention (weight of the new batch); the seed paper's Keras
-    values map through :func:`bngan.norms.keras_to_torch_momentum` (Keras 0.9 == 0.1 here).
+    values map through :func:`bngan.models.norms.keras_to_torch_momentum` (Keras 0.9 == 0.1 here).
     For ``arch="mlp"``, ``g_norms`` / ``d_norms`` give one normalization per hidden layer
     and override ``norm``/``norm_in``; ``width`` is the hidden width and ``depth`` the
     number of hidden layers; ``match_moments`` gives the MLP generator a
-    :class:`bngan.models.MomentMatch` output layer that forces each batch of fakes to the
+    :class:`bngan.models.toy_models.MomentMatch` output layer that forces each batch of fakes to the
     training data's per-feature mean and std.
 
     ``bn_eps`` is the BN epsilon (Keras' default 1e-3, PyTorch's 1e-5). ``g_block_order`` is

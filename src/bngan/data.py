@@ -61,7 +61,7 @@ DATA_ENV = "BNGAN_DATA"
 def default_data_root() -> Path:
     """The dataset cache when no folder is passed: ``$BNGAN_DATA``, else ``bngan`` in the
     user's cache (``$XDG_CACHE_HOME``, else ``~/.cache``). Nothing is created, so the run
-    cache (:func:`bngan.runs.runs_root`) can derive its default from the same place."""
+    cache (:func:`bngan.runs.folders.runs_root`) can derive its default from the same place."""
     root = os.environ.get(DATA_ENV) or None
     if root is None:
         cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

@@ -25,7 +25,7 @@ width), so the other chapters keep 400 and report that arm as not learned. The t
 each and 304 s in all while it was busy (one thread: 7-43 s, 327 s). The
 reconstruction search costs about as much per image as a training step, so ``quick`` scores
 100 held-out images once, at the end; FID/KID use up to 2000 samples against the whole test
-split (:mod:`bngan.quality`).
+split (:mod:`bngan.measure.quality`).
 
 A profile scales an experiment (steps, data, network width, evaluation budget), never the
 set-up being compared, so a finding at ``quick`` is about the same comparison as at ``full``.
@@ -69,7 +69,7 @@ class Profile:
         toy_seeds: default seeds for toy 2D experiments (cheap, so more of them).
         wn_steps_factor: chapter 8's weight-norm series (the Radford DCGAN) trains this many
             times ``steps``: at ``quick`` its vanilla model learns only from 4x (the learning
-            curves of the appendix, :mod:`bngan.budget`), and its runs are cheap.
+            curves of the appendix, :mod:`bngan.evidence.budget`), and its runs are cheap.
     """
 
     name: str
@@ -98,7 +98,7 @@ class Profile:
 #: The fewest seeds per arm of a comparison that decides a verdict (at ``quick`` and ``full``):
 #: with Welch's interval, 5 image seeds resolve a difference of about 2 seed-to-seed standard
 #: deviations at 80% power (3 seeds: about 3), and the cheap toy runs take 10. A check that
-#: needs more asks for them (:class:`bngan.claims.Check`'s ``seeds``).
+#: needs more asks for them (:class:`bngan.evidence.claims.Check`'s ``seeds``).
 MIN_IMAGE_SEEDS = (0, 1, 2, 3, 4)
 MIN_TOY_SEEDS = tuple(range(10))
 
