@@ -96,6 +96,37 @@ def test_a_claim_depends_on_its_conditions_only_when_the_effect_differs_between_
                       "not enough seeds": 0, "unfinished": 0}
 
 
+def named_result(a_values, b_values, name, condition, expect="lower"):
+    """A check's result on made-up values whose arms are named, so that different claims' arms differ."""
+    check = ledger.Check(f"{name}:a", f"{name}:b", "fid", expect, condition=condition)
+    arms = {f"{name}:{side}": stats.Measured(f"{name}:{side}", {"fid": dict(enumerate(values))})
+            for side, values in (("a", a_values), ("b", b_values))}
+    return ledger._read(check, arms)
+
+
+def test_depends_needs_its_interaction_to_survive_the_book_wide_correction():
+    """The interaction a claim of two conditions is read with enters the family whatever its checks
+    say; a disagreement whose interaction passes alone but fails the correction is undecided."""
+    strong = named_result([100, 104, 96, 102, 98], [88, 92, 84, 90, 86], "x1", "batch 16")
+    flat = named_result([100, 106, 94, 103, 97], [100, 107, 93, 102, 98], "x2", "batch 128")
+    claim = conditions_claim(strong.check, flat.check)
+    alone = ledger.correct([claim], [[strong, flat]])[0]
+    assert alone.condition.p_value < 0.01 and alone.condition.family == 3
+    assert alone.verdict_class == "depends" and "a discovery after correction over 3" in alone.verdict
+    nulls = [named_result([100, 104, 96, 102, 98], [101, 103, 97, 101, 99], f"n{i}", "") for i in range(20)]
+    crowd = ledger.correct([claim, *(conditions_claim(r.check, combine="all") for r in nulls)],
+                           [[strong, flat], *([r] for r in nulls)])
+    first = crowd[0]
+    assert first.condition.corrected is False and first.verdict_class == "undecided"
+    assert "differs between the conditions only before the correction" in first.verdict
+    assert "not after correction over 23" in first.numbers
+    assert ledger.multiplicity(crowd).checks == 23
+    # two checks that agree still put their interaction in the family: which tests count does not
+    # depend on what they show
+    agree = ledger.correct([conditions_claim(strong.check, strong.check)], [[strong, strong]])[0]
+    assert agree.verdict == "reproduced" and agree.condition is not None and agree.condition.family == 2
+
+
 def test_a_conjunction_needs_every_part_and_one_failed_part_fails_it():
     good = labelled(result([10, 11, 12], [1, 2, 3], "lower"), "against no BN")
     flat = labelled(result([1, 5, 9], [2, 6, 8], "lower"), "against combined batches")
@@ -602,9 +633,12 @@ def test_a_chapters_table_shows_the_book_wide_decision(monkeypatch):
 def test_the_ledger_counts_each_comparison_once():
     """3.6's second check, 6.1's second and 6.2 compare the same runs; 3.4 and 3.5 mirror one
     comparison, as 3.1 and 3.3's first do, and 8.3's, 8.4's and 8.6's late rises (one comparison
-    read three times): 79 directional checks are 73 distinct comparisons."""
+    read three times): 79 directional checks are 73 distinct comparisons. The 14 claims of two
+    conditions add the interaction each is read with: 87 in the family."""
     directional = sum(check.directional for claim in ledger.CLAIMS for check in claim.checks)
-    assert (len(ledger.CLAIMS), directional, ledger.distinct_comparisons(profile="quick")) == (60, 79, 73)
+    conditions = sum(claim.combine == "conditions" for claim in ledger.CLAIMS)
+    assert (len(ledger.CLAIMS), directional, conditions) == (60, 79, 14)
+    assert ledger.distinct_comparisons(profile="quick") == 73 + 14
 
 
 def test_the_verdict_map_has_a_colour_for_every_verdict_class():

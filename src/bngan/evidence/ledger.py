@@ -25,8 +25,11 @@ for chapter 10 and for each chapter's own verdict table. One rule decides every 
   part not reproduced makes the claim not reproduced; an untested part leaves it not tested),
   or one effect under several conditions (``combine="conditions"``): checks that agree give
   their word; checks that disagree make the claim *depend* on the condition only when the effect
-  differs detectably between the conditions (the difference of the two effects, Welch-
-  Satterthwaite over the four arms, at 5%), and otherwise leave it *undecided*.
+  differs between the conditions: the difference of the two effects (Welch-Satterthwaite over
+  the four arms, on the log scale for a positive metric) must be a discovery after the same
+  book-wide correction. That interaction enters the family for every claim of two conditions
+  whose checks were both tested, whatever the checks say, so which tests are counted does not
+  depend on their results; a disagreement whose interaction fails the correction is *undecided*.
 - **A claim with a rule** (:mod:`bngan.evidence.rules`: a checkerboard score, a search on known latents,
   a memorizing generator, ...) has its computed arms read by the same tests and in the same
   family, wherever it is evaluated; an :class:`bngan.evidence.claims.Exact` part (an identity) reads
@@ -103,6 +106,9 @@ class CheckResult:
     arms: tuple[tuple[float, ...], ...] = ()
     not_applicable: str = ""
     identity: rules.Identity | None = None
+    #: (baseline, treatment) arm ids of a two-arm check, in order (the interaction of two
+    #: conditions is keyed by them, so the same four arms count once in the family)
+    arm_ids: tuple = ()
 
     @property
     def p_value(self) -> float:
@@ -245,6 +251,49 @@ def _differs(a: CheckResult, b: CheckResult) -> Comparison | None:
 
 
 @dataclass(frozen=True)
+class ConditionTest:
+    """Whether a claim's effect differs between its two conditions: the interaction of its two
+    checks (:func:`_differs`), with its book-wide decision (``corrected``: a discovery after the
+    correction over ``family`` comparisons; ``None``: not corrected, read at 5% alone)."""
+
+    comparison: Comparison
+    key: tuple
+    corrected: bool | None = None
+    family: int = 0
+
+    @property
+    def p_value(self) -> float:
+        return self.comparison.p_value
+
+    @property
+    def differs(self) -> bool:
+        """Detectable at 5% and, where corrected, a discovery after the correction."""
+        return self.comparison.detectable and self.corrected is not False
+
+    def mark(self) -> str:
+        if self.corrected is None or not self.comparison.detectable:
+            return ""
+        return (f", a discovery after correction over {self.family}" if self.corrected
+                else f", not after correction over {self.family}")
+
+
+def condition_test(claim: Claim, results: Sequence[CheckResult]) -> ConditionTest | None:
+    """The interaction a claim of two conditions (``combine="conditions"``) is read with, where
+    both checks were tested and computed (``None`` otherwise): asked whatever the checks say, so
+    the family does not depend on their outcomes."""
+    if claim.combine != "conditions" or len(results) != 2:
+        return None
+    if any(r.comparison is None or len(r.arm_ids) != 2 or r.not_learned or r.failed_to_learn or r.not_applicable
+           for r in results):
+        return None
+    a, b = results
+    found = _differs(a, b)
+    if found is None or not np.isfinite(found.p_value):
+        return None
+    return ConditionTest(found, ("interaction", a.arm_ids + b.arm_ids, a.check.metric))
+
+
+@dataclass(frozen=True)
 class Verdict:
     """A claim and the results of its checks, read together by the claim's ``combine`` rule
     (see the module's docstring). ``stage`` says which seeds decided it: the ``pilot`` (the
@@ -257,6 +306,8 @@ class Verdict:
     #: cache or the committed results: it is *unfinished*, decides nothing and stays out of the
     #: correction (a check on part of its seeds would change the family as runs finish).
     waiting: tuple[int, int] | None = None
+    #: the interaction of a claim of two conditions, with its book-wide decision
+    condition: ConditionTest | None = None
 
     def _outcomes(self) -> list[tuple[CheckResult, str]]:
         return [(r, r.outcome) for r in self.results]
@@ -301,7 +352,8 @@ class Verdict:
         if len(classes) == 1:
             return classes.pop()
         inter = self.interaction
-        return "depends" if inter is not None and inter.detectable else "undecided"
+        differs = inter is not None and inter.detectable and (self.condition is None or self.condition.differs)
+        return "depends" if differs else "undecided"
 
     @property
     def verdict(self) -> str:
@@ -326,8 +378,14 @@ class Verdict:
         listed = "; ".join(f"{OUTCOME_WORDS.get(o, o)} ({', '.join(parts[o])})" for o in order)
         inter = self.interaction
         if inter is not None:
-            listed += (f"; the effect {'differs' if inter.detectable else 'does not differ detectably'} between "
-                       f"the conditions (p {inter.p_value:.2g})")
+            mark = self.condition.mark() if self.condition is not None else ""
+            if not inter.detectable:
+                said = "does not differ detectably between the conditions"
+            elif self.condition is not None and not self.condition.differs:
+                said = "differs between the conditions only before the correction"
+            else:
+                said = "differs between the conditions"
+            listed += f"; the effect {said} (p {inter.p_value:.2g}{mark})"
         if cls == "not tested":  # a conjunction with a part that could not be tested
             return f"{self._word('not tested')}; {listed}"
         return f"{cls}: {listed}{self._untested_aside()}"
@@ -360,8 +418,9 @@ class Verdict:
         inter = self.interaction
         if inter is not None:
             scale = " on the log scale" if inter.metric.startswith("log") else ""
+            mark = self.condition.mark() if self.condition is not None else ""
             text += (f"; difference between the conditions' effects {_signed(inter.difference)} "
-                     f"[{_signed(inter.low)}, {_signed(inter.high)}]{scale}, p {inter.p_value:.2g}")
+                     f"[{_signed(inter.low)}, {_signed(inter.high)}]{scale}, p {inter.p_value:.2g}{mark}")
         return text
 
     @property
@@ -446,16 +505,23 @@ def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]]) -> l
     """The claims' verdicts from their checks' results, each directional check marked with the
     book-wide decision: Benjamini-Hochberg at 5% over the distinct comparisons (one p-value per
     :attr:`CheckResult.key`: the same runs compared twice, or mirrored, count once) of the checks
-    that entered the family (:attr:`CheckResult.in_family`)."""
+    that entered the family (:attr:`CheckResult.in_family`), and the interaction of every claim
+    of two tested conditions (:func:`condition_test`)."""
+    tests = [condition_test(claim, results) for claim, results in zip(claims, read)]
     distinct: dict[tuple, float] = {}
     for results in read:
         for r in results:
             if r.in_family:
                 distinct.setdefault(r.key or (id(r),), r.p_value)
+    for test in tests:
+        if test is not None:
+            distinct.setdefault(test.key, test.p_value)
     decided = dict(zip(distinct, benjamini_hochberg(list(distinct.values()))))
-    return [Verdict(claim, tuple(replace(r, corrected=decided[r.key or (id(r),)], family=len(distinct))
-                                 if r.in_family else r for r in results))
-            for claim, results in zip(claims, read)]
+    family = len(distinct)
+    return [Verdict(claim, tuple(replace(r, corrected=decided[r.key or (id(r),)], family=family)
+                                 if r.in_family else r for r in results),
+                    condition=replace(test, corrected=decided[test.key], family=family) if test is not None else None)
+            for claim, results, test in zip(claims, read, tests)]
 
 
 def _plan(claims: Sequence[Claim], p: Profile, seeds=None) -> dict[str, tuple[ExperimentConfig, tuple[int, ...]]]:
@@ -563,7 +629,8 @@ def _read(check: Check | Interaction | Agreement | Exact, runs: Mapping[str, Run
     key = ("check", frozenset((_arm_id(a, check.metric), _arm_id(b, check.metric))), check.metric)
     arms = (tuple(a.by_seed(check.metric).values()), tuple(b.by_seed(check.metric).values()))
     return CheckResult(check, compare(a, b, check.metric, lower_is_better=lower_is_better),
-                       not_learned=tuple(not_learned), failed_to_learn=tuple(failed), key=key, arms=arms)
+                       not_learned=tuple(not_learned), failed_to_learn=tuple(failed), key=key, arms=arms,
+                       arm_ids=(_arm_id(a, check.metric), _arm_id(b, check.metric)))
 
 
 def _memo(gate):
@@ -638,16 +705,22 @@ def distinct_comparisons(claims: Sequence[Claim] = CLAIMS, profile: str | Profil
                 found.add(("interaction", tuple(arm(n) for n in check.names), check.metric))
             else:
                 found.add(("check", frozenset((arm(check.baseline), arm(check.treatment))), check.metric))
+        if claim.combine == "conditions" and len(claim.checks) == 2:  # the interaction of its two conditions
+            first, second = claim.checks
+            found.add(("interaction", (arm(first.baseline), arm(first.treatment), arm(second.baseline),
+                                       arm(second.treatment)), first.metric))
     return len(found)
 
 
 def multiplicity(verdicts: Sequence[Verdict]) -> Multiplicity:
     """The ledger's multiplicity counts (see :class:`Multiplicity`), each distinct comparison once."""
-    distinct: dict[tuple, CheckResult] = {}
+    distinct: dict[tuple, CheckResult | ConditionTest] = {}
     for v in verdicts:
         for r in v.results:
             if r.in_family and r.corrected is not None:
                 distinct.setdefault(r.key or (id(r),), r)
+        if v.condition is not None and v.condition.corrected is not None:
+            distinct.setdefault(v.condition.key, v.condition)
     found = list(distinct.values())
     significant = [r for r in found if r.p_value < ALPHA]
     discoveries = [r for r in found if r.corrected]
