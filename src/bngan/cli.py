@@ -257,8 +257,8 @@ def _verdicts(args: argparse.Namespace) -> int:
              "trains them)" if c.files else "waits for its runs (`--train`)") for c in claims]
     print(TextTable(table.header, rows, wrap=tuple(sorted(table.wrap))))
     counts = ledger.tally(verdicts)
-    print(f"{len(claims)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
-          + (f", {len(unfinished)} unfinished" if unfinished else ""))
+    counts["unfinished"] += len(unfinished)
+    print(f"{len(claims)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
     print(ledger.multiplicity(verdicts) if not unfinished else
           f"{ledger.multiplicity(verdicts)} (over the {len(verdicts)} claims whose runs have all finished)")
     return 0
