@@ -645,3 +645,22 @@ def test_the_verdict_map_has_a_colour_for_every_verdict_class():
     from bngan import plots
 
     assert set(plots.VERDICT_COLOURS) == set(ledger.VERDICT_CLASSES)
+
+
+def test_a_scale_checks_small_column_shows_the_book_wide_verdict_it_is_given(tmp_path):
+    """Chapter 10's scale check shows the ledger's own words at the small budget (decided over the
+    whole book's family), not a re-evaluation of the advice claims as a family of their own."""
+    smoke = get_profile("smoke")
+    big = ledger.larger(smoke, steps=2, width=2)
+    claim = ledger.Claim("7.3", "drift", "001", 7,
+                         (ledger.Check("blindspot:no-bn-shift", "blindspot:bn-shift", "shift_x", "higher"),))
+    strong = named_result([100, 104, 96, 102, 98], [88, 92, 84, 90, 86], "y1", "")
+    book_wide = ledger.replace(ledger.correct([claim], [[strong]])[0], results=(
+        ledger.replace(strong, corrected=False, family=87),))
+    assert book_wide.verdict == "suggestive, not after correction"
+    row, = ledger.scale_check((claim,), small=smoke, large=big, root=tmp_path, train=False,
+                              decided=[book_wide]).rows
+    assert row[2] == "suggestive, not after correction" and row[4] == "unfinished"
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing evaluated at the small budget
+    with pytest.raises(ValueError, match="decided must hold a verdict for every claim.*7.3"):
+        ledger.scale_check((claim,), small=smoke, large=big, root=tmp_path, train=False, decided=[])

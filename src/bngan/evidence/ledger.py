@@ -814,17 +814,29 @@ ADVICE_KEYS = ("1.1", "1.3", "1.4", "1.5", "2.3", "2.5", "2.6", "3.8", "4.2", "5
 
 
 def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, large: Profile | None = None,
-                train: bool = True, train_small: bool = True, **evaluate_options) -> TextTable:
+                train: bool = True, train_small: bool = True, decided: Sequence[Verdict] | None = None,
+                **evaluate_options) -> TextTable:
     """Each claim decided at two budgets, ``small`` (the profile) and ``large`` (default
     :func:`larger` of it), side by side with whether the verdict held: does a finding at the
     short budget survive a longer run of wider networks? With ``train=False`` the larger
     budget is read from the cache and the committed results only, and a claim whose larger runs
     have not all finished says how many have, instead of a verdict (``train_small=False``: the
-    small budget is read too, never trained). ``evaluate_options``
-    (``seeds``, ``root``, ``workers``, ...) reach both :func:`evaluate` calls."""
+    small budget is read too, never trained). ``decided``: the book-wide verdicts at ``small``
+    (:func:`evaluate` of every claim), shown in the small column so that it carries the same
+    words and marks as the ledger; without it the small budget is evaluated over ``claims``
+    alone, a family of its own. The larger budget is always its own family: a separate
+    experiment. ``evaluate_options`` (``seeds``, ``root``, ``workers``, ...) reach both
+    :func:`evaluate` calls."""
     p = get_profile(small)
     big = larger(p) if large is None else large
-    at_small = evaluate(claims, profile=p, train=train_small, **evaluate_options)
+    if decided is not None:
+        by_key = {v.claim.key: v for v in decided}
+        if any(c.key not in by_key for c in claims):
+            raise ValueError("decided must hold a verdict for every claim of the scale check; missing "
+                             + ", ".join(c.key for c in claims if c.key not in by_key))
+        at_small = [by_key[c.key] for c in claims]
+    else:
+        at_small = evaluate(claims, profile=p, train=train_small, **evaluate_options)
     at_large = evaluate(claims, profile=big, train=train, **evaluate_options)
     missing = {} if train else _unfinished(claims, big, evaluate_options)
     rows = []
@@ -832,6 +844,8 @@ def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, 
         if a.claim.key in missing:
             done, wanted = missing[a.claim.key]
             rows.append((a.claim.key, a.claim.claim, a.verdict, f"unfinished ({done} of {wanted} runs)", "unfinished"))
+        elif a.waiting is not None:  # the small budget's own runs are not all there yet
+            rows.append((a.claim.key, a.claim.claim, a.verdict, b.verdict, "unfinished"))
         else:
             rows.append((a.claim.key, a.claim.claim, a.verdict, b.verdict,
                          "same" if a.verdict_class == b.verdict_class else "changed"))
