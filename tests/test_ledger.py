@@ -348,12 +348,13 @@ def test_agreement_ranks_set_up_means_not_single_runs():
     assert ledger.agreement(covered, setups[3:]) [2] == 0
     result = ledger.CheckResult(check, correlation=(0.9, 0.037, 5))
     assert result.outcome == "reproduced"
-    assert ledger.CheckResult(check, correlation=(0.9, 0.2, 5)).outcome == "no detectable difference"
+    assert ledger.CheckResult(check, correlation=(0.9, 0.2, 5)).outcome == "no detectable agreement"
     assert ledger.CheckResult(check, correlation=(-0.9, 0.01, 5)).outcome == "reversed"
     assert re.search(r"rho \+0\.90 \(p 0\.037\).* over 5 set-ups", result.numbers)
     claim = ledger.Claim("9.9", "ranks", "s", 9, (check,))
     undecided = ledger.Verdict(claim, (ledger.CheckResult(check, correlation=(0.3, 0.4, 14)),))
-    assert undecided.verdict == "no detectable difference with 14 set-ups"  # a ranking counts set-ups, not seeds
+    assert undecided.verdict == "no detectable agreement with 14 set-ups"  # a ranking counts set-ups, not seeds
+    assert undecided.verdict_class == "undecided"  # a ranking tests agreement, not a difference: own word, same class
 
 
 def test_row_9_2_ranks_a_fixed_registered_set_of_set_ups():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from bngan import claims, cli, experiments, ledger, results, rules, trainer, workers
+from bngan import claims, cli, experiments, ledger, results, rules, stats, trainer, workers
 from bngan.metrics import reconstruction_error
 
 CLAIM = {c.key: c for c in claims.CLAIMS}
@@ -233,3 +233,29 @@ def test_the_new_per_run_numbers_are_exported_and_old_rows_lacking_them_read_as_
     assert histories.derived(logged, "early_recon_mse") == 0.3
     assert histories.derived(logged, "recon_rise") == pytest.approx(0.05)
     assert math.isnan(histories.derived(NS(metrics={}, history={}, evals={}), "final_bn_gap"))
+
+
+# --------------------------------------------------------------------------- 9.5's halves, paired by seed
+
+
+def test_stability_compares_each_seeds_halves_with_each_other(monkeypatch):
+    """Row 9.5 once compared the halves' shares of their sum as two independent arms: the two
+    shares of a seed always sum to 2, so Welch's interval came out about sqrt 2 too narrow. The
+    rule now gives each seed's second-half error in units of its first half's, against the unit."""
+    halves = {0: (1.00, 1.10), 1: (2.00, 1.90), 2: (0.50, 0.56), 3: (1.50, 1.41), 4: (3.00, 3.30)}
+    calls = iter(x for seed in sorted(halves) for x in halves[seed])
+    generator = NS(eval=lambda: None)
+    config = NS(model=NS(latent_dim=2), train=NS(recon_final_steps=1))
+    found = [NS(seed=s, config=config, networks=lambda: (generator, None)) for s in sorted(halves)]
+    monkeypatch.setattr(rules, "_with_files", lambda runs, name: found)
+    monkeypatch.setattr(rules, "_data", lambda config: (None, torch.zeros(300, 1, 2, 2)))
+    monkeypatch.setattr(rules, "_search", lambda g, images, latent, steps: next(calls))
+    arms = rules.stability(CLAIM["9.5"], {}, None)
+    ratios = np.array([b / a for a, b in halves.values()])
+    assert arms["rule:first half"].by_seed("recon_mse") == {s: 1.0 for s in halves}
+    assert arms["rule:second half"].by_seed("recon_mse") == pytest.approx(dict(enumerate(ratios)))
+    check = CLAIM["9.5"].checks[0]
+    c = stats.compare(arms[check.baseline], arms[check.treatment], "recon_mse")
+    assert c.difference == pytest.approx(ratios.mean() - 1)
+    assert c.se == pytest.approx(ratios.std(ddof=1) / math.sqrt(len(ratios)))  # the paired standard error
+    assert c.df == pytest.approx(len(ratios) - 1)

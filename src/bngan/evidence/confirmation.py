@@ -128,7 +128,7 @@ def confirmation_plan(verdicts: Sequence[Verdict], cap: int = CAP) -> list[Plann
         if v.verdict_class != "undecided":
             continue
         for r in v.results:
-            if r.outcome in ("no detectable difference", "inconclusive", "unresolved", "suggestive"):
+            if r.outcome in ("no detectable difference", "no detectable agreement", "inconclusive", "unresolved", "suggestive"):
                 plans.append(plan_check(v.claim.key, r, cap))
     return plans
 

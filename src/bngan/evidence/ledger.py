@@ -69,13 +69,13 @@ from .stats import ALPHA, Comparison, Welch, benjamini_hochberg, compare, intera
 from .tables import TextTable
 from . import rules
 
-#: The classes a verdict falls in; ``undecided`` holds "no detectable difference", "suggestive"
-#: and "inconclusive".
+#: The classes a verdict falls in; ``undecided`` holds "no detectable difference" (its rank
+#: correlation's form: "no detectable agreement"), "suggestive" and "inconclusive".
 VERDICT_CLASSES = ("reproduced", "not reproduced", "undecided", "depends", "not tested", "not enough seeds",
                    "unfinished")
 OUTCOME_CLASS = {"reproduced": "reproduced", "reversed": "not reproduced", "not reproduced": "not reproduced",
                  "other size": "not reproduced", "did not learn": "not reproduced",
-                 "no detectable difference": "undecided", "suggestive": "undecided", "inconclusive": "undecided",
+                 "no detectable difference": "undecided", "no detectable agreement": "undecided", "suggestive": "undecided", "inconclusive": "undecided",
                  "unresolved": "undecided", "not tested": "not tested", "not applicable": "not tested",
                  "not enough seeds": "not enough seeds"}
 #: How an outcome reads in a verdict (those not listed read as their name).
@@ -154,8 +154,8 @@ class CheckResult:
             rho, p, _ = self.correlation
             if not np.isfinite(p):
                 return "not enough seeds"
-            if p >= ALPHA:
-                return "no detectable difference"
+            if p >= ALPHA:  # a ranking tests agreement, not a difference between two arms
+                return "no detectable agreement"
             if not self._significant():
                 return "suggestive"
             return "reproduced" if (rho > 0) == (self.check.expect == "higher") else "reversed"
@@ -393,7 +393,7 @@ class Verdict:
     def _word(self, outcome: str) -> str:
         if outcome in ("reproduced", "not enough seeds"):
             return outcome
-        if outcome in ("no detectable difference", "inconclusive"):
+        if outcome in ("no detectable difference", "no detectable agreement", "inconclusive"):
             ranked = [r.correlation[2] for r in self.results if r.correlation is not None]
             return f"{outcome} with {min(ranked)} set-ups" if ranked else f"{outcome} with {self.n_seeds} seeds"
         if outcome in ("suggestive", "unresolved"):
