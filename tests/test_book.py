@@ -401,6 +401,17 @@ def test_every_glue_reference_has_one_glued_value(path: Path):
 
 
 @chapter
+def test_no_glued_value_shows_its_quotes(path: Path):
+    """``glue`` renders a value's repr: a plain ``str`` shows on the page as ``'2.0'``, quotes and
+    all (``prose.glue_values`` wraps strings so that they do not)."""
+    nb = _read_notebook(path)
+    quoted = [o["metadata"]["scrapbook"]["name"] for c in _code_cells(nb) for o in c.get("outputs", [])
+              if "scrapbook" in o.get("metadata", {})
+              and re.match(r"""^['"]""", "".join(o.get("data", {}).get("application/papermill.record/text/plain", "")))]
+    assert not quoted, quoted
+
+
+@chapter
 def test_every_table_a_chapter_shows_scrolls_instead_of_being_cut_off(path: Path):
     """A table wider than the page (1280 px screens cut chapter 1's at `recon_m`) sits in a
     container that scrolls sideways and shows its scrollbar, and no cell prints an empty box."""
