@@ -44,6 +44,10 @@ def test_comparison_glues_the_difference_interval_wins_and_what_could_be_missed(
     assert values["ch1.bn.missable"] == f"±{prose.number(c.missable)}"
     # b's mean 2.33 is 79% below a's 11: the relative form divides the interval by a's mean too
     assert values["ch1.bn.relative"] == (f"−79% [{100 * c.low / 11:+.0f}%, {100 * c.high / 11:+.0f}%]").replace("-", "−")
+    # the size a claim is judged on: the ledger's interval, on the ratio's log, never below -100%
+    change, low, high = c.relative_interval()
+    assert values["ch1.bn.ratio"] == f"−79% [{100 * low:+.0f}%, {100 * high:+.0f}%]".replace("-", "−")
+    assert 100 * c.low / 11 < -100 < 100 * low
     assert set(glued) == set(values)
 
 

@@ -94,15 +94,31 @@ def relative(comparison: Comparison) -> str:
     return (f"{c.difference * scale:+.0f}% [{c.low * scale:+.0f}%, {c.high * scale:+.0f}%]").replace("-", "−")
 
 
+def ratio(comparison: Comparison) -> str:
+    """``mean_b / mean_a - 1`` as a percentage with the ledger's 95% interval, built on the log of
+    the ratio (:meth:`bngan.evidence.stats.Comparison.relative_interval`): the form in which the
+    verdict table judges a claimed size, and one that stays above -100% for a positive metric.
+    :func:`relative` is the difference's own interval over a's mean (the baseline taken as
+    known), so it agrees with the p-value beside it but can pass -100% when an arm is wide."""
+    c = comparison
+    if not (math.isfinite(c.mean_a) and c.mean_a != 0):
+        return "n/a"
+    change, low, high = (100 * x for x in c.relative_interval())
+    return f"{change:+.0f}% [{low:+.0f}%, {high:+.0f}%]".replace("-", "−")
+
+
 def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
     """Glue a comparison's pieces under ``key``: ``key`` the difference with its 95% interval
     (``−101 [−116, −88]``), ``key.p`` its p-value, ``key.wins`` how many paired seeds moved
     the better way (``5 of 5``), ``key.missable`` the difference these seeds could have missed,
     ``key.relative`` the difference and its interval as percentages of ``a``'s mean
-    (``−44% [−61%, −27%]``), and ``key.verdict`` the comparison's one-line reading."""
+    (``−44% [−61%, −27%]``), ``key.ratio`` the same change with the ledger's interval on the
+    ratio's log (:func:`ratio`: for a claimed size), and ``key.verdict`` the comparison's one-line
+    reading."""
     c = comparison
     return glue_values({
         f"{key}.relative": relative(c),
+        f"{key}.ratio": ratio(c),
         key: f"{signed(c.difference)} [{signed(c.low)}, {signed(c.high)}]",
         f"{key}.p": f"p {c.p_value:.2g}",
         f"{key}.wins": f"{c.wins_b} of {c.n_paired}",
