@@ -54,6 +54,18 @@ def test_a_need_beyond_the_cap_reads_inconclusive_by_design():
     assert confirmation.confirmation_claims([plan]) == {}
 
 
+def test_a_baseline_of_zero_sets_no_size_and_says_so():
+    """Row 8.3's late rise: no seed of the baseline rose, so a tenth of its mean is 0 and no
+    number of seeds detects it; the row must give that reason, not the margin's name."""
+    v = read([0.0] * 8, [0.0, 0.0, 3e-4, 0.0, 0.0, 0.0, 0.0, 0.0], metric="recon_mse")
+    assert v.verdict_class == "undecided"
+    plan, = confirmation.confirmation_plan([v])
+    assert plan.target == 0 and plan.needed is None and not plan.feasible
+    row, = confirmation.plan_table([plan]).rows
+    assert row[-1].startswith("inconclusive by design: the baseline's mean is 0")
+    assert confirmation.confirmation_claims([plan]) == {}
+
+
 def test_decided_claims_are_not_planned():
     decided = read([10, 11, 12, 10, 11], [1, 2, 3, 2, 1])
     assert decided.verdict_class == "reproduced" and confirmation.confirmation_plan([decided]) == []

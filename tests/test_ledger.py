@@ -355,6 +355,11 @@ def test_agreement_ranks_set_up_means_not_single_runs():
     undecided = ledger.Verdict(claim, (ledger.CheckResult(check, correlation=(0.3, 0.4, 14)),))
     assert undecided.verdict == "no detectable agreement with 14 set-ups"  # a ranking counts set-ups, not seeds
     assert undecided.verdict_class == "undecided"  # a ranking tests agreement, not a difference: own word, same class
+    narrower = ledger.Agreement("recon_mse", "fid", ("a", "b", "c", "d", "e"), min_classes=6)
+    two = ledger.Verdict(ledger.Claim("9.9", "ranks", "s", 9, (check, narrower)),
+                         (ledger.CheckResult(check, correlation=(0.3, 0.4, 14)),
+                          ledger.CheckResult(narrower, correlation=(0.1, 0.8, 8))))
+    assert two.verdict == "no detectable agreement with 14 and 8 set-ups"  # not the smaller count alone
 
 
 def test_row_9_2_ranks_a_fixed_registered_set_of_set_ups():

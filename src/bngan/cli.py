@@ -238,12 +238,13 @@ def _verdicts(args: argparse.Namespace) -> int:
     workers = (resolve_workers(args.workers, check_device(args.device) if args.device is not None else default_device())
                if backend == "local" else 1)
     missing = lacking(ledger._plan(claims, profile, args.seeds), profile, args.root)
-    unfinished = {}
     if missing:
         print(training_note(missing, profile, workers) + ("; training them now" if args.train else
                                                           "; `bngan verdicts --train` trains them"), flush=True)
-        if not args.train:
-            unfinished = ledger._unfinished(claims, profile, {"seeds": args.seeds, "root": args.root}, missing)
+    # without training, a claim waits for runs in neither the cache nor the results, and a rule that
+    # reads run files waits for them in the cache even when the results hold every run's numbers
+    unfinished = {} if args.train else ledger._unfinished(claims, profile, {"seeds": args.seeds, "root": args.root},
+                                                          missing)
     ready = [c for c in claims if c.key not in unfinished]
     verdicts = ledger.evaluate(ready, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
                                progress=True, group=args.group, graph=args.graph, backend=backend,

@@ -114,8 +114,11 @@ def plan_check(key: str, result: CheckResult, cap: int = CAP) -> Planned:
         target, why = TOY_MARGIN * baseline, f"a change of {TOY_MARGIN:.0%} of the baseline (the toy margin)"
     else:
         target, why = IMAGE_MARGIN * baseline, f"a change of {IMAGE_MARGIN:.0%} of the baseline (the image margin)"
-    if not (spread > 0 and target > 0):
-        return Planned(key, condition, check.metric, "detection", target, why, spread, 2 if target > 0 else None, cap)
+    if not target > 0:  # a baseline of 0 (no seed's error rose, say): a share of it sets no size
+        why = "the baseline's mean is 0, so a share of it sets no size to detect; a size in the metric's own units must be stated"
+        return Planned(key, condition, check.metric, "detection", target, why, spread, None, cap)
+    if not spread > 0:
+        return Planned(key, condition, check.metric, "detection", target, why, spread, 2, cap)
     return Planned(key, condition, check.metric, "detection", target, why.replace("-", "−"), spread,
                    seeds_needed(spread, target), cap)
 

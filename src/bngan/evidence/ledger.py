@@ -395,7 +395,9 @@ class Verdict:
             return outcome
         if outcome in ("no detectable difference", "no detectable agreement", "inconclusive"):
             ranked = [r.correlation[2] for r in self.results if r.correlation is not None]
-            return f"{outcome} with {min(ranked)} set-ups" if ranked else f"{outcome} with {self.n_seeds} seeds"
+            if ranked:  # each ranking's own count (row 9.2: all 14 set-ups, and the 8 covering 6+ classes)
+                return f"{outcome} with {' and '.join(str(n) for n in sorted(set(ranked), reverse=True))} set-ups"
+            return f"{outcome} with {self.n_seeds} seeds"
         if outcome in ("suggestive", "unresolved"):
             return OUTCOME_WORDS[outcome]
         if outcome == "not tested":
