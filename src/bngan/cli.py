@@ -269,6 +269,10 @@ def _results_export(args: argparse.Namespace) -> int:
     from .evidence.results import export
 
     export(profile=args.profile, root=args.root, path=args.path)
+    if args.rules:
+        from .evidence.ledger import export_rules
+
+        export_rules(profile=args.profile, root=args.root)
     return 0
 
 
@@ -331,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--path", default=None, help="results file (default: results/<profile>.jsonl in the "
                                                      "repository, or in $BNGAN_RESULTS)")
     export.add_argument("--root", default=None, help="runs folder to read (default: as for run)")
+    export.add_argument("--rules", action="store_true",
+                        help="also record what the rules that read run files compute (claims 4.4, 9.1, 9.3-9.5), so a "
+                             "checkout without those files decides them too (minutes)")
     export.set_defaults(func=_results_export)
     return parser
 

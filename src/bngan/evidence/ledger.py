@@ -63,11 +63,11 @@ from .claims import (CLAIMS, ELSEWHERE, EXPECTATIONS, IMAGE_MARGIN, IMAGE_MARGIN
                      SOURCES, TOY_MARGIN, TOY_MARGIN_WHY, S000, S001, S002, S003, S004, Agreement, Check, Claim, Elsewhere,
                      Exact, Interaction, chapter_keys)
 from .learning import arm_learning
-from .plan import experiments_needed, larger, plan, seeds_for as _seeds  # noqa: F401 - ledger.larger and the rest stay
+from .plan import budget_profile, experiments_needed, larger, plan, seeds_for as _seeds  # noqa: F401 - ledger.larger and the rest stay
 from .results import lacking, recorded, recorded_threshold, say_disagreement
 from .stats import ALPHA, Comparison, Welch, benjamini_hochberg, compare, interaction, rank_correlation
 from .tables import TextTable
-from . import rules
+from . import rule_records, rules
 
 #: The classes a verdict falls in; ``undecided`` holds "no detectable difference" (its rank
 #: correlation's form: "no detectable agreement"), "suggestive" and "inconclusive".
@@ -855,6 +855,27 @@ def scale_check(claims: Sequence[Claim], *, small: str | Profile | None = None, 
                      wrap=(1, 2, 3))
 
 
+def export_rules(profile: str | Profile = "quick", root=None, folder=None):
+    """Compute every rule that reads run files (:attr:`Claim.files`) from the run cache and record
+    its per-seed values with the runs it read (:mod:`bngan.evidence.rule_records`), so a checkout
+    without the files decides those claims as chapter 10 does. A claim whose files are not all in
+    the cache is named and left as it was recorded. Returns the records file."""
+    p = budget_profile(profile)
+    records, skipped = {}, []
+    for claim in (c for c in CLAIMS if c.rule and c.files):
+        runs = _runs([claim], p, root=root, train=False)
+        try:
+            values = rules.RULES[claim.rule](claim, runs, p)  # from the files, never from an older record
+        except rules.Waiting as err:
+            skipped.append(f"{claim.key} ({err})")
+            continue
+        records[claim.key] = {"rule": claim.rule, "runs": rules.read_from(claim, runs), "values": rules.to_record(values)}
+    path = rule_records.write(records, p, folder)
+    print(f"{path}: {len(records)} rule(s) recorded from the run cache"
+          + (f"; not recorded, their files are not all cached: {'; '.join(skipped)}" if skipped else ""))
+    return path
+
+
 def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping, missing=None) -> dict[str, tuple[int, int]]:
     """Claims whose runs at ``p`` are in neither the cache nor the committed results (in the
     cache, for a claim whose rule reads the runs' files): key -> (runs there, runs wanted). ``missing`` (:func:`bngan.evidence.results.lacking` of the plan) when
@@ -865,9 +886,13 @@ def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping, missing=N
     for claim in claims:
         names = experiments_needed([claim])
         wanted = sum(len(planned[n][1]) for n in names)
-        if claim.files:  # its rule reads the runs' files: only the run cache has them
+        if claim.files:  # its rule reads the runs' files: only the run cache has them, or a record of its values
             done = sum(cached_run(planned[n][0], seed, options.get("root")) is not None
                        for n in names for seed in planned[n][1])
+            if done < wanted and not any(n in missing for n in names) and rule_records.lookup(
+                    claim.key, rule_records.signature((n, planned[n][0].hash(), seed) for n in claim.registered
+                                                      for seed in planned[n][1]), p) is not None:
+                done = wanted
         else:
             done = wanted - sum(len(missing[n].seeds) for n in names if n in missing)
         if done < wanted:
