@@ -63,6 +63,10 @@ def test_a_baseline_of_zero_sets_no_size_and_says_so():
     assert plan.target == 0 and plan.needed is None and not plan.feasible
     row, = confirmation.plan_table([plan]).rows
     assert row[-1].startswith("inconclusive by design: the baseline's mean is 0")
+    ranking = ledger.Agreement("recon_mse", "fid", ("a", "b", "c"))
+    ranked = confirmation.plan_check("9.9", ledger.CheckResult(ranking, correlation=(0.3, 0.4, 14)))
+    row, = confirmation.plan_table([ranked]).rows
+    assert "set-ups" in row[3] and "set−ups" not in row[3]  # a minus for numbers, never a word's hyphen
     assert confirmation.confirmation_claims([plan]) == {}
 
 
