@@ -45,8 +45,12 @@ def test_a_record_stands_in_for_missing_files_only_for_the_same_runs(results_fol
         rules.computed(claim, runs, SMOKE)
     values = {"rule:first half": Measured("unit", {"recon_mse": {0: 1.0, 1: 1.0, 2: 1.0}}),
               "rule:second half": Measured("ratio", {"recon_mse": {0: 1.02, 1: 0.97, 2: 1.01}})}
-    rule_records.write({claim.key: {"rule": claim.rule, "runs": rules.read_from(claim, runs),
-                                    "values": rules.to_record(values)}}, SMOKE)
+    record = {"rule": claim.rule, "code": "an older rule", "runs": rules.read_from(claim, runs),
+              "values": rules.to_record(values)}
+    rule_records.write({claim.key: record}, SMOKE)
+    with pytest.raises(rules.Waiting):  # made by another version of the rule: not read
+        rules.computed(claim, runs, SMOKE)
+    rule_records.write({claim.key: {**record, "code": rules.code_of(claim.rule)}}, SMOKE)
     assert (results_folder / "rules-smoke.json").is_file()
     found = rules.computed(claim, runs, SMOKE)
     assert found["rule:second half"].by_seed("recon_mse") == {0: 1.02, 1: 0.97, 2: 1.01}

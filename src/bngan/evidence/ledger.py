@@ -869,7 +869,8 @@ def export_rules(profile: str | Profile = "quick", root=None, folder=None):
         except rules.Waiting as err:
             skipped.append(f"{claim.key} ({err})")
             continue
-        records[claim.key] = {"rule": claim.rule, "runs": rules.read_from(claim, runs), "values": rules.to_record(values)}
+        records[claim.key] = {"rule": claim.rule, "code": rules.code_of(claim.rule), "runs": rules.read_from(claim, runs),
+                              "values": rules.to_record(values)}
     path = rule_records.write(records, p, folder)
     print(f"{path}: {len(records)} rule(s) recorded from the run cache"
           + (f"; not recorded, their files are not all cached: {'; '.join(skipped)}" if skipped else ""))
@@ -891,7 +892,8 @@ def _unfinished(claims: Sequence[Claim], p: Profile, options: Mapping, missing=N
                        for n in names for seed in planned[n][1])
             if done < wanted and not any(n in missing for n in names) and rule_records.lookup(
                     claim.key, rule_records.signature((n, planned[n][0].hash(), seed) for n in claim.registered
-                                                      for seed in planned[n][1]), p) is not None:
+                                                      for seed in planned[n][1]), p,
+                    code=rules.code_of(claim.rule)) is not None:
                 done = wanted
         else:
             done = wanted - sum(len(missing[n].seeds) for n in names if n in missing)

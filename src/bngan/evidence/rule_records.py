@@ -8,8 +8,9 @@ claims read *unfinished* on a fresh clone while chapter 10, executed from a full
 them. ``results/rules-quick.json`` holds, per such claim, the rule's per-seed values and the runs
 they were computed from: ``[experiment, config hash, seed]`` for every run the rule read. A
 record is used only when that list equals the runs the checkout plans for the claim (same config
-hashes, same seeds), so a record made before a change of any config field is never read as if
-made after; the cache's files, where present, always win. ``bngan results export --rules``
+hashes, same seeds) and the rule's source is the one that made it (``code``, a digest of the rule
+function), so a record made before a change of a config field or of the rule is never read as
+if made after; the cache's files, where present, always win. ``bngan results export --rules``
 writes it (minutes: the rules search latents and score samples).
 """
 
@@ -57,10 +58,14 @@ def read(budget: str | Profile, folder: str | Path | None = None) -> dict[str, d
     return found
 
 
-def lookup(key: str, runs: Signature, budget: str | Profile, folder: str | Path | None = None) -> dict | None:
-    """The recorded values of claim ``key`` if they were computed from exactly ``runs``, else None."""
+def lookup(key: str, runs: Signature, budget: str | Profile, folder: str | Path | None = None, *,
+           code: str | None = None) -> dict | None:
+    """The recorded values of claim ``key`` if they were computed from exactly ``runs`` (and, with
+    ``code``, by the rule whose source has that digest), else None."""
     record = read(budget, folder).get(key)
     if record is None or signature(map(tuple, record["runs"])) != runs:
+        return None
+    if code is not None and record.get("code") != code:
         return None
     return record["values"]
 

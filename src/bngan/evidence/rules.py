@@ -15,6 +15,8 @@ not; the tests (Welch, equivalence within a margin) are the ledger's.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -273,11 +275,17 @@ def computed(claim: Claim, runs: Mapping, profile: Profile) -> dict:
         try:
             _DONE[key] = RULES[claim.rule](claim, runs, profile)
         except Waiting:
-            kept = rule_records.lookup(claim.key, read_from(claim, runs), profile) if claim.files else None
+            kept = (rule_records.lookup(claim.key, read_from(claim, runs), profile, code=code_of(claim.rule))
+                    if claim.files else None)
             if kept is None:
                 raise
             _DONE[key] = from_record(kept)
     return _DONE[key]
+
+
+def code_of(rule: str) -> str:
+    """A digest of the rule function's source: a record made by an older rule is not read."""
+    return hashlib.sha256(inspect.getsource(RULES[rule]).encode()).hexdigest()[:16]
 
 
 def read_from(claim: Claim, runs: Mapping) -> rule_records.Signature:
