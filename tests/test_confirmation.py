@@ -115,3 +115,31 @@ def test_two_stages_keep_a_null_claims_false_word_below_twice_the_level():
         again = ledger.correct([again.claim], [list(again.results)])[0]
         false_words += again.verdict_class == "reproduced"
     assert false_words / trials <= 0.06  # one-sided words: about 2.5% + 2.5%
+
+
+def test_a_confirmation_read_before_every_claim_finished_holds_their_places_in_the_family(monkeypatch):
+    """A p-value of 0.03 is a discovery alone; while a second planned claim of one check waits
+    for its runs, it holds a place at p = 1 and the same p-value is not (BH: 0.03 > 1 * 5% / 2)."""
+    a = [10.0, 10.3, 9.8, 10.1, 9.9, 10.2]
+    b = [x - 0.25 for x in (10.05, 10.25, 9.85, 10.15, 9.95, 10.1)]
+    found = read(a, b)
+    alone = ledger.correct([found.claim], [list(found.results)])[0]
+    assert 0.025 < found.results[0].p_value < 0.05 and alone.verdict_class == "reproduced"
+    waiting = ledger.Verdict(ledger.Claim("0.2", "x", "s", 0, found.claim.checks), (), waiting=(2, 12))
+    assert waiting.verdict_class == "unfinished" and confirmation.comparisons_of(waiting.claim) == 1
+    monkeypatch.setattr(confirmation, "evaluate",
+                        lambda claims, **kw: [found] if claims[0].key == "0.1" else [waiting])
+    monkeypatch.setattr(confirmation, "confirmation_claims", lambda plans, claims: {"0.1": 6, "0.2": 6})
+    read_early = confirmation.evaluate_confirmation([], claims=[found.claim, waiting.claim], profile="quick")
+    assert read_early[0].results[0].family == 2 and read_early[0].verdict_class == "undecided"
+    finished = ledger.Verdict(waiting.claim, found.results)  # the same p-value once its runs are in
+    monkeypatch.setattr(confirmation, "evaluate", lambda claims, **kw: [found] if claims[0].key == "0.1" else [finished])
+    read_late = confirmation.evaluate_confirmation([], claims=[found.claim, waiting.claim], profile="quick")
+    assert read_late[0].results[0].family == 1  # the same runs' comparison counts once
+
+
+def test_an_interaction_claim_adds_its_interaction_to_the_comparisons_it_reserves():
+    by_key = {c.key: c for c in ledger.CLAIMS}
+    two_conditions = next(c for c in ledger.CLAIMS if c.combine == "conditions" and len(c.checks) == 2)
+    assert confirmation.comparisons_of(two_conditions) == sum(ch.directional for ch in two_conditions.checks) + 1
+    assert confirmation.comparisons_of(by_key["1.4"]) == sum(ch.directional for ch in by_key["1.4"].checks)

@@ -226,6 +226,9 @@ def test_an_interaction_is_the_difference_of_log_ratios_and_finds_a_real_one():
     assert c.difference == pytest.approx(np.log(0.5) - np.log(0.9))
     assert c.detectable and c.high < 0 and c.n_paired == 0
     assert c.a == "k5, 16 px / k3, 16 px" and c.metric == "log fid ratio"
+    assert c.verdict == "the change's factor is smaller in k5, 32 px / k3, 32 px (×0.5 against ×0.9)"
+    row, = stats.comparison_table([c]).rows
+    assert row[3] == "—"  # no seed is paired, so no "0/0"
     with pytest.raises(ValueError, match="metric must be positive"):
         stats.interaction(a1, b1, a2, arm("zero", [0.0, 1.0, 2.0]), "fid")
 

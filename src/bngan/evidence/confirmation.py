@@ -22,7 +22,10 @@ for are capped (``cap``, default 20); a claim whose need exceeds the cap says it
 The rule: a claim the pilot left undecided is decided again on the new seeds only (seed
 numbers after the pilot's), its checks corrected together with the other confirmed claims'
 (Benjamini-Hochberg at 5% over the confirmation's own family), and that word replaces the
-pilot's, marked as the confirmation's. The pilot's decided words stand. A claim with no effect
+pilot's, marked as the confirmation's. The family is the whole plan's from the first claim
+read: a claim whose confirmation runs have not all finished holds its places in it as
+comparisons that found nothing (p = 1), so a word read while the stage is under way is never
+more lenient than it will be when the stage ends. The pilot's decided words stand. A claim with no effect
 therefore has two chances of a false word, one per stage: the book states it, and
 ``tests/test_confirmation.py`` measures the two-stage error by simulation.
 """
@@ -190,7 +193,16 @@ def evaluate_confirmation(plans: Sequence[Planned], *, profile: str | Profile | 
         claim = by_key[key]
         found.extend(evaluate([claim], profile=p, seeds=confirmation_seeds(pilot_seeds(claim, p), n),
                               **evaluate_options))
-    return recorrect(found)
+    waiting = sum(comparisons_of(v.claim) for v in found if v.verdict_class == "unfinished")
+    return recorrect(found, reserved=waiting)
+
+
+def comparisons_of(claim: Claim) -> int:
+    """The most comparisons ``claim`` adds to a correction's family: one per directional check,
+    and the interaction of a claim of two conditions (two checks of the same runs would count
+    once, so this can only overstate the family: the conservative side)."""
+    directional = sum(check.directional for check in claim.checks)
+    return directional + (claim.combine == "conditions" and len(claim.checks) == 2)
 
 
 def with_confirmation(pilot: Sequence[Verdict], confirmed: Sequence[Verdict]) -> list[Verdict]:

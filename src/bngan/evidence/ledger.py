@@ -503,12 +503,14 @@ def _read_claim(claim: Claim, runs: Mapping[str, RunSet], p: Profile, learning=N
     return [_read(check, values, learning, gated=runs) for check in claim.checks]
 
 
-def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]]) -> list[Verdict]:
+def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]], *, reserved: int = 0) -> list[Verdict]:
     """The claims' verdicts from their checks' results, each directional check marked with the
     book-wide decision: Benjamini-Hochberg at 5% over the distinct comparisons (one p-value per
     :attr:`CheckResult.key`: the same runs compared twice, or mirrored, count once) of the checks
     that entered the family (:attr:`CheckResult.in_family`), and the interaction of every claim
-    of two tested conditions (:func:`condition_test`)."""
+    of two tested conditions (:func:`condition_test`). ``reserved``: comparisons the family
+    holds places for whose runs have not finished, counted as not significant (p = 1), so that a
+    reading made before they finish is never more lenient than the final one's family size."""
     tests = [condition_test(claim, results) for claim, results in zip(claims, read)]
     distinct: dict[tuple, float] = {}
     for results in read:
@@ -518,8 +520,9 @@ def correct(claims: Sequence[Claim], read: Sequence[Sequence[CheckResult]]) -> l
     for test in tests:
         if test is not None:
             distinct.setdefault(test.key, test.p_value)
-    decided = dict(zip(distinct, benjamini_hochberg(list(distinct.values()))))
-    family = len(distinct)
+    reserved_places = [1.0] * reserved
+    decided = dict(zip(distinct, benjamini_hochberg(list(distinct.values()) + reserved_places)))
+    family = len(distinct) + reserved
     return [Verdict(claim, tuple(replace(r, corrected=decided[r.key or (id(r),)], family=family)
                                  if r.in_family else r for r in results),
                     condition=replace(test, corrected=decided[test.key], family=family) if test is not None else None)
@@ -793,11 +796,12 @@ def book_wide(verdicts: Sequence[Verdict]) -> list[Verdict]:
     return recorrect([by_key[k] for k in order if k in by_key])
 
 
-def recorrect(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    """``verdicts`` corrected afresh as one family (:func:`correct`), keeping each one's stage
-    and whether it waits for runs."""
+def recorrect(verdicts: Sequence[Verdict], *, reserved: int = 0) -> list[Verdict]:
+    """``verdicts`` corrected afresh as one family (:func:`correct`, ``reserved`` places for
+    comparisons still to come), keeping each one's stage and whether it waits for runs."""
     corrected = correct([v.claim for v in verdicts],
-                        [[replace(r, corrected=None, family=0) for r in v.results] for v in verdicts])
+                        [[replace(r, corrected=None, family=0) for r in v.results] for v in verdicts],
+                        reserved=reserved)
     return [replace(c, stage=v.stage, waiting=v.waiting) for c, v in zip(corrected, verdicts)]
 
 

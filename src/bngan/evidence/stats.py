@@ -171,6 +171,9 @@ class Comparison:
     lower_is_better: bool
     var_a: float = math.nan  # each arm's squared standard error of its mean (for the ratio interval)
     var_b: float = math.nan
+    #: an interaction (:func:`interaction`): ``mean_a`` and ``mean_b`` are a change's log factor
+    #: in two conditions, ``a`` and ``b`` name the conditions' ratios, and no seed is paired
+    factors: bool = False
 
     @property
     def welch(self) -> Welch:
@@ -263,6 +266,9 @@ class Comparison:
         if not self.detectable:
             return (f"no detectable difference with {min(self.n_a, self.n_b)} seeds "
                     f"(could have missed up to {self.missable:.3g})")
+        if self.factors:
+            return (f"the change's factor is {'smaller' if self.difference < 0 else 'larger'} in {self.b} "
+                    f"(×{math.exp(self.mean_b):.3g} against ×{math.exp(self.mean_a):.3g})")
         b_better = (self.difference < 0) == self.lower_is_better
         return f"{self.b if b_better else self.a} is better"
 
@@ -325,7 +331,7 @@ def interaction(a1: SeedResults, b1: SeedResults, a2: SeedResults, b2: SeedResul
     Negative: ``b`` lowers the metric by a larger factor in the second condition.
 
     Returned as a :class:`Comparison` of the change's log ratio in condition 1 (``a``,
-    ``mean_a``) and in condition 2 (``b``, ``mean_b``); seed-wise wins do not apply (0 of 0).
+    ``mean_a``) and in condition 2 (``b``, ``mean_b``), marked ``factors``; no seed is paired.
     Its false-positive rate at 3, 5 and 8 seeds per arm is calibrated in ``tests/test_stats.py``."""
     logs = []
     for arm in (a1, b1, a2, b2):
@@ -343,19 +349,19 @@ def interaction(a1: SeedResults, b1: SeedResults, a2: SeedResults, b2: SeedResul
                       p_value=welch.p_value, se=welch.se, df=welch.df,
                       n_a=min(logs[0].size, logs[1].size), n_b=min(logs[2].size, logs[3].size),
                       diverged_a=a1.n_diverged + b1.n_diverged, diverged_b=a2.n_diverged + b2.n_diverged,
-                      wins_b=0, ties=0, n_paired=0, lower_is_better=lower_is_better)
+                      wins_b=0, ties=0, n_paired=0, lower_is_better=lower_is_better, factors=True)
 
 
 def comparison_table(comparisons: Sequence[Comparison]) -> TextTable:
     """Comparisons as one narrow table that fits a book page (long cells wrap): which setting
     against which on what metric, the difference with its Welch 95% interval, p, the seeds
-    ``b`` did better in, and the reading."""
+    ``b`` did better in (a dash where no seed is paired: an interaction), and the reading."""
     rows = []
     for c in comparisons:
         better = "lower" if c.lower_is_better else "higher"
         rows.append((f"{c.b} vs {c.a}: {c.metric} ({better} is better)",
                      f"{c.difference:+.3g} [{c.low:+.3g}, {c.high:+.3g}]", f"{c.p_value:.2g}",
-                     f"{c.wins_b}/{c.n_paired}", c.verdict))
+                     f"{c.wins_b}/{c.n_paired}" if c.n_paired else "—", c.verdict))  # an interaction pairs no seed
     return TextTable(("comparison", "b − a [95% interval]", "p", "b better in", "reading"), rows, wrap=(0, 1, 4))
 
 
