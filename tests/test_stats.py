@@ -309,6 +309,27 @@ def test_the_relative_interval_stays_above_minus_100_percent_and_covers_the_rati
     assert 0.92 <= np.mean(hits) <= 0.975
 
 
+def test_fiellers_interval_agrees_with_welchs_test_and_covers_the_ratio():
+    """The share a change makes of its baseline: its interval excludes 0% exactly when Welch's
+    test rejects (the two are one inequality at a ratio of 1), covers the true ratio about 95% of
+    the time at 5 seeds, and is unbounded when the baseline's mean is not distinguishable from 0."""
+    rng = np.random.default_rng(11)
+    hits, agree = [], []
+    for _ in range(1000):
+        a, b = rng.normal(100, 15, 5), rng.normal(85, 15, 5)
+        c = stats.compare(*measured(a, b), "fid")
+        _, lo, hi = c.fieller_interval()
+        hits.append(lo <= -0.15 <= hi)
+        agree.append((hi < 0 or lo > 0) == c.detectable)
+    assert all(agree) and 0.93 <= np.mean(hits) <= 0.97
+    wide = stats.compare(*measured([0.02, 0.05, 0.01, 0.04, 0.03], [0.004, 0.02, 0.001, 0.012, 0.008]), "fid")
+    change, lo, hi = wide.fieller_interval()
+    assert change == pytest.approx(wide.mean_b / wide.mean_a - 1) and -1.0 < lo < change < hi < 0
+    assert wide.low / wide.mean_a < -1.0  # the difference over a's mean passed -100%; Fieller does not here
+    near_zero = stats.compare(*measured([-1.0, 2.0, 0.5, -0.5, 1.0], [3.0, 4.0, 5.0, 3.5, 4.5]), "fid")
+    assert near_zero.fieller_interval()[1:] == (-np.inf, np.inf)
+
+
 def shared_baseline_family(rng, n, effects):
     """A ledger-like family: checks share baselines (three treatments against one baseline, as
     chapter 1's arms do), each check's treatment shifted by its effect in spreads."""

@@ -86,20 +86,28 @@ def glue_learning(prefix: str, results: Mapping[str, RunSet], *, show: bool = Tr
 
 
 def relative(comparison: Comparison) -> str:
-    """A comparison's difference and 95% interval as percentages of setting ``a``'s mean."""
+    """A comparison's change as a percentage of setting ``a``'s mean with its 95% Fieller
+    interval (:meth:`bngan.evidence.stats.Comparison.fieller_interval`): it excludes 0% exactly
+    when the p-value beside it is below 5%, and counts the baseline's own spread. ``n/a`` for an
+    interaction (its means are log factors) or a baseline of 0."""
     c = comparison
-    if not (math.isfinite(c.mean_a) and c.mean_a != 0):
+    if c.factors or not (math.isfinite(c.mean_a) and c.mean_a != 0):
         return "n/a"
-    scale = 100.0 / abs(c.mean_a)
-    return (f"{c.difference * scale:+.0f}% [{c.low * scale:+.0f}%, {c.high * scale:+.0f}%]").replace("-", "−")
+    if not (math.isfinite(c.var_a) and math.isfinite(c.var_b)):  # spreads unknown: the baseline taken as known
+        scale = 100.0 / abs(c.mean_a)
+        return f"{c.difference * scale:+.0f}% [{c.low * scale:+.0f}%, {c.high * scale:+.0f}%]".replace("-", "−")
+    change, low, high = (100 * x for x in c.fieller_interval())
+    if not math.isfinite(low):
+        return f"{change:+.0f}% [unbounded: the baseline's mean is not distinguishable from 0]".replace("-", "−")
+    return f"{change:+.0f}% [{low:+.0f}%, {high:+.0f}%]".replace("-", "−")
 
 
 def ratio(comparison: Comparison) -> str:
     """``mean_b / mean_a - 1`` as a percentage with the ledger's 95% interval, built on the log of
     the ratio (:meth:`bngan.evidence.stats.Comparison.relative_interval`): the form in which the
     verdict table judges a claimed size, and one that stays above -100% for a positive metric.
-    :func:`relative` is the difference's own interval over a's mean (the baseline taken as
-    known), so it agrees with the p-value beside it but can pass -100% when an arm is wide."""
+    :func:`relative` is Fieller's interval on the same ratio, which agrees with the p-value
+    beside it exactly."""
     c = comparison
     if not (math.isfinite(c.mean_a) and c.mean_a != 0):
         return "n/a"
@@ -111,8 +119,8 @@ def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
     """Glue a comparison's pieces under ``key``: ``key`` the difference with its 95% interval
     (``−101 [−116, −88]``), ``key.p`` its p-value, ``key.wins`` how many paired seeds moved
     the better way (``5 of 5``), ``key.missable`` the difference these seeds could have missed,
-    ``key.relative`` the difference and its interval as percentages of ``a``'s mean
-    (``−44% [−61%, −27%]``), ``key.ratio`` the same change with the ledger's interval on the
+    ``key.relative`` the change and its Fieller interval as percentages of ``a``'s mean
+    (``−44% [−61%, −27%]``, :func:`relative`), ``key.ratio`` the same change with the ledger's interval on the
     ratio's log (:func:`ratio`: for a claimed size), and ``key.verdict`` the comparison's one-line
     reading."""
     c = comparison

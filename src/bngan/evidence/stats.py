@@ -257,6 +257,27 @@ class Comparison:
         half = Welch(log_ratio, se, df).quantile(0.5 + level / 2) * se
         return math.expm1(log_ratio), math.expm1(log_ratio - half), math.expm1(log_ratio + half)
 
+    def fieller_interval(self, level: float = 1 - ALPHA) -> tuple[float, float, float]:
+        """``mean_b / mean_a - 1`` and its ``level`` interval by Fieller's theorem: every ratio
+        ``r`` with ``(mean_b - r mean_a)^2 <= t^2 (var_b + r^2 var_a)``, with Welch's degrees of
+        freedom. At ``r = 1`` that is Welch's own test, so the interval excludes 0% exactly when
+        the difference is detectable, and unlike the difference over ``|mean_a|`` it accounts for
+        the baseline's own spread. Unbounded (``-inf, inf``) where ``a``'s mean is not itself
+        distinguishable from 0: no share of it can be bounded. Written here because scipy and
+        statsmodels offer no Fieller interval for two independent means."""
+        ma, mb, va, vb = self.mean_a, self.mean_b, self.var_a, self.var_b
+        if not (np.isfinite(va) and np.isfinite(vb) and ma != 0):
+            return math.nan, math.nan, math.nan
+        t2 = self.welch.quantile(0.5 + level / 2) ** 2
+        a = ma ** 2 - t2 * va  # the quadratic in r: a r^2 - 2 b r + c <= 0
+        b = ma * mb
+        c = mb ** 2 - t2 * vb
+        ratio = mb / ma
+        if a <= 0:
+            return ratio - 1, -math.inf, math.inf
+        root = math.sqrt(max(b * b - a * c, 0.0))
+        return ratio - 1, (b - root) / a - 1, (b + root) / a - 1
+
     @property
     def verdict(self) -> str:
         """A short reading: which setting is better, or no detectable difference (and how large
