@@ -670,3 +670,12 @@ def test_a_scale_checks_small_column_shows_the_book_wide_verdict_it_is_given(tmp
     assert not any(tmp_path.iterdir())  # nothing trained, nothing evaluated at the small budget
     with pytest.raises(ValueError, match="decided must hold a verdict for every claim.*7.3"):
         ledger.scale_check((claim,), small=smoke, large=big, root=tmp_path, train=False, decided=[])
+
+
+def test_a_tiny_p_value_uses_the_rows_typographic_minus():
+    check = ledger.Check("x:a", "x:b", "fid", "lower")
+    sets = {"x:a": runset("x:a", {s: {"fid": 300.0 + s} for s in range(5)}),
+            "x:b": runset("x:b", {s: {"fid": 100.0 + s} for s in range(5)})}
+    result = ledger._read(check, sets)
+    assert result.p_value < 1e-4
+    assert "e−" in result.numbers and "e-" not in result.numbers

@@ -192,7 +192,7 @@ class CheckResult:
             return f"{where}{'holds' if self.identity.holds else 'fails'}: {self.identity.numbers}"
         if self.correlation is not None:
             rho, p, n = self.correlation
-            return (f"{where}Spearman rho {rho:+.2f} (p {p:.2g}{self._correction_mark()}) between "
+            return (f"{where}Spearman rho {rho:+.2f} (p {_p(p)}{self._correction_mark()}) between "
                     f"{_name(self.check.metric)} and {_name(self.check.reference)} over {n} set-ups (means over seeds)")
         c = self.comparison
         if self.not_learned:
@@ -202,7 +202,7 @@ class CheckResult:
         if isinstance(self.check, Interaction):
             return (f"{where}{_name(self.check.metric)} changed ×{math.exp(c.mean_a):.3g} in the first condition, "
                     f"×{math.exp(c.mean_b):.3g} in the second; log-ratio difference "
-                    f"{_signed(c.difference)} [{_signed(c.low)}, {_signed(c.high)}], p {c.p_value:.2g}"
+                    f"{_signed(c.difference)} [{_signed(c.low)}, {_signed(c.high)}], p {_p(c.p_value)}"
                     f"{self._correction_mark()}, {c.n_a} and {c.n_b} seeds per arm")
         head = f"{where}{_name(c.metric)} {_fmt(c.mean_a)} → {_fmt(c.mean_b)}"
         if not np.isfinite(c.p_value):
@@ -213,7 +213,7 @@ class CheckResult:
                     f"±{_fmt(self.margin)} ({self.check.margin:.0%} of the baseline), {c.n_a} and {c.n_b} seeds")
         direction = "lower" if c.lower_is_better else "higher"  # the way compare counted wins_b
         interval = f"[{_signed(c.low)}, {_signed(c.high)}]" if c.se > 0 else "(no spread in either arm: exact test)"
-        text = (f"{head}, {_signed(c.difference)} {interval}, p {c.p_value:.2g}"
+        text = (f"{head}, {_signed(c.difference)} {interval}, p {_p(c.p_value)}"
                 f"{self._correction_mark()}, {direction} in {c.wins_b}/{c.n_paired} seeds")
         if self.check.size is not None:
             rel, low, high = self.relative
@@ -385,7 +385,7 @@ class Verdict:
                 said = "differs between the conditions only before the correction"
             else:
                 said = "differs between the conditions"
-            listed += f"; the effect {said} (p {inter.p_value:.2g}{mark})"
+            listed += f"; the effect {said} (p {_p(inter.p_value)}{mark})"
         if cls == "not tested":  # a conjunction with a part that could not be tested
             return f"{self._word('not tested')}; {listed}"
         return f"{cls}: {listed}{self._untested_aside()}"
@@ -422,7 +422,7 @@ class Verdict:
             scale = " on the log scale" if inter.metric.startswith("log") else ""
             mark = self.condition.mark() if self.condition is not None else ""
             text += (f"; difference between the conditions' effects {_signed(inter.difference)} "
-                     f"[{_signed(inter.low)}, {_signed(inter.high)}]{scale}, p {inter.p_value:.2g}{mark}")
+                     f"[{_signed(inter.low)}, {_signed(inter.high)}]{scale}, p {_p(inter.p_value)}{mark}")
         return text
 
     @property
@@ -445,6 +445,11 @@ def _fmt(x: float) -> str:
 
 def _signed(x: float) -> str:
     return f"{x:+.3g}".replace("-", "−")
+
+
+def _p(x: float) -> str:
+    """A p-value with the typographic minus the rest of a row uses (``2e−05``)."""
+    return f"{x:.2g}".replace("-", "−")
 
 
 # --------------------------------------------------------------------------- evaluation

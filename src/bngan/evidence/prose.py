@@ -128,7 +128,7 @@ def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
         f"{key}.relative": relative(c),
         f"{key}.ratio": ratio(c),
         key: f"{signed(c.difference)} [{signed(c.low)}, {signed(c.high)}]",
-        f"{key}.p": f"p {c.p_value:.2g}",
+        f"{key}.p": f"p {c.p_value:.2g}".replace("-", "−"),
         f"{key}.wins": f"{c.wins_b} of {c.n_paired}",
         f"{key}.missable": f"±{number(c.missable)}",
         f"{key}.verdict": c.verdict,
