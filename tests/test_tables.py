@@ -42,6 +42,8 @@ def test_summary_table_is_a_text_table_of_the_seed_statistics():
     assert isinstance(table, TextTable)
     assert table.header == ("setting", "seeds", "diverged", "fid")
     assert table.rows == (("set-up", "2", "0", f"2 ± {np.std([1.0, 3.0], ddof=1):.2g}"),)
+    one = summary_table({"one seed": RunSet("x", None, runs[:1])}, ("fid",))
+    assert one.rows == (("one seed", "1", "0", "1"),)  # no "± nan": one seed has no spread
 
 
 def test_only_the_columns_named_in_wrap_may_wrap():

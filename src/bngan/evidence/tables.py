@@ -104,6 +104,7 @@ def summary_table(results: dict[str, RunSet] | Sequence[RunSet],
                 row.append(f"{np.median(values):.3g} [{values.min():.3g}, {values.max():.3g}]" if values.size else "nan")
             else:
                 mean, std = rs.mean_std(metric)
-                row.append(f"{significant(mean, 4)} ± {significant(std, 2)}")
+                spread = f" ± {significant(std, 2)}" if np.isfinite(std) else ""  # one seed has no spread
+                row.append(f"{significant(mean, 4)}{spread}")
         rows.append(row)
     return TextTable(header, rows[1:])
