@@ -39,9 +39,9 @@ def test_a_directional_claim_is_planned_for_the_size_the_source_claims_or_a_tent
     assert sized.kind == "detection" and "the size the source claims, −10%" in sized.why
     assert sized.needed == stats.seeds_needed(sized.spread, 0.10 * np.mean(a))
     plain, = confirmation.confirmation_plan([read(a, b, metric="recon_mse")])
-    assert "10% of the baseline (the image margin)" in plain.why
+    assert "10% of the baseline, the image margin" in plain.why
     toy, = confirmation.confirmation_plan([read(a * 100, b * 100, metric="mmd")])
-    assert "50% of the baseline (the toy margin)" in toy.why
+    assert "50% of the baseline, the toy margin" in toy.why
 
 
 def test_a_need_beyond_the_cap_reads_inconclusive_by_design():

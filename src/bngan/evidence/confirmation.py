@@ -114,9 +114,9 @@ def plan_check(key: str, result: CheckResult, cap: int = CAP) -> Planned:
     if check.size is not None:
         target, why = abs(check.size) * baseline, f"the size the source claims, {check.size:+.0%}"
     elif check.metric in TOY_METRICS:
-        target, why = TOY_MARGIN * baseline, f"a change of {TOY_MARGIN:.0%} of the baseline (the toy margin)"
+        target, why = TOY_MARGIN * baseline, f"a change of {TOY_MARGIN:.0%} of the baseline, the toy margin"
     else:
-        target, why = IMAGE_MARGIN * baseline, f"a change of {IMAGE_MARGIN:.0%} of the baseline (the image margin)"
+        target, why = IMAGE_MARGIN * baseline, f"a change of {IMAGE_MARGIN:.0%} of the baseline, the image margin"
     if not target > 0:  # a baseline of 0 (no seed's error rose, say): a share of it sets no size
         why = "the baseline's mean is 0, so a share of it sets no size to detect; a size in the metric's own units must be stated"
         return Planned(key, condition, check.metric, "detection", target, why, spread, None, cap)
