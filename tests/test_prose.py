@@ -102,3 +102,12 @@ def test_slug_and_number_formats():
     assert prose.number(-0.0123456) == "−0.0123" and prose.signed(5.0) == "+5"
     assert prose.number(float("nan")) == "n/a"
     assert prose.number(101.7, 2) == "102" and prose.number(0.000123, 2) == "0.00012"
+
+
+def test_an_interaction_glues_no_share_of_a_baseline(glued):
+    """Its means are a change's log factors in two conditions: a percentage of one means nothing."""
+    arms = [runset(label, values) for label, values in
+            (("a1", [100.0, 110.0, 90.0]), ("b1", [90.0, 99.0, 81.0]), ("a2", [400.0, 440.0, 360.0]), ("b2", [200.0, 220.0, 180.0]))]
+    c = stats.interaction(*arms, "fid")
+    values = prose.glue_comparison("x", c)
+    assert values["x.relative"] == values["x.ratio"] == values["x.wins"] == "n/a"

@@ -107,9 +107,9 @@ def ratio(comparison: Comparison) -> str:
     the ratio (:meth:`bngan.evidence.stats.Comparison.relative_interval`): the form in which the
     verdict table judges a claimed size, and one that stays above -100% for a positive metric.
     :func:`relative` is Fieller's interval on the same ratio, which agrees with the p-value
-    beside it exactly."""
+    beside it exactly. ``n/a`` for an interaction (its means are log factors)."""
     c = comparison
-    if not (math.isfinite(c.mean_a) and c.mean_a != 0):
+    if c.factors or not (math.isfinite(c.mean_a) and c.mean_a != 0):
         return "n/a"
     change, low, high = (100 * x for x in c.relative_interval())
     return f"{change:+.0f}% [{low:+.0f}%, {high:+.0f}%]".replace("-", "−")
@@ -129,7 +129,7 @@ def glue_comparison(key: str, comparison: Comparison) -> dict[str, str]:
         f"{key}.ratio": ratio(c),
         key: f"{signed(c.difference)} [{signed(c.low)}, {signed(c.high)}]",
         f"{key}.p": f"p {c.p_value:.2g}".replace("-", "−"),
-        f"{key}.wins": f"{c.wins_b} of {c.n_paired}",
+        f"{key}.wins": f"{c.wins_b} of {c.n_paired}" if not c.factors else "n/a",
         f"{key}.missable": f"±{number(c.missable)}",
         f"{key}.verdict": c.verdict,
     })
