@@ -152,3 +152,33 @@ def test_a_plan_from_five_pilot_seeds_decides_less_often_than_the_80_percent_it_
     rough = confirmation.realized_power(1.0, pilot=5, trials=1000)
     known = confirmation.realized_power(1.0, pilot=200, trials=1000)
     assert 0.55 <= rough <= 0.75 and 0.72 <= known <= 0.85 and known - rough >= 0.05
+
+
+def test_the_final_verdicts_read_the_confirmation_from_what_is_there_and_train_nothing(monkeypatch):
+    """What every chapter's table shows: the pilot's word, replaced by the confirmation's where
+    its new seeds are all in the cache or the committed results; nothing is trained for it."""
+    values = {"heuristics:beta1-0.9": [250, 262, 240, 255, 248] + [250 + i for i in range(20)],
+              "heuristics:dcgan-bn": [244, 250, 236, 251, 240] + [200 + i for i in range(20)]}
+
+    def read_runs(config, label, seeds, **kw):
+        return runset(label, {s: {"fid": values[label][s]} for s in seeds})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the final verdicts trained a run")
+
+    monkeypatch.setattr(ledger, "run_experiment", read_runs)
+    monkeypatch.setattr(ledger, "arm_learning", lambda rs, threshold=None: None)
+    claim = next(c for c in ledger.CLAIMS if c.key == "1.4")
+    pilot = ledger.evaluate([claim], profile="quick")
+    assert pilot[0].verdict_class == "undecided"
+    monkeypatch.setattr(ledger, "run_experiment", refuse)
+    monkeypatch.setattr(ledger, "cached_experiment", read_runs)
+    monkeypatch.setattr(ledger, "recorded", lambda p: {})
+    monkeypatch.setattr(ledger, "_unfinished", lambda *args, **kwargs: {})
+    plans, final = confirmation.final_verdicts(pilot, profile="quick")
+    assert [p.claim for p in plans] == ["1.4"] and plans[0].feasible
+    assert final[0].stage == "confirmation" and final[0].verdict == "reproduced"
+    assert ledger.ledger_table(final).rows[0][4] == f"reproduced (confirmation, {plans[0].seeds} new seeds)"
+    monkeypatch.setattr(ledger, "_unfinished", lambda claims, *args, **kwargs: {c.key: (0, 2) for c in claims})
+    _, waiting = confirmation.final_verdicts(pilot, profile="quick")
+    assert waiting[0].stage == "pilot" and waiting[0].verdict_class == "undecided"  # its new seeds are not all there

@@ -506,8 +506,10 @@ def test_agreements_refuse_what_they_cannot_read():
 
 
 def test_chapter_verdicts_refuses_a_chapter_without_claims_before_any_training(tmp_path):
+    from bngan import confirmation
+
     with pytest.raises(ValueError, match="chapter must be one of 1, 2, .*got 11"):
-        ledger.chapter_verdicts(11, profile="smoke", root=tmp_path)
+        confirmation.chapter_verdicts(11, profile="smoke", root=tmp_path)
     assert not any(tmp_path.iterdir())
 
 
@@ -630,7 +632,7 @@ def test_a_chapters_table_shows_the_book_wide_decision(monkeypatch):
     monkeypatch.setattr(ledger, "_unfinished", lambda *args, **kwargs: {})  # the stand-in runs are all there
     alone = ledger.evaluate(claims_[:1], profile="smoke")[0]
     assert alone.verdict == "reproduced"  # its own family of one
-    row, = ledger.chapter_verdicts(1, profile="smoke").rows
+    row, = ledger.chapter_table(1, ledger.chapter_pilot(1, profile="smoke")).rows
     book = ledger.book_wide(ledger.evaluate(claims_, profile="smoke"))
     assert row[2] == book[0].verdict == "suggestive, not after correction"
     assert "not after correction over 10" in row[3]

@@ -173,7 +173,7 @@ def test_a_chapters_table_and_the_whole_ledger_give_the_former_elsewhere_claims_
     family = {r.family for v in book.values() for r in v.results if r.corrected is not None}
     assert family == {5}  # 4 regular comparisons and 7.1's fit; 7.1's "same" and 7.4's exact parts stay out
     for chapter in (1, 7):
-        for key, _, verdict, numbers in ledger.chapter_verdicts(chapter, profile="smoke").rows:
+        for key, _, verdict, numbers in ledger.chapter_table(chapter, ledger.chapter_pilot(chapter, profile="smoke")).rows:
             assert verdict == book[key].verdict, key
             assert numbers.startswith(book[key].numbers), key
     assert book["7.1"].verdict == "reproduced" and book["7.4"].verdict == "reproduced"
@@ -214,8 +214,10 @@ def test_verdicts_on_an_empty_cache_with_the_committed_results_prints_every_clai
     chapter10 = json.loads((committed.parent / "book" / "10_verdicts.ipynb").read_text())
     glued = {o["metadata"]["scrapbook"]["name"]: "".join(o["data"]["application/papermill.record/text/plain"])
              for c in chapter10["cells"] for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
-    tally = ", ".join(f"{glued['n_' + outcome.replace(' ', '_')]} {outcome}" for outcome in ledger.VERDICT_CLASSES)
-    assert f"{len(CLAIM)} claims: {tally}" in out
+    pilot = ", ".join(f"{glued['pilot.n_' + outcome.replace(' ', '_')]} {outcome}" for outcome in ledger.VERDICT_CLASSES)
+    final = ", ".join(f"{glued['n_' + outcome.replace(' ', '_')]} {outcome}" for outcome in ledger.VERDICT_CLASSES)
+    assert f"\n{len(CLAIM)} claims: {final}" in out  # the confirmation's words where its seeds are all there
+    assert f"on the pilot seeds alone, {len(CLAIM)} claims: {pilot}" in out
 
 
 # --------------------------------------------------------------------------- the committed results

@@ -249,6 +249,11 @@ def _verdicts(args: argparse.Namespace) -> int:
     verdicts = ledger.evaluate(ready, profile=profile, seeds=args.seeds, root=args.root, device=args.device,
                                progress=True, group=args.group, graph=args.graph, backend=backend,
                                workers=args.workers, train=args.train) if ready else []
+    pilot = verdicts
+    if verdicts and args.seeds is None:  # the confirmation's words where its new seeds are all there
+        from .evidence import confirmation
+
+        verdicts = confirmation.final_verdicts(pilot, profile=profile, root=args.root)[1]
     print(f"claims ledger at profile {profile.name} (chapter 10 explains how a verdict is made):")
     table = ledger.ledger_table(verdicts)
     decided = {row[0]: row for row in table.rows}
@@ -257,11 +262,20 @@ def _verdicts(args: argparse.Namespace) -> int:
              f"runs)", "waits for its runs' files in the run cache (its rule reads their weights; the chapter "
              "trains them)" if c.files else "waits for its runs (`--train`)") for c in claims]
     print(TextTable(table.header, rows, wrap=tuple(sorted(table.wrap))))
-    counts = ledger.tally(verdicts)
-    counts["unfinished"] += len(unfinished)
-    print(f"{len(claims)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
-    print(ledger.multiplicity(verdicts) if not unfinished else
-          f"{ledger.multiplicity(verdicts)} (over the {len(verdicts)} claims whose runs have all finished)")
+
+    def tally(read: list) -> str:
+        counts = ledger.tally(read)
+        counts["unfinished"] += len(unfinished)
+        return f"{len(claims)} claims: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+
+    print(tally(verdicts))
+    if pilot is not verdicts:
+        print(f"on the pilot seeds alone, {tally(pilot)}")
+    confirmed = sum(v.stage == "confirmation" for v in verdicts)
+    if confirmed:
+        print(f"{confirmed} claim(s) read on their confirmation seeds (chapter 10's plan)")
+    print(ledger.multiplicity(pilot) if not unfinished else
+          f"{ledger.multiplicity(pilot)} (over the {len(pilot)} claims whose runs have all finished)")
     return 0
 
 

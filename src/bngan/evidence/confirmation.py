@@ -40,7 +40,7 @@ import numpy as np
 
 from ..profiles import Profile, get_profile
 from .claims import CLAIMS, IMAGE_MARGIN, METRICS, TOY_MARGIN, Agreement, Check, Claim, Interaction
-from .ledger import CheckResult, Verdict, evaluate, recorrect
+from .ledger import CheckResult, Verdict, chapter_pilot, chapter_table, evaluate, recorrect
 from .stats import ALPHA, seeds_for_equivalence, seeds_needed
 from .tables import TextTable
 
@@ -232,3 +232,28 @@ def with_confirmation(pilot: Sequence[Verdict], confirmed: Sequence[Verdict]) ->
     decided = {v.claim.key: replace(v, stage="confirmation") for v in confirmed
                if v.verdict_class not in ("not enough seeds", "unfinished")}
     return [decided.get(v.claim.key, v) for v in pilot]
+
+
+def final_verdicts(pilot: Sequence[Verdict], *, profile: str | Profile | None = None, cap: int = CAP,
+                   **reading) -> tuple[list[Planned], list[Verdict]]:
+    """The plan for ``pilot`` (the whole ledger's pilot verdicts, corrected book-wide) and the
+    ledger's final verdicts: each planned claim whose confirmation seeds have all been trained
+    takes the word those seeds decide (:func:`with_confirmation`), read from the run cache and
+    the committed results only, never trained here (the background trainer trains them).
+    ``reading``: ``root``, ``gate``, as :func:`bngan.evidence.ledger.evaluate` takes them."""
+    plans = confirmation_plan(pilot, cap=cap)
+    confirmed = evaluate_confirmation(plans, profile=profile, train=False, mark_unfinished=True, **reading)
+    return plans, with_confirmation(pilot, confirmed)
+
+
+def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seeds: Sequence[int] | None = None,
+                     **evaluate_options) -> TextTable:
+    """One chapter's verdict table with the book's final words: the pilot's, corrected
+    book-wide (:func:`bngan.evidence.ledger.chapter_pilot`: its own runs trained where missing),
+    and for each claim the pilot left undecided whose confirmation seeds have all been trained,
+    the confirmation's word, marked as such (:func:`final_verdicts`). Every chapter's table and
+    chapter 10 therefore show the same words for the same runs."""
+    p = get_profile(profile)
+    pilot = chapter_pilot(chapter, profile=p, seeds=seeds, **evaluate_options)
+    reading = {k: v for k, v in evaluate_options.items() if k in ("root", "gate")}
+    return chapter_table(chapter, final_verdicts(pilot, profile=p, **reading)[1])

@@ -768,16 +768,17 @@ def chapter_table(chapter: int, verdicts: Sequence[Verdict]) -> TextTable:
     return TextTable(("#", "claim", "verdict", "deciding numbers"), rows, wrap=(1, 2, 3))
 
 
-def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seeds: Sequence[int] | None = None,
-                     **evaluate_options) -> TextTable:
-    """Evaluate one chapter's ledger claims (as :func:`evaluate`: its runs trained where missing,
-    with ``seeds`` if given) and render its verdict table (:func:`chapter_table`) with the
-    book-wide decision: every other chapter's claims are read from what is already cached or
-    recorded (never trained here), at their own seeds, and the correction spans them all, so a
-    chapter's table and chapter 10 show the same words. A claim with a rule (:mod:`bngan.evidence.rules`)
-    is read like any other, here and in every other chapter's table, so the family is the
-    same on every page. The other chapters' runs that the committed results hold are read from
-    them (``recorded_first``), except for a rule that reads run files."""
+def chapter_pilot(chapter: int, *, profile: str | Profile | None = None, seeds: Sequence[int] | None = None,
+                  **evaluate_options) -> list[Verdict]:
+    """The whole ledger's pilot verdicts, corrected book-wide, as one chapter's page reads them:
+    its own claims evaluated as :func:`evaluate` does (its runs trained where missing, with
+    ``seeds`` if given), every other chapter's read from what is already cached or recorded
+    (never trained here), at their own seeds, so a chapter's table and chapter 10 show the same
+    words. A claim with a rule (:mod:`bngan.evidence.rules`) is read like any other, here and in
+    every other chapter's table, so the family is the same on every page. The other chapters'
+    runs that the committed results hold are read from them (``recorded_first``), except for a
+    rule that reads run files. :func:`bngan.evidence.confirmation.chapter_verdicts` renders a
+    chapter's table from these with the confirmation's words."""
     chosen = [c for c in CLAIMS if c.chapter == chapter]
     if not chosen and not any(e.chapter == chapter for e in ELSEWHERE):
         chapters = sorted({c.chapter for c in CLAIMS})
@@ -790,7 +791,7 @@ def chapter_verdicts(chapter: int, *, profile: str | Profile | None = None, seed
     rest = evaluate([c for c in others if c not in files], profile=p, train=False, recorded_first=True,
                     mark_unfinished=True, **reading)
     rest += evaluate(files, profile=p, train=False, mark_unfinished=True, **reading) if files else []
-    return chapter_table(chapter, book_wide(own + rest))
+    return book_wide(own + rest)
 
 
 def book_wide(verdicts: Sequence[Verdict]) -> list[Verdict]:
