@@ -26,6 +26,11 @@ def test_the_background_trains_what_is_missing_exports_it_and_resumes_with_nothi
     assert background.train_and_export([CLAIM], smoke, workers=1, root=tmp_path / "runs", budget="smoke") == 0
     out = capsys.readouterr().out
     assert "smoke: 4 run(s) to train in 2 experiment(s)" in out and "smoke: 0 run(s) to train" in out
+    (folder / "smoke.jsonl").unlink()  # a trainer stopped before its export: the runs are in the cache only
+    assert background.train_and_export([CLAIM], smoke, workers=1, root=tmp_path / "runs", budget="smoke",
+                                       train=False) == 0
+    again = [json.loads(line) for line in (folder / "smoke.jsonl").read_text().splitlines()]
+    assert sorted((r["experiment"], r["seed"]) for r in again) == sorted((r["experiment"], r["seed"]) for r in rows)
 
 
 def test_the_background_refuses_an_unknown_stage():

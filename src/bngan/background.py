@@ -36,13 +36,17 @@ def _say(text: str) -> None:
 
 
 def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=None,
-                     seeds: Sequence[int] | None = None, budget: str = "quick") -> int:
+                     seeds: Sequence[int] | None = None, budget: str = "quick", train: bool = True) -> int:
     """Train what neither the cache nor the committed results hold of ``claims`` at ``p``, one
     experiment at a time, exporting to the results of ``budget`` after each; returns how many
-    runs were missing when it started."""
+    runs were missing when it started. ``train=False`` exports what the cache holds and trains
+    nothing (the runs of an experiment a stopped trainer left unexported)."""
     from .evidence import results
     from .runs.workers import train_in_processes
 
+    if not train:
+        results.export(claims, budget, root, seeds=seeds)
+        return 0
     planned = plan(claims, p, seeds, configure=config_at)
     missing = results.lacking(planned, p, root)
     total = sum(len(m.seeds) for m in missing.values())
@@ -55,15 +59,15 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
     return total
 
 
-def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int = 20) -> None:
-    """One stage (see the module's docstring)."""
+def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int = 20, train: bool = True) -> None:
+    """One stage (see the module's docstring); ``train=False`` only exports what it has."""
     from .evidence import confirmation, ledger
 
     if stage == "pilot":
-        train_and_export(CLAIMS, profile, workers=workers, root=root, budget=profile.name)
+        train_and_export(CLAIMS, profile, workers=workers, root=root, budget=profile.name, train=train)
     elif stage == "larger":
         advice = [c for c in CLAIMS if c.key in ledger.ADVICE_KEYS]
-        train_and_export(advice, larger(profile), workers=workers, root=root, budget="larger")
+        train_and_export(advice, larger(profile), workers=workers, root=root, budget="larger", train=train)
     elif stage == "confirmation":
         pilot = ledger.evaluate(profile=profile, root=root, train=False)
         plans = confirmation.confirmation_plan(pilot, cap=cap)
@@ -75,7 +79,7 @@ def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int
             claim = by_key[key]
             first = confirmation.pilot_seeds(claim, profile)
             train_and_export([claim], profile, workers=workers, root=root,
-                             seeds=confirmation.confirmation_seeds(first, n), budget=profile.name)
+                             seeds=confirmation.confirmation_seeds(first, n), budget=profile.name, train=train)
     else:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
 
@@ -90,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="worker processes (default: one per core on a CPU)")
     parser.add_argument("--root", default=None, help="runs folder (default: the run cache)")
     parser.add_argument("--cap", type=int, default=20, help="most seeds per arm a confirmation asks for")
+    parser.add_argument("--export-only", action="store_true",
+                        help="train nothing: export what the run cache holds of each stage to the committed results")
     args = parser.parse_args(argv)
     from .devices import default_device
     from .runs.workers import check_workers, resolve_workers
@@ -99,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = resolve_workers(args.workers, default_device())
     profile = get_profile(args.profile)
     for stage in args.stages:
-        _say(f"stage {stage} ({workers} worker(s))")
-        run_stage(stage, profile, workers=workers, root=args.root, cap=args.cap)
+        _say(f"stage {stage} ({'export only' if args.export_only else f'{workers} worker(s)'})")
+        run_stage(stage, profile, workers=workers, root=args.root, cap=args.cap, train=not args.export_only)
     return 0
 
 
