@@ -36,3 +36,17 @@ def test_the_background_trains_what_is_missing_exports_it_and_resumes_with_nothi
 def test_the_background_refuses_an_unknown_stage():
     with pytest.raises(ValueError, match="stage must be one of pilot, larger, confirmation"):
         background.run_stage("all", get_profile("smoke"), workers=1)
+
+
+def test_a_stage_trains_the_claims_lacking_fewest_runs_first(tmp_path, monkeypatch):
+    """A claim decides nothing until all its runs are in: of a 2-seed and a 5-seed claim, the
+    smaller goes first whatever the ledger's order; equal needs keep that order."""
+    monkeypatch.setenv("BNGAN_RESULTS", str(tmp_path / "results"))
+    smoke = get_profile("smoke")
+    big = ledger.Claim("7.1", "wide", "001", 7, (ledger.Check("blindspot:no-bn", "blindspot:bn", "mmd", "lower"),))
+    seeds = {"7.1": range(5), "7.3": range(2)}
+    order = background.smallest_first([big, CLAIM], smoke, lambda c: seeds[c.key], root=tmp_path / "runs")
+    assert [c.key for c in order] == ["7.3", "7.1"]
+    seeds["7.1"] = range(2)
+    assert [c.key for c in background.smallest_first([big, CLAIM], smoke, lambda c: seeds[c.key],
+                                                     root=tmp_path / "runs")] == ["7.1", "7.3"]

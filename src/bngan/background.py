@@ -10,9 +10,11 @@ never trained again, and an interrupted run resumes from its checkpoint):
   undecided (read from what the pilot stage produced, cache or committed results).
 
 Runs train in worker processes (:func:`bngan.runs.workers.train_in_processes`), one experiment at a
-time in the ledger's order, and after each experiment its finished runs are exported to the
-committed results file (:func:`bngan.evidence.results.export`), so a change of machine loses at most
-the experiment in flight. Run it niced: ``nice -n 10 python -m bngan.background``.
+time; the larger and confirmation stages go claim by claim, those lacking fewest runs first
+(:func:`smallest_first`), so a stage stopped early has finished as many whole claims as it could.
+After each experiment its finished runs are exported to the committed results file
+(:func:`bngan.evidence.results.export`), so a change of machine loses at most the experiment in
+flight (``--export-only`` exports what a stopped trainer left in the cache). Run it niced: ``nice -n 10 python -m bngan.background``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .profiles import Profile, get_profile
 from .catalog.registry import config_at
@@ -59,15 +61,36 @@ def train_and_export(claims: Sequence[Claim], p: Profile, *, workers: int, root=
     return total
 
 
+def smallest_first(claims: Sequence[Claim], p: Profile, seeds_of: Callable[[Claim], Sequence[int] | None],
+                   root=None) -> list[Claim]:
+    """``claims`` in the order of the runs each still lacks at ``p`` (fewest first, ties in the
+    ledger's order), ``seeds_of`` giving each claim's seeds: a stage stopped at any point has
+    finished as many whole claims as it could, and a claim decides nothing until all its runs
+    are in."""
+    from .evidence import results
+
+    def lacking(claim: Claim) -> int:
+        planned = plan([claim], p, seeds_of(claim), configure=config_at)
+        return sum(len(m.seeds) for m in results.lacking(planned, p, root).values())
+
+    return sorted(claims, key=lacking)
+
+
 def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int = 20, train: bool = True) -> None:
-    """One stage (see the module's docstring); ``train=False`` only exports what it has."""
+    """One stage (see the module's docstring), claim by claim, the claims lacking fewest runs
+    first (:func:`smallest_first`); ``train=False`` only exports what it has."""
     from .evidence import confirmation, ledger
 
     if stage == "pilot":
         train_and_export(CLAIMS, profile, workers=workers, root=root, budget=profile.name, train=train)
     elif stage == "larger":
+        big = larger(profile)
         advice = [c for c in CLAIMS if c.key in ledger.ADVICE_KEYS]
-        train_and_export(advice, larger(profile), workers=workers, root=root, budget="larger", train=train)
+        if not train:
+            train_and_export(advice, big, workers=workers, root=root, budget="larger", train=False)
+            return
+        for claim in smallest_first(advice, big, lambda c: None, root):
+            train_and_export([claim], big, workers=workers, root=root, budget="larger")
     elif stage == "confirmation":
         pilot = ledger.evaluate(profile=profile, root=root, train=False)
         plans = confirmation.confirmation_plan(pilot, cap=cap)
@@ -75,11 +98,14 @@ def run_stage(stage: str, profile: Profile, *, workers: int, root=None, cap: int
         _say(f"confirmation: {len(wanted)} claim(s) to confirm, "
              f"{sum(1 for p in plans if not p.feasible)} check(s) beyond the cap of {cap}")
         by_key = {c.key: c for c in CLAIMS}
-        for key, n in wanted.items():
-            claim = by_key[key]
-            first = confirmation.pilot_seeds(claim, profile)
-            train_and_export([claim], profile, workers=workers, root=root,
-                             seeds=confirmation.confirmation_seeds(first, n), budget=profile.name, train=train)
+
+        def seeds_of(claim: Claim) -> tuple[int, ...]:
+            return confirmation.confirmation_seeds(confirmation.pilot_seeds(claim, profile), wanted[claim.key])
+
+        claims = [by_key[key] for key in wanted]
+        for claim in smallest_first(claims, profile, seeds_of, root) if train else claims:
+            train_and_export([claim], profile, workers=workers, root=root, seeds=seeds_of(claim),
+                             budget=profile.name, train=train)
     else:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
 
