@@ -67,6 +67,8 @@ def test_a_baseline_of_zero_sets_no_size_and_says_so():
     ranked = confirmation.plan_check("9.9", ledger.CheckResult(ranking, correlation=(0.3, 0.4, 14)))
     row, = confirmation.plan_table([ranked]).rows
     assert "set-ups" in row[3] and "set−ups" not in row[3]  # a minus for numbers, never a word's hyphen
+    tiny = confirmation.plan_table([confirmation.Planned("9.9", "x", "recon_mse", "detection", 3e-6, "w", 6e-5, 30)]).rows[0]
+    assert tiny[3].startswith("3e−06") and tiny[4] == "6e−05"  # the exponent's minus as the row's other numbers
     assert confirmation.confirmation_claims([plan]) == {}
 
 

@@ -170,7 +170,7 @@ def plan_table(plans: Sequence[Planned]) -> TextTable:
         else:
             seeds = f"inconclusive by design: needs about {p.needed} seeds per arm (cap {p.cap})"
         target = f"{p.target:.3g}".replace("-", "−") if np.isfinite(p.target) else "—"  # a minus, not a word's hyphen
-        spread = f"{p.spread:.3g}" if np.isfinite(p.spread) else "—"
+        spread = f"{p.spread:.3g}".replace("-", "−") if np.isfinite(p.spread) else "—"
         rows.append((p.claim, p.condition, p.kind, f"{target} ({p.why})", spread, seeds))
     return TextTable(("#", "check", "must show", "target", "pilot spread", "seeds per arm"), rows,
                      wrap=(1, 3, 5))
